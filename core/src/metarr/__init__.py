@@ -1,0 +1,60 @@
+"""metarr: identify movies and merge what every metadata provider knows about them.
+
+The public surface is what this module exports; everything else may change.
+"""
+
+__version__ = "0.1.0"
+
+from metarr.errors import (  # noqa: E402
+    AuthError,
+    ConfigError,
+    InvalidIdError,
+    InvalidResponseError,
+    MetarrError,
+    NotFoundError,
+    ProviderError,
+    RateLimitedError,
+    StorageError,
+    UnavailableError,
+)
+from metarr.hookspecs import hookimpl  # noqa: E402
+from metarr.ids import Ids  # noqa: E402
+from metarr.models import (  # noqa: E402
+    Candidate,
+    CastMember,
+    CrewMember,
+    Image,
+    Movie,
+    Outcome,
+    ProviderResult,
+    Rating,
+    SearchHit,
+)
+from metarr.provider import Provider, ProviderContext  # noqa: E402
+
+__all__ = [
+    "AuthError",
+    "Candidate",
+    "CastMember",
+    "ConfigError",
+    "CrewMember",
+    "Ids",
+    "Image",
+    "InvalidIdError",
+    "InvalidResponseError",
+    "MetarrError",
+    "Movie",
+    "NotFoundError",
+    "Outcome",
+    "Provider",
+    "ProviderContext",
+    "ProviderError",
+    "ProviderResult",
+    "RateLimitedError",
+    "Rating",
+    "SearchHit",
+    "StorageError",
+    "UnavailableError",
+    "__version__",
+    "hookimpl",
+]

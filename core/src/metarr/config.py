@@ -1,0 +1,232 @@
+"""Configuration: a TOML file, then ``METARR_*`` environment variables, then command-line flags.
+
+Each provider has a section ``[providers.<name>]``; every key in it can also be set as
+``METARR_<NAME>_<KEY>`` (``METARR_TMDB_API_KEY``, ``METARR_FANART_ENABLED=false``). Third-party
+providers get the same treatment with no core change: their name comes from their entry point.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import platformdirs
+
+from metarr import redaction
+from metarr.errors import ConfigError
+from metarr.models import PRIORITY_FIELDS
+from metarr.redaction import Secret
+
+APP_NAME = "metarr"
+SECRET_KEYS = frozenset({"api_key", "access_token", "client_key", "pin"})
+_SECRET_HINTS = ("key", "token", "secret", "password", "pin")
+COMMON_KEYS = {"enabled": bool, "base_url": str, "timeout": float, "ttl_days": float}
+TOP_LEVEL_KEYS = frozenset({"db", "language", "tmdb_policy", "providers", "priority"})
+TMDB_POLICIES = ("block", "warn")
+
+
+def default_config_path() -> Path:
+    """``config.toml`` in the platform's config dir (``~/.config/metarr`` on Linux)."""
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def default_db_path() -> Path:
+    """``metarr.sqlite`` in the platform's data dir (``~/.local/share/metarr`` on Linux)."""
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "metarr.sqlite"
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a provider setting holds a secret (bundled names, or any *key/*token/… name)."""
+    return key in SECRET_KEYS or any(hint in key for hint in _SECRET_HINTS)
+
+
+@attrs.frozen(kw_only=True)
+class ProviderSettings:
+    """One provider's settings, merged from file and environment."""
+
+    name: str
+    enabled: bool = True
+    base_url: str | None = None
+    timeout: float = 10.0
+    ttl_days: float | None = None
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A plugin-specific option; secrets come back revealed."""
+        value = self.options.get(key, default)
+        return value.reveal() if isinstance(value, Secret) else value
+
+    def has(self, key: str) -> bool:
+        """Whether a non-empty value is set for ``key``."""
+        return self.get(key) not in (None, "")
+
+    def secrets(self) -> list[str]:
+        """The secret values, for redaction."""
+        return [v.reveal() for v in self.options.values() if isinstance(v, Secret)]
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything configurable, resolved."""
+
+    providers: Mapping[str, ProviderSettings] = attrs.field(factory=dict)
+    db_path: Path = attrs.field(factory=default_db_path)
+    language: str = "en"
+    tmdb_policy: str = "block"
+    priority: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    config_path: Path | None = None
+
+    def provider(self, name: str) -> ProviderSettings:
+        """A provider's settings (defaults when it has no section)."""
+        return self.providers.get(name) or ProviderSettings(name=name)
+
+
+def env_name(provider: str, key: str) -> str:
+    """The environment variable for a provider setting: ``METARR_TMDB_API_KEY``."""
+    return f"METARR_{provider}_{key}".upper().replace("-", "_").replace(".", "_")
+
+
+def load_settings(
+    known_providers: Iterable[str],
+    *,
+    config_path: str | Path | None = None,
+    db_path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve settings: file < environment < the explicit arguments (command-line flags).
+
+    ``known_providers`` are the installed providers' names; a file section naming another one
+    is an error (a typo would otherwise silently leave a provider unconfigured).
+    """
+    env = os.environ if env is None else env
+    known = sorted(set(known_providers))
+    explicit = config_path or env.get("METARR_CONFIG")
+    path = Path(explicit).expanduser() if explicit else default_config_path()
+    data = _read_toml(path, required=bool(explicit))
+    unknown_top = set(data) - TOP_LEVEL_KEYS
+    if unknown_top:
+        raise ConfigError(
+            f"{path}: unknown setting(s) {', '.join(sorted(unknown_top))}; "
+            f"valid top-level keys are {', '.join(sorted(TOP_LEVEL_KEYS))}"
+        )
+    sections = data.get("providers", {})
+    if not isinstance(sections, dict):
+        raise ConfigError(f"{path}: [providers] must be a table of provider sections")
+    for name in sections:
+        if name not in known:
+            raise ConfigError(
+                f"{path}: [providers.{name}] names no installed provider; "
+                f"installed: {', '.join(known) or 'none'}"
+            )
+    providers = {
+        name: _provider_settings(name, sections.get(name, {}), env, path) for name in known
+    }
+    language = env.get("METARR_LANGUAGE") or data.get("language", "en")
+    policy = env.get("METARR_TMDB_POLICY") or data.get("tmdb_policy", "block")
+    if policy not in TMDB_POLICIES:
+        raise ConfigError(f"tmdb_policy must be one of {', '.join(TMDB_POLICIES)}, not {policy!r}")
+    db = db_path or env.get("METARR_DB") or data.get("db")
+    return Settings(
+        providers=providers,
+        db_path=Path(db).expanduser() if db else default_db_path(),
+        language=_language(language),
+        tmdb_policy=policy,
+        priority=_priority(data.get("priority", {}), known, path),
+        config_path=path if path.exists() else None,
+    )
+
+
+def _read_toml(path: Path, *, required: bool) -> dict[str, Any]:
+    if not path.exists():
+        if required:
+            raise ConfigError(f"config file {path} does not exist")
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _provider_settings(
+    name: str, section: Any, env: Mapping[str, str], path: Path
+) -> ProviderSettings:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [providers.{name}] must be a table")
+    values: dict[str, Any] = dict(section)
+    prefix = env_name(name, "")
+    for var, value in env.items():
+        if var.startswith(prefix) and len(var) > len(prefix):
+            values[var[len(prefix) :].lower()] = value
+    common: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in COMMON_KEYS:
+            common[key] = _coerce(name, key, value, COMMON_KEYS[key])
+        elif is_secret_key(key):
+            if not isinstance(value, str | int):
+                raise ConfigError(f"providers.{name}.{key} must be text")
+            secret = str(value).strip()
+            if secret:
+                redaction.register(secret)
+                options[key] = Secret(secret)
+        else:
+            options[key] = value
+    return ProviderSettings(name=name, options=options, **common)
+
+
+def _coerce(provider: str, key: str, value: Any, kind: type) -> Any:
+    where = f"providers.{provider}.{key} ({env_name(provider, key)})"
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where} must be true or false, not {value!r}")
+    if kind is float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must be a number, not {value!r}") from None
+        if not number > 0:
+            raise ConfigError(f"{where} must be greater than 0, not {value!r}")
+        return number
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where} must be non-empty text")
+    if key == "base_url" and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{where} must start with http:// or https://, not {value!r}")
+    return value.strip().rstrip("/")
+
+
+def _language(value: Any) -> str:
+    if not isinstance(value, str) or not 2 <= len(value.strip()) <= 8:
+        raise ConfigError(f"language must be a code such as 'en' or 'de-DE', not {value!r}")
+    return value.strip()
+
+
+def _priority(data: Any, known: list[str], path: Path) -> dict[str, tuple[str, ...]]:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: [priority] must map field names to lists of providers")
+    result: dict[str, tuple[str, ...]] = {}
+    for field, order in data.items():
+        if field not in PRIORITY_FIELDS:
+            raise ConfigError(
+                f"{path}: [priority] {field!r} is not a merged field; "
+                f"fields: {', '.join(PRIORITY_FIELDS)}"
+            )
+        if not isinstance(order, list) or not all(isinstance(p, str) for p in order):
+            raise ConfigError(f"{path}: [priority] {field} must be a list of provider names")
+        for provider in order:
+            if provider not in known:
+                raise ConfigError(f"{path}: [priority] {field} names unknown provider {provider!r}")
+        result[field] = tuple(order)
+    return result

@@ -1,0 +1,42 @@
+"""One cattrs converter for the JSON contract and the cache rows.
+
+`to_json` gives plain data (dicts, lists, str, int, float, None) ready for `json.dumps`;
+`from_json` rebuilds the models, running every validator again.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import cattrs
+
+from metarr.ids import Ids
+
+T = TypeVar("T")
+
+converter = cattrs.Converter(forbid_extra_keys=False)
+converter.register_unstructure_hook(date, lambda value: value.isoformat())
+converter.register_structure_hook(date, lambda value, _: date.fromisoformat(value))
+converter.register_unstructure_hook(datetime, lambda value: value.isoformat())
+converter.register_structure_hook(datetime, lambda value, _: datetime.fromisoformat(value))
+converter.register_unstructure_hook(
+    Ids, lambda ids: {"tmdb": ids.tmdb, "imdb": ids.imdb, "tvdb": ids.tvdb}
+)
+converter.register_structure_hook(Ids, lambda value, _: Ids(**(value or {})))
+
+
+def to_json(obj: Any) -> Any:
+    """Plain JSON-ready data for a model (or a list or dict of models)."""
+    return converter.unstructure(obj)
+
+
+def from_json(cls: type[T], data: Any) -> T:
+    """Rebuild a model from `to_json` data."""
+    return converter.structure(data, cls)
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """A model as a JSON string (UTF-8 text, no ASCII escaping)."""
+    return json.dumps(to_json(obj), ensure_ascii=False, **kwargs)

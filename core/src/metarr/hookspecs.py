@@ -1,0 +1,62 @@
+"""The provider hook specifications: the whole contract between metarr and a provider plugin.
+
+A provider is one object (usually a `metarr.Provider` subclass) registered under its entry-point
+name in the ``metarr.providers`` group. Its hook implementations are methods marked with
+``@metarr.hookimpl``. The I/O hooks (`lookup_by_id`, `search`) are ``async def``: the core calls
+each provider's implementation itself, concurrently, with a per-provider error boundary, so one
+provider's failure never sinks the others. The pure hooks (`extract_ids`, `field_priority`) are
+plain functions. Hooks are called with keyword arguments; ``None`` means "not applicable" or
+"not found" — never raise for those.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from metarr.ids import Ids
+from metarr.models import ProviderResult, SearchHit
+
+PROJECT = "metarr"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+async def lookup_by_id(ids: Ids) -> ProviderResult | None:
+    """This provider's full record for the movie with these ids (any subset of tmdb/imdb/tvdb).
+
+    Return None when no given id is usable by this provider or it has no such movie. Raise
+    `AuthError`, `RateLimitedError`, `UnavailableError` or `InvalidResponseError` on failure.
+    """
+
+
+@hookspec
+async def search(query: str, year: int | None) -> list[SearchHit] | None:
+    """This provider's candidates for a title, best first; None or [] when it has none.
+
+    Return the search engine's hits as they are, near misses included: the core decides what
+    matches. ``year`` narrows the search when the API supports it.
+    """
+
+
+@hookspec
+def extract_ids(result: ProviderResult) -> Ids | None:
+    """The external ids present in one of this provider's own results (its cross-reference).
+
+    Include only ids the payload really states (Fanart.tv echoes tmdb/imdb ids; TVDB lists
+    remote ids); return None when there are none.
+    """
+
+
+@hookspec
+def field_priority() -> dict[str, int] | None:
+    """This provider's rank for each merged field it supplies: lower ranks win.
+
+    Keys are the names in `metarr.models.PRIORITY_FIELDS` (``"title"``, ``"ratings"``,
+    ``"ids.imdb"``, …). A field left out is never taken from this provider. The provider with
+    the lowest ``ids.<kind>`` rank is the authority for that id kind.
+    """
+
+
+HOOK_NAMES: tuple[str, ...] = ("lookup_by_id", "search", "extract_ids", "field_priority")
+ASYNC_HOOKS: frozenset[str] = frozenset({"lookup_by_id", "search"})

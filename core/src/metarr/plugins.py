@@ -1,0 +1,267 @@
+"""Finding, configuring and calling provider plugins.
+
+Providers are discovered through the ``metarr.providers`` entry-point group; each entry point
+names a factory (normally a `metarr.Provider` subclass) called with a `ProviderContext`. A plugin
+that fails to import, or whose hook implementations do not match the specs, is reported as
+broken and skipped; it never stops the others. ``METARR_LOAD_PLUGINS=tmdb,omdb`` loads only the
+named entry points (empty: none), which is how to start when a broken plugin gets in the way.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from importlib.metadata import entry_points
+from typing import Any, Literal
+
+import attrs
+import httpx
+import pluggy
+
+from metarr import hookspecs
+from metarr.config import Settings, env_name
+from metarr.errors import ConfigError
+from metarr.http import ProviderHttp, TrafficStats
+from metarr.provider import ProviderContext
+
+ENTRY_POINT_GROUP = "metarr.providers"
+log = logging.getLogger("metarr.plugins")
+
+
+@attrs.frozen(kw_only=True)
+class PluginInfo:
+    """One discovered plugin: where it came from and its factory (or why it failed to load)."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    factory: Callable[[ProviderContext], Any] | None = None
+    error: str | None = None
+
+    @property
+    def hooks(self) -> tuple[str, ...]:
+        """The hooks the factory implements (read from its ``@hookimpl`` markers)."""
+        if self.factory is None:
+            return ()
+        return tuple(
+            name for name in hookspecs.HOOK_NAMES
+            if getattr(getattr(self.factory, name, None), f"{hookspecs.PROJECT}_impl", None)
+            is not None
+        )
+
+    @property
+    def id_types(self) -> tuple[str, ...]:
+        """The id kinds its ``lookup_by_id`` accepts, in canonical order."""
+        kinds = getattr(self.factory, "id_types", ())
+        return tuple(kind for kind in ("tmdb", "imdb", "tvdb") if kind in kinds)
+
+
+def discover(env: Mapping[str, str] | None = None) -> list[PluginInfo]:
+    """Every installed provider plugin, loaded with per-plugin error capture, sorted by name."""
+    env = os.environ if env is None else env
+    wanted = env.get("METARR_LOAD_PLUGINS")
+    allowed = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
+    found: dict[str, PluginInfo] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if (allowed is not None and ep.name not in allowed) or ep.name in found:
+            continue
+        dist = ep.dist
+        common = {
+            "name": ep.name,
+            "distribution": dist.name if dist else None,
+            "version": dist.version if dist else None,
+        }
+        try:
+            factory = ep.load()
+        except Exception as exc:  # a broken plugin must not stop the others
+            log.warning("provider plugin %s failed to load: %s", ep.name, exc)
+            found[ep.name] = PluginInfo(**common, error=f"failed to load: {type(exc).__name__}: {exc}")
+            continue
+        found[ep.name] = PluginInfo(**common, factory=factory)
+    return [found[name] for name in sorted(found)]
+
+
+def make_plugin_manager() -> pluggy.PluginManager:
+    """A fresh plugin manager with metarr's hook specs (one per registry, never global)."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+State = Literal["enabled", "disabled", "broken"]
+
+
+@attrs.frozen(kw_only=True)
+class ProviderEntry:
+    """A provider's state for this run: enabled (with its object), disabled or broken, and why."""
+
+    info: PluginInfo
+    state: State
+    reason: str | None = None
+    provider: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+
+class Registry:
+    """The providers of one run, and the only way the core calls their hooks."""
+
+    def __init__(self, pm: pluggy.PluginManager, entries: Mapping[str, ProviderEntry]) -> None:
+        self.pm = pm
+        self.entries = dict(entries)
+
+    @property
+    def names(self) -> list[str]:
+        """Every known provider, enabled or not."""
+        return list(self.entries)
+
+    @property
+    def enabled(self) -> list[str]:
+        """The providers taking part in this run."""
+        return [n for n, e in self.entries.items() if e.state == "enabled"]
+
+    def reason(self, name: str) -> str | None:
+        """Why a provider is not taking part (None when enabled)."""
+        entry = self.entries.get(name)
+        return None if entry is None else entry.reason
+
+    def provider(self, name: str) -> Any:
+        """The enabled provider object."""
+        return self.entries[name].provider
+
+    def implements(self, name: str, hook: str) -> bool:
+        """Whether an enabled provider implements ``hook``."""
+        return self._impl(name, hook) is not None
+
+    def id_types(self, name: str) -> frozenset[str]:
+        """The id kinds a provider's lookup accepts."""
+        return frozenset(self.entries[name].info.id_types)
+
+    def languages(self, name: str) -> frozenset[str] | None:
+        """The metadata languages a provider serves (None: any)."""
+        return getattr(self.entries[name].provider, "languages", None)
+
+    async def call(self, name: str, hook: str, **kwargs: Any) -> Any:
+        """Call one provider's async hook and await its result (None if not implemented)."""
+        impl = self._impl(name, hook)
+        if impl is None:
+            return None
+        result = impl.function(**kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+    def call_pure(self, name: str, hook: str, **kwargs: Any) -> Any:
+        """Call one provider's plain (non-I/O) hook."""
+        impl = self._impl(name, hook)
+        return None if impl is None else impl.function(**kwargs)
+
+    def field_priorities(self) -> dict[str, dict[str, int]]:
+        """Each enabled provider's ``field_priority`` ranks."""
+        ranks: dict[str, dict[str, int]] = {}
+        for name in self.enabled:
+            value = self.call_pure(name, "field_priority")
+            if isinstance(value, dict):
+                ranks[name] = {str(k): int(v) for k, v in value.items()}
+        return ranks
+
+    def _impl(self, name: str, hook: str) -> pluggy.HookImpl | None:
+        caller = getattr(self.pm.hook, hook)
+        for impl in caller.get_hookimpls():
+            if impl.plugin_name == name:
+                return impl
+        return None
+
+
+def build_registry(
+    settings: Settings,
+    client: httpx.AsyncClient,
+    *,
+    plugins: Iterable[PluginInfo] | None = None,
+    only: Iterable[str] | None = None,
+    without: Iterable[str] = (),
+    stats: TrafficStats | None = None,
+) -> Registry:
+    """Construct and register every enabled provider; record why the others are not enabled.
+
+    ``only``/``without`` select providers for this run; ``plugins`` replaces discovery (tests
+    pass fakes this way).
+    """
+    infos = list(discover() if plugins is None else plugins)
+    known = {info.name for info in infos}
+    only_set = None if only is None else set(only)
+    for name in (only_set or set()) | set(without):
+        if name not in known:
+            raise ConfigError(
+                f"unknown provider {name!r}; installed: {', '.join(sorted(known)) or 'none'}"
+            )
+    stats = stats or TrafficStats()
+    pm = make_plugin_manager()
+    entries: dict[str, ProviderEntry] = {}
+    for info in infos:
+        entries[info.name] = _enable(info, settings, client, pm, only_set, set(without), stats)
+    return Registry(pm, entries)
+
+
+def _enable(
+    info: PluginInfo,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    pm: pluggy.PluginManager,
+    only: set[str] | None,
+    without: set[str],
+    stats: TrafficStats,
+) -> ProviderEntry:
+    name = info.name
+    if info.factory is None:
+        return ProviderEntry(info=info, state="broken", reason=info.error)
+    if (only is not None and name not in only) or name in without:
+        return ProviderEntry(info=info, state="disabled", reason="not selected for this run")
+    psettings = settings.provider(name)
+    if not psettings.enabled:
+        return ProviderEntry(
+            info=info, state="disabled",
+            reason=f"disabled in configuration ({env_name(name, 'enabled')}=false)",
+        )
+    missing = missing_settings(info.factory, psettings)
+    if missing:
+        return ProviderEntry(info=info, state="disabled", reason=missing)
+    base_url = psettings.base_url or getattr(info.factory, "default_base_url", "")
+    if not base_url:
+        return ProviderEntry(
+            info=info, state="disabled",
+            reason=f"no base_url: set {env_name(name, 'base_url')}",
+        )
+    http = ProviderHttp(
+        client, provider=name, base_url=base_url, timeout=psettings.timeout,
+        secrets=tuple(psettings.secrets()), stats=stats,
+    )
+    context = ProviderContext(
+        name=name, settings=psettings, http=http, language=settings.language,
+        log=logging.getLogger(f"metarr.provider.{name}"),
+    )
+    try:
+        provider = info.factory(context)
+        pm.register(provider, name=name)
+        pm.check_pending()
+    except Exception as exc:  # construction or hook validation failed: this plugin only
+        if pm.get_plugin(name) is not None:
+            pm.unregister(name=name)
+        return ProviderEntry(
+            info=info, state="broken", reason=f"failed to start: {type(exc).__name__}: {exc}"
+        )
+    return ProviderEntry(info=info, state="enabled", provider=provider)
+
+
+def missing_settings(factory: Any, psettings: Any) -> str | None:
+    """Why the required settings are not there (None when one `requires` group is complete)."""
+    groups: tuple[tuple[str, ...], ...] = getattr(factory, "requires", (("api_key",),))
+    if not groups or any(all(psettings.has(key) for key in group) for group in groups):
+        return None
+    alternatives = " or ".join(
+        " + ".join(env_name(psettings.name, key) for key in group) for group in groups
+    )
+    keys = " or ".join(" + ".join(group) for group in groups)
+    return f"no {keys} configured: set {alternatives} (or [providers.{psettings.name}] in the config file)"

@@ -1,0 +1,54 @@
+"""The base class for provider plugins and the context each one is built with."""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+import attrs
+
+from metarr.config import ProviderSettings
+from metarr.http import ProviderHttp
+from metarr.ids import IdKind
+
+
+@attrs.frozen(kw_only=True)
+class ProviderContext:
+    """What a provider gets from the core: its name, settings, HTTP view, language and logger."""
+
+    name: str
+    settings: ProviderSettings
+    http: ProviderHttp
+    language: str = "en"
+    log: logging.Logger = attrs.field(factory=lambda: logging.getLogger("metarr.provider"))
+
+
+class Provider:
+    """Subclass this and decorate hook methods with ``@metarr.hookimpl``.
+
+    Class attributes describe the provider to the core:
+
+    - ``id_types``: the id kinds `lookup_by_id` can use (the engine calls it when one is known);
+    - ``requires``: alternative groups of settings, one of which must be fully set for the
+      provider to be enabled (TMDB: ``(("api_key",), ("access_token",))``);
+    - ``default_base_url`` (including any API version path) and ``default_ttl_days``;
+    - ``languages``: the metadata languages it can serve, or None for any (OMDb: ``{"en"}``).
+
+    The constructor must do no I/O: the first request happens in a hook.
+    """
+
+    id_types: ClassVar[frozenset[IdKind]] = frozenset()
+    requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",),)
+    default_base_url: ClassVar[str] = ""
+    default_ttl_days: ClassVar[float] = 7.0
+    languages: ClassVar[frozenset[str] | None] = None
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
+        self.name = context.name
+        self.settings = context.settings
+        self.http = context.http
+        self.log = context.log
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
