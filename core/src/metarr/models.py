@@ -81,6 +81,7 @@ class Image:
     height: int | None = attrs.field(default=None, converter=sanitize.count)
     score: float | None = attrs.field(default=None, converter=sanitize.number)
     votes: int | None = attrs.field(default=None, converter=sanitize.count)
+    disc_type: str | None = attrs.field(default=None, converter=sanitize.text)
 
     @classmethod
     def safe(cls, **values: Any) -> Image | None:
