@@ -43,7 +43,7 @@ class TvdbAuth:
         self._token: str | None = None
         self._obtained = 0.0
         self._lock = asyncio.Lock()
-        self._attempts = 0
+        self._finished = 0  # logins that have ended, successfully or not
         self._failure: ProviderError | None = None
         self.logins = 0
 
@@ -61,13 +61,13 @@ class TvdbAuth:
         current = self._fresh()
         if current is not None:
             return current
-        seen = self._attempts
+        seen = self._finished
         async with self._lock:
             current = self._fresh()
             if current is not None:
                 return current
             if self._failure is not None and (
-                self._attempts != seen or isinstance(self._failure, AuthError)
+                self._finished != seen or isinstance(self._failure, AuthError)
             ):
                 # The login we waited for failed (or the credentials are known to be bad).
                 raise self._failure
@@ -82,7 +82,6 @@ class TvdbAuth:
             return await self._login()
 
     async def _login(self) -> str:
-        self._attempts += 1
         body: dict[str, str] = {"apikey": self._api_key}
         if self._pin is not None:
             body["pin"] = self._pin
@@ -97,6 +96,8 @@ class TvdbAuth:
         except ProviderError as exc:
             self._failure = exc
             raise
+        finally:
+            self._finished += 1
         self.logins += 1
         self._failure = None
         self._token = token.strip()
