@@ -1,0 +1,29 @@
+"""The SQLite cache: committed movies, their provider parts, queues, pauses and identities."""
+
+from metarr.cache.api import Cache
+from metarr.cache.records import (
+    DEFAULT_TTL_DAYS,
+    PART_STATUSES,
+    CachedMovie,
+    CacheStats,
+    ConfirmedIdentity,
+    PendingRetry,
+    ProviderPart,
+    ProviderPause,
+    QueuedIdentification,
+)
+from metarr.cache.schema import LATEST_VERSION
+
+__all__ = [
+    "DEFAULT_TTL_DAYS",
+    "LATEST_VERSION",
+    "PART_STATUSES",
+    "Cache",
+    "CacheStats",
+    "CachedMovie",
+    "ConfirmedIdentity",
+    "PendingRetry",
+    "ProviderPart",
+    "ProviderPause",
+    "QueuedIdentification",
+]

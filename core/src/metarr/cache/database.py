@@ -1,0 +1,83 @@
+"""Opening the cache file safely, and the one kind of write transaction the cache uses."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from metarr.errors import StorageError
+
+MEMORY = ":memory:"
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def open_database(path: str | Path) -> Database:
+    """Connect with WAL, a busy timeout and foreign keys; refuse files that are not SQLite.
+
+    The connection is in driver autocommit mode (``isolation_level=None``): every transaction
+    is opened explicitly, by `write_transaction` or by sqlite-utils' own ``atomic``.
+    """
+    name = str(path)
+    if name != MEMORY:
+        file = Path(path)
+        if file.is_dir():
+            raise StorageError(f"cache path {name} is a directory, not a database file")
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the folder for cache {name}: {exc}") from exc
+    try:
+        conn = sqlite3.connect(name, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open cache database {name}: {exc}") from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # Reading the schema is what fails on a file that is not a database.
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        if name != MEMORY:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        # WAL + NORMAL: a killed process never loses a committed transaction.
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if "not a database" in str(exc) or "malformed" in str(exc):
+            raise StorageError(
+                f"{name} is not a SQLite database ({exc}); point the cache at another file"
+            ) from exc
+        raise StorageError(f"cannot open cache database {name}: {exc}") from exc
+    return Database(conn, execute_plugins=False)
+
+
+@contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``: all of the block's writes land, or none do.
+
+    Taking the write lock up front means a second writer waits (up to the busy timeout)
+    instead of failing halfway. SQLite errors become `StorageError`; others propagate as is.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        raise StorageError("a cache write transaction is already open on this connection")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot start a cache write: {exc}") from exc
+    try:
+        yield db
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        _rollback(conn)
+        raise StorageError(f"cache write failed and was rolled back: {exc}") from exc
+    except BaseException:
+        _rollback(conn)
+        raise
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")

@@ -1,0 +1,105 @@
+"""Confirmed identities: the ids a person chose (or a lookup or search confirmed) for an input key.
+
+A person's choice is never replaced by an automatic one; between equals the newer one wins.
+Export and import are JSON Lines, one ``{"key", "ids", "by", "at"}`` object per line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, TextIO
+
+from sqlite_utils import Database
+
+from metarr.cache.records import IDENTITY_SOURCES, ConfirmedIdentity
+from metarr.cache.times import from_text, to_text
+from metarr.errors import InvalidIdError, StorageError
+from metarr.ids import Ids
+
+
+def _checked(key: str, ids: Ids, by: str) -> None:
+    if not key:
+        raise ValueError("an identity needs a non-empty input key")
+    if not ids:
+        raise ValueError(f"identity for {key!r} needs at least one id")
+    if by not in IDENTITY_SOURCES:
+        raise ValueError(
+            f"identity source must be one of {', '.join(IDENTITY_SOURCES)}, not {by!r}"
+        )
+
+
+def _identity(row: Mapping[str, Any]) -> ConfirmedIdentity:
+    return ConfirmedIdentity(
+        key=row["key"],
+        ids=Ids(tmdb=row["tmdb_id"], imdb=row["imdb_id"], tvdb=row["tvdb_id"]),
+        by=row["by"],
+        at=from_text(row["at"]),
+    )
+
+
+def identity(db: Database, key: str) -> ConfirmedIdentity | None:
+    """The identity confirmed for ``key``."""
+    rows = list(db.query("SELECT * FROM identities WHERE key = ?", [key]))
+    return _identity(rows[0]) if rows else None
+
+
+def _wins(new: ConfirmedIdentity, old: ConfirmedIdentity | None) -> bool:
+    if old is None:
+        return True
+    if (new.by == "person") != (old.by == "person"):
+        return new.by == "person"
+    return new.at >= old.at
+
+
+def record(db: Database, new: ConfirmedIdentity) -> bool:
+    """Store ``new`` unless a stronger identity is there already; True when written."""
+    _checked(new.key, new.ids, new.by)
+    old = identity(db, new.key)
+    if not _wins(new, old) or (old is not None and (old.ids, old.by) == (new.ids, new.by)):
+        return False
+    db.execute(
+        "INSERT OR REPLACE INTO identities (key, tmdb_id, imdb_id, tvdb_id, by, at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [new.key, new.ids.tmdb, new.ids.imdb, new.ids.tvdb, new.by, to_text(new.at)],
+    )
+    return True
+
+
+def confirm(db: Database, key: str, ids: Ids, by: str, now: datetime) -> bool:
+    """Record that ``key`` is the movie with ``ids``; True when written."""
+    return record(db, ConfirmedIdentity(key=key, ids=ids, by=by, at=now))
+
+
+def export(db: Database, out: TextIO) -> int:
+    """Write every identity as JSON Lines, sorted by key; return how many."""
+    count = 0
+    for row in db.query("SELECT * FROM identities ORDER BY key"):
+        item = _identity(row)
+        line = {
+            "key": item.key,
+            "ids": {kind: value for kind, value in item.ids.items()},
+            "by": item.by,
+            "at": to_text(item.at),
+        }
+        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def parse_line(line: str, number: int) -> ConfirmedIdentity:
+    """One exported line back into an identity; `StorageError` naming the line if unusable."""
+    try:
+        data = json.loads(line)
+        if not isinstance(data, dict) or not isinstance(data.get("ids"), dict):
+            raise ValueError("expected an object with 'key', 'ids', 'by' and 'at'")
+        key, by, at = data.get("key"), data.get("by"), data.get("at")
+        if not isinstance(key, str) or not isinstance(by, str) or not isinstance(at, str):
+            raise ValueError("'key', 'by' and 'at' must be strings")
+        ids = Ids(**{k: v for k, v in data["ids"].items() if v is not None})
+        item = ConfirmedIdentity(key=key, ids=ids, by=by, at=from_text(at))
+        _checked(item.key, item.ids, item.by)
+    except (ValueError, TypeError, InvalidIdError) as exc:
+        raise StorageError(f"identities line {number}: {exc}") from exc
+    return item

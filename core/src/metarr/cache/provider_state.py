@@ -1,0 +1,62 @@
+"""Provider pauses that outlive the process (OMDb's daily quota, a long Retry-After)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from metarr.cache.records import ProviderPause
+from metarr.cache.times import from_text, to_text
+from metarr.redaction import redact
+
+
+def pause_provider(
+    db: Database, provider: str, until: datetime, reason: str, now: datetime
+) -> None:
+    """Pause ``provider`` until ``until``; a pause already in force and longer is kept."""
+    db.execute(
+        """INSERT INTO provider_state (provider, paused_until, reason, updated_at)
+           VALUES (?, ?, ?, ?)
+           ON CONFLICT(provider) DO UPDATE SET
+               reason = CASE WHEN paused_until IS NULL OR excluded.paused_until >= paused_until
+                             THEN excluded.reason ELSE reason END,
+               paused_until = max(coalesce(paused_until, ''), excluded.paused_until),
+               updated_at = excluded.updated_at""",
+        [provider, to_text(until), redact(reason), to_text(now)],
+    )
+
+
+def resume_provider(db: Database, provider: str, now: datetime) -> None:
+    """Lift any pause on ``provider``."""
+    db.execute(
+        "UPDATE provider_state SET paused_until = NULL, reason = NULL, updated_at = ? "
+        "WHERE provider = ?",
+        [to_text(now), provider],
+    )
+
+
+def paused_providers(db: Database, now: datetime) -> dict[str, ProviderPause]:
+    """Pauses still in force at ``now``, by provider."""
+    rows = db.query(
+        "SELECT provider, paused_until, reason FROM provider_state "
+        "WHERE paused_until > ? ORDER BY provider",
+        [to_text(now)],
+    )
+    return {
+        row["provider"]: ProviderPause(
+            provider=row["provider"],
+            until=from_text(row["paused_until"]),
+            reason=row["reason"] or "",
+        )
+        for row in rows
+    }
+
+
+def expire_pauses(db: Database, now: datetime) -> int:
+    """Forget pauses that have ended; return how many."""
+    cursor = db.execute(
+        "DELETE FROM provider_state WHERE paused_until IS NULL OR paused_until <= ?",
+        [to_text(now)],
+    )
+    return cursor.rowcount

@@ -1,0 +1,114 @@
+"""The two work queues: identifications a person must settle, and retries waiting for a provider.
+
+Queues hold only the input, the candidates and the reasons — never movie rows: a movie exists in
+the cache only once it is committed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from metarr.cache.records import PendingRetry, QueuedIdentification
+from metarr.cache.store import dumps
+from metarr.cache.times import from_text, to_text
+from metarr.convert import from_json, to_json
+from metarr.models import NEEDS_PERSON, Candidate, Outcome
+
+
+def queue_identification(
+    db: Database, key: str, input: Mapping[str, Any], outcome: Outcome, now: datetime
+) -> None:
+    """Add or update the entry for ``key``; the first ``queued_at`` is kept."""
+    if outcome.status not in NEEDS_PERSON:
+        raise ValueError(
+            f"only {', '.join(sorted(NEEDS_PERSON))} outcomes are queued for a person, "
+            f"not {outcome.status!r}"
+        )
+    stamp = to_text(now)
+    db.execute(
+        """INSERT INTO identification_queue
+               (key, input, status, candidates, reasons, queued_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(key) DO UPDATE SET input = excluded.input, status = excluded.status,
+               candidates = excluded.candidates, reasons = excluded.reasons,
+               updated_at = excluded.updated_at""",
+        [
+            key,
+            dumps(dict(input)),
+            outcome.status,
+            dumps(to_json(list(outcome.candidates))),
+            dumps(list(outcome.reasons)),
+            stamp,
+            stamp,
+        ],
+    )
+
+
+def identification_queue(db: Database) -> list[QueuedIdentification]:
+    """Every queued identification, oldest first."""
+    rows = db.query("SELECT * FROM identification_queue ORDER BY queued_at, key")
+    return [
+        QueuedIdentification(
+            key=row["key"],
+            input=json.loads(row["input"]),
+            status=row["status"],
+            candidates=tuple(from_json(list[Candidate], json.loads(row["candidates"]))),
+            reasons=tuple(json.loads(row["reasons"])),
+            queued_at=from_text(row["queued_at"]),
+        )
+        for row in rows
+    ]
+
+
+def schedule_retry(
+    db: Database,
+    key: str,
+    input: Mapping[str, Any],
+    provider: str,
+    not_before: datetime,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Set the (single) pending retry for ``key``; a later call replaces an earlier one."""
+    db.execute(
+        """INSERT OR REPLACE INTO retry_queue
+               (key, input, provider, not_before, reason, scheduled_at)
+           VALUES (?, ?, ?, ?, ?, ?)""",
+        [key, dumps(dict(input)), provider, to_text(not_before), reason, to_text(now)],
+    )
+
+
+def _retry(row: Mapping[str, Any]) -> PendingRetry:
+    return PendingRetry(
+        key=row["key"],
+        input=json.loads(row["input"]),
+        provider=row["provider"],
+        not_before=from_text(row["not_before"]),
+        reason=row["reason"],
+    )
+
+
+def due_retries(db: Database, now: datetime) -> list[PendingRetry]:
+    """Retries whose ``not_before`` has passed, earliest first."""
+    rows = db.query(
+        "SELECT * FROM retry_queue WHERE not_before <= ? ORDER BY not_before, key", [to_text(now)]
+    )
+    return [_retry(row) for row in rows]
+
+
+def pending_retry(db: Database, key: str) -> PendingRetry | None:
+    """The retry scheduled for ``key``, due or not."""
+    rows = list(db.query("SELECT * FROM retry_queue WHERE key = ?", [key]))
+    return _retry(rows[0]) if rows else None
+
+
+def remove(db: Database, table: str, key: str) -> None:
+    """Drop ``key`` from one queue table."""
+    if table not in ("identification_queue", "retry_queue"):
+        raise ValueError(f"not a queue: {table!r}")
+    db.execute(f"DELETE FROM {table} WHERE key = ?", [key])

@@ -1,0 +1,226 @@
+"""The cache schema as named, append-only migrations, recorded in ``_metarr_migrations``.
+
+Each migration runs in its own write transaction, so a crash mid-upgrade leaves the database at
+the previous version. Never edit or reorder a migration that has shipped: append a new one.
+The schema version is the number of migrations applied (also mirrored in ``PRAGMA user_version``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+from metarr.cache.database import write_transaction
+from metarr.cache.times import system_clock, to_text
+from metarr.errors import StorageError
+
+Migration = Callable[[Database], None]
+MIGRATIONS: list[Migration] = []
+MIGRATIONS_TABLE = "_metarr_migrations"
+MOVIES = "provider_cache_movies"
+
+
+def migration(fn: Migration) -> Migration:
+    """Register a migration; the order of definition is the order of application."""
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def _run(db: Database, *statements: str) -> None:
+    for statement in statements:
+        db.execute(statement)
+
+
+@migration
+def m001_movies_parts_and_queues(db: Database) -> None:
+    """Movies with their child rows and provider payloads; the two work queues."""
+    _run(
+        db,
+        f"""CREATE TABLE {MOVIES} (
+            id INTEGER PRIMARY KEY,
+            tmdb_id INTEGER,
+            imdb_id TEXT,
+            tvdb_id INTEGER,
+            title TEXT,
+            year INTEGER,
+            movie TEXT NOT NULL,
+            provenance TEXT NOT NULL,
+            identified_at TEXT NOT NULL,
+            refreshed_at TEXT NOT NULL
+        )""",
+        f"CREATE UNIQUE INDEX {MOVIES}_tmdb ON {MOVIES}(tmdb_id)",
+        f"CREATE UNIQUE INDEX {MOVIES}_imdb ON {MOVIES}(imdb_id)",
+        f"CREATE UNIQUE INDEX {MOVIES}_tvdb ON {MOVIES}(tvdb_id)",
+        f"""CREATE TABLE movie_images (
+            movie_id INTEGER NOT NULL REFERENCES {MOVIES}(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            provider TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            url TEXT NOT NULL,
+            language TEXT,
+            width INTEGER,
+            height INTEGER,
+            score REAL,
+            votes INTEGER,
+            disc_type TEXT
+        )""",
+        f"""CREATE TABLE movie_ratings (
+            movie_id INTEGER NOT NULL REFERENCES {MOVIES}(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            value REAL NOT NULL,
+            max REAL NOT NULL,
+            votes INTEGER,
+            provider TEXT NOT NULL
+        )""",
+        f"""CREATE TABLE movie_cast (
+            movie_id INTEGER NOT NULL REFERENCES {MOVIES}(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            character TEXT,
+            ord INTEGER,
+            person_id TEXT,
+            provider TEXT NOT NULL
+        )""",
+        f"""CREATE TABLE movie_crew (
+            movie_id INTEGER NOT NULL REFERENCES {MOVIES}(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            job TEXT NOT NULL,
+            department TEXT,
+            person_id TEXT,
+            provider TEXT NOT NULL
+        )""",
+        f"""CREATE TABLE provider_parts (
+            movie_id INTEGER NOT NULL REFERENCES {MOVIES}(id) ON DELETE CASCADE,
+            provider TEXT NOT NULL,
+            status TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            error TEXT,
+            result TEXT,
+            PRIMARY KEY (movie_id, provider)
+        )""",
+        "CREATE INDEX movie_images_movie ON movie_images(movie_id)",
+        "CREATE INDEX movie_ratings_movie ON movie_ratings(movie_id)",
+        "CREATE INDEX movie_cast_movie ON movie_cast(movie_id)",
+        "CREATE INDEX movie_crew_movie ON movie_crew(movie_id)",
+        """CREATE TABLE identification_queue (
+            key TEXT PRIMARY KEY,
+            input TEXT NOT NULL,
+            status TEXT NOT NULL,
+            candidates TEXT NOT NULL,
+            reasons TEXT NOT NULL,
+            queued_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE retry_queue (
+            key TEXT PRIMARY KEY,
+            input TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            not_before TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            scheduled_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX retry_queue_not_before ON retry_queue(not_before)",
+    )
+
+
+@migration
+def m002_provider_state_and_identities(db: Database) -> None:
+    """Provider pauses that outlive a process; the ids confirmed for each input key."""
+    _run(
+        db,
+        """CREATE TABLE provider_state (
+            provider TEXT PRIMARY KEY,
+            paused_until TEXT,
+            reason TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE identities (
+            key TEXT PRIMARY KEY,
+            tmdb_id INTEGER,
+            imdb_id TEXT,
+            tvdb_id INTEGER,
+            by TEXT NOT NULL,
+            at TEXT NOT NULL
+        )""",
+    )
+
+
+@migration
+def m003_movie_input_key(db: Database) -> None:
+    """Remember which input key (and input) a cached movie was identified from."""
+    _run(
+        db,
+        f"ALTER TABLE {MOVIES} ADD COLUMN input_key TEXT",
+        f"ALTER TABLE {MOVIES} ADD COLUMN input TEXT",
+        f"CREATE INDEX {MOVIES}_input_key ON {MOVIES}(input_key)",
+    )
+
+
+LATEST_VERSION = len(MIGRATIONS)
+
+
+def applied_migrations(db: Database) -> list[str]:
+    """Names of the migrations applied to this database, in order."""
+    if not db[MIGRATIONS_TABLE].exists():
+        return []
+    return [
+        row["name"] for row in db.query(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY version")
+    ]
+
+
+def schema_version(db: Database) -> int:
+    """The database's schema version: how many migrations it has had."""
+    return len(applied_migrations(db))
+
+
+def migrate(db: Database, *, upto: int | None = None) -> int:
+    """Apply pending migrations (up to version ``upto``, default all); return the version.
+
+    Refuses a database whose schema is newer than this code, or that belongs to something else.
+    Safe to run from several processes at once: each step re-checks under the write lock.
+    """
+    target = LATEST_VERSION if upto is None else min(upto, LATEST_VERSION)
+    while True:
+        with write_transaction(db):
+            applied = _checked_applied(db)
+            if len(applied) >= target:
+                return len(applied)
+            step = MIGRATIONS[len(applied)]
+            step(db)
+            version = len(applied) + 1
+            db[MIGRATIONS_TABLE].insert(
+                {"version": version, "name": step.__name__, "applied_at": to_text(system_clock())}
+            )
+            db.execute(f"PRAGMA user_version = {version}")
+
+
+def _checked_applied(db: Database) -> list[str]:
+    if not db[MIGRATIONS_TABLE].exists():
+        foreign = [name for name in db.table_names() if not name.startswith("sqlite_")]
+        if foreign:
+            raise StorageError(
+                "this SQLite database is not a metarr cache (it has tables "
+                f"{', '.join(sorted(foreign)[:5])}); point the cache at another file"
+            )
+        db.execute(
+            f"CREATE TABLE {MIGRATIONS_TABLE} "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, applied_at TEXT NOT NULL)"
+        )
+        return []
+    applied = applied_migrations(db)
+    known = [fn.__name__ for fn in MIGRATIONS]
+    if len(applied) > len(known):
+        raise StorageError(
+            f"cache database schema is version {len(applied)}, newer than version {len(known)} "
+            "that this metarr knows; upgrade metarr or point the cache at another file"
+        )
+    for have, want in zip(applied, known, strict=False):
+        if have != want:
+            raise StorageError(
+                f"cache database has migration {have!r} where this metarr expects {want!r}; "
+                "it was written by an incompatible metarr"
+            )
+    return applied
