@@ -318,10 +318,13 @@ def parse_movie(
     alternatives.append(base_name)
     alternative_titles = [t for t in sanitize.texts(alternatives) if t != title]
 
-    found = remote_ids(record.get("remoteIds"))
+    found: dict[str, Any] = dict(remote_ids(record.get("remoteIds")))
+    own = Ids.lenient(tvdb=record.get("id")).tvdb
+    if own is not None:
+        found["tvdb"] = own
     for kind, value in (extra_ids or {}).items():
         found.setdefault(kind, value)
-    ids = Ids.lenient(**found, tvdb=record.get("id"))
+    ids = Ids.lenient(**found)
 
     cast, crew = parse_people(record.get("characters"), provider)
     release = _release_date(record)

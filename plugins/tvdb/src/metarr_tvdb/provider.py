@@ -87,8 +87,7 @@ class TvdbProvider(metarr.Provider):
             return None
         record = unwrap(self.name, body, dict, "movie record")
         raw["movie"] = record
-        if record.get("id") is None:
-            extra["tvdb"] = movie_id
+        extra["tvdb"] = movie_id  # used only when the record states no valid id of its own
         return parse_movie(record, self.name, extra_ids=extra, raw=raw)
 
     @metarr.hookimpl
