@@ -52,6 +52,7 @@ DEPARTMENTS: Mapping[str, str] = {
     "showrunner": "Production",
 }
 _ERROR_TYPE = re.compile(r"^([A-Za-z][A-Za-z0-9_]{0,60})\s*:")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _OBJECT_ID = re.compile(r"^movie-(\d+)$")
 
 
@@ -127,7 +128,7 @@ def artwork_url(value: Any) -> str | None:
         return None
     if text.startswith("//"):
         text = "https:" + text
-    elif "://" not in text:
+    elif not _SCHEME.match(text):  # a path on TVDB's artwork host; other schemes are refused
         text = f"{ARTWORK_HOST}/{text.lstrip('/')}"
     return sanitize.url(text)
 
