@@ -19,7 +19,9 @@ ID_KINDS: tuple[IdKind, ...] = get_args(IdKind)
 # Largest id accepted: SQLite integers are 64-bit, and no provider is anywhere near this.
 MAX_NUMERIC_ID = 2**31 - 1
 _IMDB_RE = re.compile(r"^tt(\d{7,10})$")
-_IMDB_URL_RE = re.compile(r"^(?:https?://)?(?:(?:www|m)\.)?imdb\.com/title/(tt\d+)/?(?:[?#].*)?$")
+_IMDB_URL_RE = re.compile(
+    r"^(?:https?://)?(?:(?:www|m)\.)?imdb\.com/title/(tt\d+)/?(?:[?#].*)?$", re.IGNORECASE
+)
 _DIGITS_RE = re.compile(r"^\d+$")
 
 
@@ -142,7 +144,7 @@ class Ids:
 
     def union(self, other: Ids) -> Ids:
         """Ids from both; where both have a kind, ours wins."""
-        return Ids(**{k: v for k, v in other.items()}, **{k: v for k, v in self.items()})  # type: ignore[misc]
+        return Ids(**{**dict(other.items()), **dict(self.items())})
 
     def __bool__(self) -> bool:
         return bool(self.kinds())
