@@ -1,0 +1,33 @@
+"""Shared fixtures for the core tests: an isolated environment and retry waits switched off."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import stamina
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """No ``METARR_*`` variable from the developer's shell, and no real config or data dir.
+
+    Returns the temporary home whose ``config``/``data`` dirs stand in for the platform ones.
+    """
+    for var in list(os.environ):
+        if var.startswith("METARR_"):
+            monkeypatch.delenv(var)
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    return home
+
+
+@pytest.fixture
+def no_retry_wait() -> Iterator[None]:
+    """One attempt per request and no sleeping (``stamina`` test mode), so failures are fast."""
+    with stamina.set_testing(True, attempts=1):
+        yield
