@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from metarr import AuthError, InvalidResponseError, RateLimitedError, UnavailableError
+from metarr import AuthError, Ids, InvalidResponseError, RateLimitedError, UnavailableError
 from metarr.http import request_memo
 from metarr_tvdb import TvdbProvider
 
@@ -46,8 +46,6 @@ def test_login_once_for_many_requests(kit: Any) -> None:
     )
 
     async def body(provider: TvdbProvider) -> None:
-        from metarr import Ids
-
         for _ in range(3):
             assert await provider.lookup_by_id(ids=Ids(tvdb=12345)) is not None
         assert await provider.lookup_by_id(ids=Ids(imdb="tt0133093")) is not None
@@ -67,8 +65,6 @@ def test_concurrent_first_requests_share_one_login(kit: Any) -> None:
         kit.add_movie(body, movie_id=movie_id)
 
     async def body(provider: TvdbProvider) -> list[Any]:
-        from metarr import Ids
-
         return await asyncio.gather(*(provider.lookup_by_id(ids=Ids(tvdb=n)) for n in range(1, 9)))
 
     results = kit.call(body)
@@ -145,8 +141,6 @@ def test_concurrent_401s_renew_the_token_once(kit: Any) -> None:
     kit.mock.add_callback(answer, method="GET", is_reusable=True)
 
     async def body(provider: TvdbProvider) -> list[Any]:
-        from metarr import Ids
-
         return await asyncio.gather(*(provider.lookup_by_id(ids=Ids(tvdb=n)) for n in range(1, 6)))
 
     results = kit.call(body)
@@ -335,6 +329,4 @@ def test_auth_repr_shows_no_secret(kit: Any) -> None:
 
 
 async def _lookup(provider: TvdbProvider) -> Any:
-    from metarr import Ids
-
     return await provider.lookup_by_id(ids=Ids(tvdb=12345))

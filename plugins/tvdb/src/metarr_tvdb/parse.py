@@ -277,18 +277,11 @@ def parse_people(characters: Any, provider: str) -> tuple[list[CastMember], list
 # -- records ----------------------------------------------------------------------------------
 
 
-def parse_movie(
-    record: Mapping[str, Any],
-    provider: str,
-    *,
-    extra_ids: Mapping[str, Any] | None = None,
-    raw: dict[str, Any] | None = None,
-    artwork_types: Mapping[int, str] = MOVIE_ARTWORK_TYPES,
-) -> ProviderResult:
-    """A `ProviderResult` from a ``/movies/{id}/extended?meta=translations`` record.
+def _texts(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Title, original title, plot, tagline, alternative titles and their language.
 
-    Texts prefer the English translation; ``extra_ids`` (the ids the lookup went through)
-    fill kinds the record's ``remoteIds`` do not state.
+    English translations win; the original title is the translation in ``originalLanguage``
+    (else the primary one, else ``name``).
     """
     names = _translations(record, "nameTranslations")
     overviews = _translations(record, "overviewTranslations")
@@ -311,14 +304,36 @@ def parse_movie(
         if tagline is None and entry is not None:
             tagline = _str(entry.get("tagline"))
 
-    alternatives: list[Any] = [alias.get("name") for alias in _dicts(record.get("aliases"))]
-    alternatives += [entry.get("name") for entry in names]
+    alternatives = [_str(alias.get("name")) for alias in _dicts(record.get("aliases"))]
+    alternatives += [_str(entry.get("name")) for entry in names]
     block = record.get("translations")
     if isinstance(block, dict) and isinstance(block.get("alias"), list):
-        alternatives += [a if isinstance(a, str) else None for a in block["alias"]]
+        alternatives += [_str(alias) for alias in block["alias"]]
     alternatives.append(base_name)
-    alternative_titles = [t for t in sanitize.texts(alternatives) if t != title]
+    english = eng_name is not None or eng_overview is not None or original_language == ENGLISH
+    return {
+        "title": title,
+        "original_title": original_title,
+        "plot": plot,
+        "tagline": tagline,
+        "alternative_titles": [t for t in sanitize.texts(alternatives) if t != title],
+        "language": "en" if english else None,
+    }
 
+
+def parse_movie(
+    record: Mapping[str, Any],
+    provider: str,
+    *,
+    extra_ids: Mapping[str, Any] | None = None,
+    raw: dict[str, Any] | None = None,
+    artwork_types: Mapping[int, str] = MOVIE_ARTWORK_TYPES,
+) -> ProviderResult:
+    """A `ProviderResult` from a ``/movies/{id}/extended?meta=translations`` record.
+
+    Texts prefer the English translation; ``extra_ids`` (the ids the lookup went through)
+    fill kinds the record's ``remoteIds`` do not state.
+    """
     found: dict[str, Any] = dict(remote_ids(record.get("remoteIds")))
     own = Ids.lenient(tvdb=record.get("id")).tvdb
     if own is not None:
@@ -332,25 +347,19 @@ def parse_movie(
     year = sanitize.year(record.get("year"))
     if year is None and release is not None:
         year = release.year
-    english = eng_name is not None or eng_overview is not None or original_language == ENGLISH
     return ProviderResult(
         provider=provider,
         ids=ids,
-        title=title,
-        original_title=original_title,
         year=year,
         release_date=release,
         runtime=record.get("runtime"),
-        plot=plot,
-        tagline=tagline,
         content_rating=_content_rating(record),
-        genres=[genre.get("name") for genre in _dicts(record.get("genres"))],
+        genres=[_str(genre.get("name")) for genre in _dicts(record.get("genres"))],
         images=parse_images(record, provider, artwork_types),
         cast=cast,
         crew=crew,
-        alternative_titles=alternative_titles,
-        language="en" if english else None,
         raw=raw if raw is not None else {"movie": dict(record)},
+        **_texts(record),
     )
 
 
@@ -392,7 +401,7 @@ def parse_search_hit(item: Any, provider: str) -> SearchHit | None:
         original = title
     aliases = item.get("aliases")
     alias_names = [
-        a.get("name") if isinstance(a, dict) else a
+        _str(a.get("name")) if isinstance(a, dict) else _str(a)
         for a in (aliases if isinstance(aliases, list) else [])
     ]
     alternatives = [t for t in sanitize.texts([english, *alias_names]) if t != title]
