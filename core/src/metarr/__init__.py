@@ -17,8 +17,10 @@ from metarr.errors import (  # noqa: E402
     StorageError,
     UnavailableError,
 )
+from metarr.config import env_name  # noqa: E402
 from metarr.hookspecs import hookimpl  # noqa: E402
-from metarr.ids import Ids  # noqa: E402
+from metarr.http import Classifier  # noqa: E402
+from metarr.ids import IdKind, Ids  # noqa: E402
 from metarr.models import (  # noqa: E402
     Candidate,
     CastMember,
@@ -31,13 +33,16 @@ from metarr.models import (  # noqa: E402
     SearchHit,
 )
 from metarr.provider import Provider, ProviderContext  # noqa: E402
+from metarr.redaction import redact  # noqa: E402
 
 __all__ = [
     "AuthError",
     "Candidate",
     "CastMember",
+    "Classifier",
     "ConfigError",
     "CrewMember",
+    "IdKind",
     "Ids",
     "Image",
     "InvalidIdError",
@@ -56,5 +61,7 @@ __all__ = [
     "StorageError",
     "UnavailableError",
     "__version__",
+    "env_name",
     "hookimpl",
+    "redact",
 ]

@@ -89,7 +89,8 @@ def retry_policy(policy: RetryPolicy) -> Iterator[None]:
 class RequestMemo:
     """Responses (and failures) of one identification, so no request is ever sent twice.
 
-    ``sent`` counts the requests that really went out, by (provider, method, path).
+    ``sent`` counts the requests that really went out, by (provider, method, path?query) with
+    secrets masked; a count above 1 means the same request was sent twice.
     """
 
     _entries: dict[tuple[Any, ...], asyncio.Future[Any]] = attrs.field(factory=dict)
@@ -235,7 +236,7 @@ class ProviderHttp:
         ):
             with attempt:
                 if memo is not None:
-                    memo.sent[(self.provider, method, path)] += 1
+                    memo.sent[(self.provider, method, self._describe(path, params))] += 1
                 return await self._send_once(method, path, params, json_body, headers, classify)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -330,6 +331,11 @@ class ProviderHttp:
         if parse_error is not None:
             raise InvalidResponseError(self.provider, parse_error)
         return parsed
+
+    def _describe(self, path: str, params: Mapping[str, Any]) -> str:
+        """The request as ``path?query`` with secrets masked (for counts and logs)."""
+        query = str(httpx.QueryParams(params))
+        return self._redact(f"{path}?{query}" if query else path)
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secrets)

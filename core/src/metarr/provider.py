@@ -32,7 +32,10 @@ class Provider:
     - ``requires``: alternative groups of settings, one of which must be fully set for the
       provider to be enabled (TMDB: ``(("api_key",), ("access_token",))``);
     - ``default_base_url`` (including any API version path) and ``default_ttl_days``;
-    - ``languages``: the metadata languages it can serve, or None for any (OMDb: ``{"en"}``).
+    - ``languages``: the metadata languages it can serve, or None for any (OMDb: ``{"en"}``);
+    - ``authority_for``: the id kinds it issues or validates (TMDB: tmdb; OMDb, which validates
+      against IMDb: imdb; TVDB: tvdb). When providers disagree about an id, the engine asks its
+      authority; with the authority disabled or down the disagreement is a ``conflict``.
 
     The constructor must do no I/O: the first request happens in a hook.
     """
@@ -42,6 +45,7 @@ class Provider:
     default_base_url: ClassVar[str] = ""
     default_ttl_days: ClassVar[float] = 7.0
     languages: ClassVar[frozenset[str] | None] = None
+    authority_for: ClassVar[frozenset[IdKind]] = frozenset()
 
     def __init__(self, context: ProviderContext) -> None:
         self.context = context

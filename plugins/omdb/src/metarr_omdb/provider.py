@@ -133,6 +133,7 @@ class OmdbProvider(metarr.Provider):
     """
 
     id_types: ClassVar[frozenset[IdKind]] = frozenset({"imdb"})
+    authority_for: ClassVar[frozenset[IdKind]] = frozenset({"imdb"})  # validates against IMDb
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",),)
     default_base_url: ClassVar[str] = "https://www.omdbapi.com"
     default_ttl_days: ClassVar[float] = 7.0

@@ -47,6 +47,7 @@ class TmdbProvider(metarr.Provider):
     """
 
     id_types: ClassVar[frozenset[IdKind]] = frozenset({"tmdb", "imdb"})
+    authority_for: ClassVar[frozenset[IdKind]] = frozenset({"tmdb"})
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",), ("access_token",))
     default_base_url: ClassVar[str] = "https://api.themoviedb.org/3"
     default_ttl_days: ClassVar[float] = 7.0

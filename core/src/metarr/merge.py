@@ -1,0 +1,111 @@
+"""Merging provider results into one movie by per-field provider priority.
+
+For each field, the value comes from the highest-priority provider that has one; ``provenance``
+records which provider that was. Priorities come from the providers' ``field_priority`` ranks
+(lower wins), and a configured order (``[priority]`` in the config file) goes first. A provider
+that ranks no value for a field is never used for it. For the fields whose text is in a
+language (`LANGUAGE_FIELDS`), a provider that cannot serve the configured language (OMDb is
+English-only) falls behind the others: with ``language = "de"`` TMDB's German title wins.
+
+Ratings, images, cast and crew are collected from every provider in priority order, without
+duplicates. The merge is a pure function of its inputs, so re-running it over stored results
+(`metarr remerge`) needs no request and gives the same movie.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from metarr.ids import ID_KINDS, Ids
+from metarr.models import (
+    LANGUAGE_FIELDS,
+    LIST_FIELDS,
+    SCALAR_FIELDS,
+    Movie,
+    ProviderResult,
+)
+
+T = TypeVar("T")
+Ranks = Mapping[str, Mapping[str, int]]
+
+
+def provider_order(
+    field: str,
+    ranks: Ranks,
+    *,
+    overrides: Mapping[str, Sequence[str]] | None = None,
+    language: str = "en",
+    languages: Mapping[str, frozenset[str] | None] | None = None,
+) -> list[str]:
+    """The providers allowed to supply ``field``, best first."""
+    ranked = sorted(
+        (rank_map[field], name) for name, rank_map in ranks.items() if field in rank_map
+    )
+    order = [name for _, name in ranked]
+    preferred = [name for name in (overrides or {}).get(field, ()) if name in ranks]
+    order = preferred + [name for name in order if name not in preferred]
+    if field in LANGUAGE_FIELDS and languages:
+        base = language.split("-")[0].lower()
+        serves = [n for n in order if languages.get(n) is None or base in languages[n]]
+        order = serves + [n for n in order if n not in serves]
+    return order
+
+
+def merge(
+    results: Mapping[str, ProviderResult],
+    ranks: Ranks,
+    *,
+    overrides: Mapping[str, Sequence[str]] | None = None,
+    language: str = "en",
+    languages: Mapping[str, frozenset[str] | None] | None = None,
+) -> Movie:
+    """One movie from the providers' results, with per-field provenance."""
+
+    def order(field: str) -> list[str]:
+        names = provider_order(
+            field, ranks, overrides=overrides, language=language, languages=languages
+        )
+        return [name for name in names if name in results]
+
+    values: dict[str, Any] = {}
+    provenance: dict[str, str] = {}
+    for field in SCALAR_FIELDS + LIST_FIELDS:
+        for name in order(field):
+            value = getattr(results[name], field)
+            if value is not None and value != ():
+                values[field] = value
+                provenance[field] = name
+                break
+    ids: dict[str, Any] = {}
+    for kind in ID_KINDS:
+        for name in order(f"ids.{kind}"):
+            value = results[name].ids.get(kind)
+            if value is not None:
+                ids[kind] = value
+                provenance[f"ids.{kind}"] = name
+                break
+    values["ratings"] = _collect(results, order("ratings"), "ratings", lambda r: r.source)
+    values["images"] = _collect(results, order("images"), "images", lambda i: i.url)
+    values["cast"] = _collect(results, order("cast"), "cast", lambda c: c.name.casefold())
+    values["crew"] = _collect(
+        results, order("crew"), "crew", lambda c: (c.name.casefold(), c.job.casefold())
+    )
+    return Movie(ids=Ids(**ids), provenance=provenance, **values)
+
+
+def _collect(
+    results: Mapping[str, ProviderResult],
+    names: Iterable[str],
+    field: str,
+    key: Callable[[Any], Hashable],
+) -> list[Any]:
+    seen: set[Hashable] = set()
+    items: list[Any] = []
+    for name in names:
+        for item in getattr(results[name], field):
+            identity = key(item)
+            if identity not in seen:
+                seen.add(identity)
+                items.append(item)
+    return items

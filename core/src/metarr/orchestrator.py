@@ -1,0 +1,376 @@
+"""The Python API for embedders: identify, search, confirm and refresh, memory first.
+
+`Orchestrator` ties the engine (in-memory identification) to the cache (committed truth):
+a fresh cached movie costs no request; a stale or incomplete one is refetched only from the
+providers that need it; an identification is committed only once its identity is confirmed,
+and inputs that need a person, or a provider that asked us to wait, go to the queues.
+
+Use it with ``async with Orchestrator.from_settings() as orc: ...``, or, without an event loop,
+``with Orchestrator.open_sync() as orc: ...`` (`SyncOrchestrator`, same methods, blocking).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+
+from metarr.cache import Cache, CachedMovie, ProviderPart
+from metarr.config import Settings, load_settings
+from metarr.engine import Engine, Identification, ProviderReport
+from metarr.http import TrafficStats, new_client
+from metarr.ids import Ids
+from metarr.models import Candidate, Outcome
+from metarr.plugins import PluginInfo, Registry, build_registry, discover
+from metarr.query import Query
+from metarr.redaction import install_log_redaction
+
+RETRY_DEFAULT = timedelta(minutes=1)
+
+
+class Orchestrator:
+    """Identify movies with every enabled provider and keep the results in the cache."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        cache: Cache,
+        settings: Settings | None = None,
+        client: httpx.AsyncClient | None = None,
+        stats: TrafficStats | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.registry = registry
+        self.cache = cache
+        self.stats = stats or TrafficStats()
+        self._client = client
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.engine = Engine(
+            registry,
+            language=self.settings.language,
+            priority=self.settings.priority,
+            tmdb_policy=self.settings.tmdb_policy,
+        )
+        self.ttl_days = {
+            name: self.settings.provider(name).ttl_days
+            or getattr(entry.info.factory, "default_ttl_days", 7.0)
+            for name, entry in registry.entries.items()
+        }
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        *,
+        only: Iterable[str] | None = None,
+        without: Iterable[str] = (),
+        plugins: Iterable[PluginInfo] | None = None,
+    ) -> Orchestrator:
+        """Build everything from configuration (`load_settings` when none is given)."""
+        install_log_redaction()
+        infos = list(discover() if plugins is None else plugins)
+        settings = settings or load_settings(info.name for info in infos)
+        client = new_client()
+        stats = TrafficStats()
+        registry = build_registry(
+            settings, client, plugins=infos, only=only, without=without, stats=stats
+        )
+        Path(settings.db_path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        cache = Cache(settings.db_path, ttl_days={})
+        return cls(registry=registry, cache=cache, settings=settings, client=client, stats=stats)
+
+    @classmethod
+    def open_sync(cls, settings: Settings | None = None, **kwargs: Any) -> SyncOrchestrator:
+        """A blocking facade for callers without an event loop."""
+        return SyncOrchestrator(lambda: cls.from_settings(settings, **kwargs))
+
+    async def __aenter__(self) -> Orchestrator:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client and the cache."""
+        if self._client is not None:
+            await self._client.aclose()
+        self.cache.close()
+
+    # -- identification ----------------------------------------------------------------------
+
+    async def lookup(
+        self, ids: Ids, *, refresh: bool = False, interactive: bool = True, key: str | None = None
+    ) -> Outcome:
+        """Identify by ids (lookup mode); commits when confirmed."""
+        return (await self.run(Query(ids=ids, key=key), interactive=interactive, refresh=refresh)).outcome
+
+    async def identify_title(self, title: str, year: int | None = None, *, key: str | None = None) -> Outcome:
+        """The automated title (+ year) decision; commits only a single confident match."""
+        return (await self.run(Query(title=title, year=year, key=key))).outcome
+
+    async def identify(self, query: Query, *, interactive: bool = False, refresh: bool = False) -> Outcome:
+        """Identify any input (ids, title, or both)."""
+        return (await self.run(query, interactive=interactive, refresh=refresh)).outcome
+
+    async def search(self, query: str, year: int | None = None) -> list[Candidate]:
+        """Candidates from every search provider for a person to choose from; nothing cached."""
+        return await self.engine.search(query, year)
+
+    async def confirm(self, key: str, ids: Ids) -> Outcome:
+        """Record a person's choice for an input key, look the movie up and commit it."""
+        identification = await self.run(Query(ids=ids, key=key), interactive=True, by="person")
+        return identification.outcome
+
+    async def refresh(self, ids: Ids) -> Outcome:
+        """Refetch a movie from every provider now, whatever its age."""
+        return (await self.run(Query(ids=ids), interactive=True, refresh=True)).outcome
+
+    async def refresh_stale(self, *, incomplete_only: bool = False) -> list[Outcome]:
+        """Refetch the parts that are stale (or, with ``incomplete_only``, only the missing ones)."""
+        cached = self.cache.incomplete() if incomplete_only else self.cache.stale(self._clock())
+        outcomes = []
+        for movie in cached:
+            outcomes.append((await self.run(Query(ids=movie.ids, key=movie.key))).outcome)
+        return outcomes
+
+    def remerge(self, ids: Iterable[Ids] | None = None) -> int:
+        """Rebuild merged records from the stored provider results, with zero requests."""
+        movies = (
+            [m for m in (self.cache.find(i) for i in ids) if m is not None]
+            if ids is not None else list(self.cache.iter_movies())
+        )
+        for cached in movies:
+            results = {n: p.result for n, p in cached.parts.items() if p.result is not None}
+            if results:
+                self.cache.commit(self.engine.merge(results), cached.parts, key=cached.key)
+        return len(movies)
+
+    def get(self, ids: Ids) -> CachedMovie | None:
+        """The committed movie for any of these ids, from the cache only (no network)."""
+        return self.cache.find(ids)
+
+    async def run(
+        self, query: Query, *, interactive: bool = False, refresh: bool = False, by: str | None = None
+    ) -> Identification:
+        """Identify one input and persist the result; returns the full identification."""
+        now = self._clock()
+        self._apply_pauses(now)
+        key = query.input_key
+        ids = query.ids
+        if by != "person":
+            identity = self.cache.identity(key)
+            if identity is not None and (identity.by == "person" or not ids):
+                ids = identity.ids  # a person's choice is never re-searched or overridden
+        cached = self.cache.find(ids) if ids else None
+        if cached is not None:
+            todo = None if refresh else self._refetch(cached, key, now)
+            if todo == []:
+                return Identification(outcome=_cached_outcome(cached, self.registry))
+            identification = await self.engine.lookup(
+                cached.ids, interactive=interactive, providers=todo
+            )
+            identification = self._with_stored(identification, cached)
+        elif ids:
+            if not interactive:
+                pending = self.cache.pending_retry(key)
+                if pending is not None and pending.not_before > now:
+                    return Identification(outcome=Outcome(
+                        status="rate_limited",
+                        reasons=(f"waiting for {pending.provider} until "
+                                 f"{pending.not_before:%Y-%m-%d %H:%M:%S} UTC: {pending.reason}",),
+                    ))
+            identification = await self.engine.lookup(ids, interactive=interactive)
+        else:
+            pending = self.cache.pending_retry(key)
+            if pending is not None and pending.not_before > now and not interactive:
+                return Identification(outcome=Outcome(
+                    status="rate_limited",
+                    reasons=(f"waiting for {pending.provider} until "
+                             f"{pending.not_before:%Y-%m-%d %H:%M:%S} UTC: {pending.reason}",),
+                ))
+            identification = await self.engine.identify_title(query.title or "", query.year)
+        self._persist(query, identification, by or ("lookup" if query.ids else "search"), now)
+        return identification
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _lookup_providers(self) -> list[str]:
+        return [n for n in self.registry.enabled if self.registry.implements(n, "lookup_by_id")]
+
+    def _refetch(self, cached: CachedMovie, key: str, now: datetime) -> list[str]:
+        """The providers to ask again for a cached movie ([] when it is fresh)."""
+        expected = self._lookup_providers()
+        stale = set(cached.stale_providers(self.ttl_days, now, expected=expected)) & set(expected)
+        missing = set(cached.missing_providers(expected)) & stale
+        pending = self.cache.pending_retry(key) or self.cache.pending_retry(_ids_key(cached.ids))
+        if pending is not None and pending.not_before > now:
+            stale -= missing  # the fill-in is not due yet
+        paused = self.cache.paused_providers(now)
+        return sorted(stale - set(paused))
+
+    def _with_stored(self, identification: Identification, cached: CachedMovie) -> Identification:
+        """Merge fresh results with the stored parts that were not (successfully) refetched."""
+        outcome = identification.outcome
+        if outcome.status != "identified" and outcome.status not in ("rate_limited", "error", "not_found"):
+            return identification
+        reports = dict(identification.reports)
+        for name, part in cached.parts.items():
+            fresh = reports.get(name)
+            if part.result is not None and (fresh is None or fresh.result is None):
+                reports[name] = ProviderReport(status="ok", result=part.result, detail="kept from the cache")
+            elif fresh is None:
+                reports[name] = ProviderReport(status=part.status if part.status != "missing" else "skipped")
+        results = {n: r.result for n, r in reports.items() if r.result is not None}
+        movie = self.engine.merge(results)
+        providers = dict(outcome.providers)
+        for name, report in reports.items():
+            if report.result is not None and providers.get(name) in ("skipped", None):
+                providers[name] = "ok"
+        merged = attrs.evolve(outcome, status="identified", movie=movie, providers=providers)
+        return attrs.evolve(identification, outcome=merged, reports=reports)
+
+    def _persist(self, query: Query, identification: Identification, by: str, now: datetime) -> None:
+        outcome = identification.outcome
+        key = query.input_key
+        for name, report in identification.reports.items():
+            if report.until is not None:
+                self.cache.pause_provider(name, report.until, report.detail or "quota reached")
+        if outcome.status == "identified" and outcome.movie is not None:
+            parts = self._parts(identification, now)
+            self.cache.commit(outcome.movie, parts, key=key, confirmed_by=by, input=query.to_input())
+            for name, report in identification.reports.items():
+                if report.status == "rate_limited":
+                    self.cache.schedule_retry(
+                        key, query.to_input(), name, _not_before(report, now),
+                        f"fill in {name}: {report.detail}",
+                    )
+        elif outcome.needs_person:
+            self.cache.queue_identification(key, query.to_input(), outcome)
+        elif outcome.status == "rate_limited":
+            limited = [(n, r) for n, r in identification.reports.items() if r.status == "rate_limited"]
+            name, report = limited[0] if limited else ("", ProviderReport(status="rate_limited"))
+            self.cache.schedule_retry(
+                key, query.to_input(), name or "unknown", _not_before(report, now),
+                "; ".join(outcome.reasons) or "rate limited",
+            )
+
+    def _parts(self, identification: Identification, now: datetime) -> dict[str, ProviderPart]:
+        parts: dict[str, ProviderPart] = {}
+        for name in self._lookup_providers():
+            report = identification.reports.get(name)
+            if report is None or report.status in ("skipped", "not_found", "disabled"):
+                status, result = "not_found", None
+            else:
+                status, result = report.status, report.result
+            parts[name] = ProviderPart(
+                provider=name, status=status, fetched_at=now, result=result,
+                error=None if report is None else (report.detail if status != "ok" else None),
+            )
+        return parts
+
+    def _apply_pauses(self, now: datetime) -> None:
+        for name, pause in self.cache.paused_providers(now).items():
+            gate = self.engine.gates.get(name)
+            if gate is not None:
+                seconds = (pause.until - now).total_seconds()
+                if seconds > gate.paused_for():
+                    gate.pause(seconds, pause.reason)
+
+
+def _not_before(report: ProviderReport, now: datetime) -> datetime:
+    if report.until is not None:
+        return report.until
+    if report.retry_after is not None:
+        return now + timedelta(seconds=report.retry_after)
+    return now + RETRY_DEFAULT
+
+
+def _ids_key(ids: Ids) -> str:
+    kind, value = ids.items()[0]
+    return f"{kind}:{value}"
+
+
+def _cached_outcome(cached: CachedMovie, registry: Registry) -> Outcome:
+    providers: dict[str, Any] = {}
+    for name in registry.names:
+        part = cached.parts.get(name)
+        if name not in registry.enabled:
+            providers[name] = "disabled"
+        elif part is None:
+            providers[name] = "skipped"
+        else:
+            providers[name] = part.status if part.status != "missing" else "skipped"
+    return Outcome(
+        status="identified", movie=cached.movie, providers=providers,
+        reasons=(f"from the cache (refreshed {cached.refreshed_at:%Y-%m-%d %H:%M} UTC)",),
+    )
+
+
+class SyncOrchestrator:
+    """The `Orchestrator` API for code without an event loop: same methods, blocking."""
+
+    def __init__(self, factory: Callable[[], Orchestrator]) -> None:
+        self._runner = asyncio.Runner()
+        self._orchestrator = self._runner.run(_build(factory))
+
+    def __enter__(self) -> SyncOrchestrator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def orchestrator(self) -> Orchestrator:
+        """The wrapped async orchestrator."""
+        return self._orchestrator
+
+    def lookup(self, ids: Ids, **kwargs: Any) -> Outcome:
+        """Blocking `Orchestrator.lookup`."""
+        return self._runner.run(self._orchestrator.lookup(ids, **kwargs))
+
+    def identify_title(self, title: str, year: int | None = None, **kwargs: Any) -> Outcome:
+        """Blocking `Orchestrator.identify_title`."""
+        return self._runner.run(self._orchestrator.identify_title(title, year, **kwargs))
+
+    def identify(self, query: Query, **kwargs: Any) -> Outcome:
+        """Blocking `Orchestrator.identify`."""
+        return self._runner.run(self._orchestrator.identify(query, **kwargs))
+
+    def search(self, query: str, year: int | None = None) -> list[Candidate]:
+        """Blocking `Orchestrator.search`."""
+        return self._runner.run(self._orchestrator.search(query, year))
+
+    def confirm(self, key: str, ids: Ids) -> Outcome:
+        """Blocking `Orchestrator.confirm`."""
+        return self._runner.run(self._orchestrator.confirm(key, ids))
+
+    def refresh(self, ids: Ids) -> Outcome:
+        """Blocking `Orchestrator.refresh`."""
+        return self._runner.run(self._orchestrator.refresh(ids))
+
+    def remerge(self, ids: Iterable[Ids] | None = None) -> int:
+        """`Orchestrator.remerge` (no I/O beyond the cache)."""
+        return self._orchestrator.remerge(ids)
+
+    def get(self, ids: Ids) -> CachedMovie | None:
+        """`Orchestrator.get` (cache only)."""
+        return self._orchestrator.get(ids)
+
+    def close(self) -> None:
+        """Close the orchestrator and its event loop."""
+        try:
+            self._runner.run(self._orchestrator.aclose())
+        finally:
+            self._runner.close()
+
+
+async def _build(factory: Callable[[], Orchestrator]) -> Orchestrator:
+    return factory()
+

@@ -1,0 +1,80 @@
+"""What a caller asks metarr to identify: ids, a title and year, or both, plus a stable key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from metarr import sanitize
+from metarr.errors import InvalidIdError
+from metarr.ids import Ids
+from metarr.matching import normalize_title
+
+MAX_TITLE = 500
+
+
+def _title(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidIdError("title must be text")
+    cleaned = sanitize.text(value, MAX_TITLE)
+    if value.strip() and cleaned is None:
+        raise InvalidIdError(f"title is too long (at most {MAX_TITLE} characters)")
+    if cleaned is not None and not normalize_title(cleaned):
+        raise InvalidIdError(f"title {cleaned!r} has no letters or digits to search for")
+    return cleaned
+
+
+def _year(value: object) -> int | None:
+    if value in (None, ""):
+        return None
+    year = sanitize.year(value)
+    if year is None or str(value).strip() != str(year):
+        raise InvalidIdError(f"year {value!r} is not a year between {sanitize.MIN_YEAR} and {sanitize.MAX_YEAR}")
+    return year
+
+
+@attrs.frozen(kw_only=True)
+class Query:
+    """One input to identify. ``key`` is the caller's handle for it (a file path, a row id);
+    without one, a key is derived from the ids or the title and year."""
+
+    ids: Ids = attrs.field(factory=Ids)
+    title: str | None = attrs.field(default=None, converter=_title)
+    year: int | None = attrs.field(default=None, converter=_year)
+    key: str | None = attrs.field(default=None, converter=lambda v: sanitize.text(v, MAX_TITLE))
+
+    def __attrs_post_init__(self) -> None:
+        if not self.ids and self.title is None:
+            raise InvalidIdError("nothing to identify: give a tmdb, imdb or tvdb id, or a title")
+
+    @property
+    def input_key(self) -> str:
+        """The key under which queues and confirmed identities remember this input."""
+        if self.key:
+            return self.key
+        if self.ids:
+            kind, value = self.ids.items()[0]
+            return f"{kind}:{value}"
+        year = f" ({self.year})" if self.year else ""
+        return f"title:{normalize_title(self.title or '')}{year}"
+
+    def to_input(self) -> dict[str, Any]:
+        """The input as plain data, for the queues."""
+        data: dict[str, Any] = {f"{kind}_id": value for kind, value in self.ids.items()}
+        if self.title is not None:
+            data["title"] = self.title
+        if self.year is not None:
+            data["year"] = self.year
+        if self.key:
+            data["key"] = self.key
+        return data
+
+    @classmethod
+    def from_input(cls, data: dict[str, Any]) -> Query:
+        """Rebuild from `to_input` data (or a batch row with the same column names)."""
+        ids = Ids(**{kind: data.get(f"{kind}_id") or None for kind in ("tmdb", "imdb", "tvdb")})
+        return cls(ids=ids, title=data.get("title") or None, year=data.get("year") or None,
+                   key=data.get("key") or None)
