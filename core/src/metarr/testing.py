@@ -24,6 +24,7 @@ from metarr.http import ProviderHttp, new_client
 from metarr.ids import Ids
 from metarr.models import PRIORITY_FIELDS, ProviderResult, SearchHit
 from metarr.provider import ProviderContext
+from metarr import redaction
 from metarr.redaction import Secret
 
 T = TypeVar("T")
@@ -51,6 +52,7 @@ def make_provider(
 ) -> T:
     """Construct a provider the way the core does, around the given client."""
     psettings = provider_settings(name, settings)
+    redaction.register(*psettings.secrets())
     http = ProviderHttp(
         client,
         provider=name,
