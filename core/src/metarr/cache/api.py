@@ -150,7 +150,7 @@ class Cache:
         with write_transaction(self.db) as db:
             rows = store.rows_matching(db, movie.ids)
             row_ids = [row["id"] for row in rows]
-            old_parts = store.load_parts(db, row_ids)
+            old_parts = store.part_rows(db, row_ids)
             merged = _merge_parts([old_parts[row_id] for row_id in row_ids], parts)
             identified_at = min((from_text(r["identified_at"]) for r in rows), default=now)
             if key is None and rows:
@@ -333,25 +333,32 @@ class Cache:
         return found
 
 
+def _rank(status: str) -> int:
+    return _PART_RANK.get(status, 0)
+
+
 def _merge_parts(
-    previous: list[dict[str, ProviderPart]], new: Mapping[str, ProviderPart]
+    previous: list[list[dict[str, Any]]], new: Mapping[str, ProviderPart]
 ) -> dict[str, ProviderPart]:
-    """Stored parts (from every merged row) overlaid with the new ones, weaker ones losing."""
+    """Stored part rows (from every merged movie row) overlaid with the new parts.
+
+    Between stored rows the stronger, then the newer wins; a new part replaces a stored one
+    unless it is weaker. Stored rows are parsed only when they are kept.
+    """
+    kept: dict[str, dict[str, Any]] = {}
+    for rows in previous:
+        for row in rows:
+            old = kept.get(row["provider"])
+            if old is None or (_rank(row["status"]), row["fetched_at"]) > (
+                _rank(old["status"]),
+                old["fetched_at"],
+            ):
+                kept[row["provider"]] = row
     merged: dict[str, ProviderPart] = {}
-    for parts in previous:
-        for name, part in parts.items():
-            merged[name] = _stronger(merged.get(name), part)
     for name, part in new.items():
-        old = merged.get(name)
-        if old is None or _PART_RANK.get(part.status, 0) >= _PART_RANK.get(old.status, 0):
+        old = kept.get(name)
+        if old is None or _rank(part.status) >= _rank(old["status"]):
             merged[name] = part
+            kept.pop(name, None)
+    merged.update({name: store.to_part(row) for name, row in kept.items()})
     return dict(sorted(merged.items()))
-
-
-def _stronger(old: ProviderPart | None, other: ProviderPart) -> ProviderPart:
-    if old is None:
-        return other
-    rank_old, rank_other = _PART_RANK.get(old.status, 0), _PART_RANK.get(other.status, 0)
-    if rank_old != rank_other:
-        return old if rank_old > rank_other else other
-    return old if old.fetched_at >= other.fetched_at else other

@@ -168,31 +168,43 @@ def _insert_parts(db: Database, movie_id: int, parts: Iterable[ProviderPart]) ->
         db["provider_parts"].insert_all(rows)
 
 
-def load_parts(db: Database, movie_ids: list[int]) -> dict[int, dict[str, ProviderPart]]:
-    """The provider parts of each movie, keyed by movie id then provider."""
-    found: dict[int, dict[str, ProviderPart]] = {movie_id: {} for movie_id in movie_ids}
+def part_rows(db: Database, movie_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The stored part rows of each movie (unparsed), keyed by movie id, by provider."""
+    found: dict[int, list[dict[str, Any]]] = {movie_id: [] for movie_id in movie_ids}
     if not movie_ids:
         return found
     marks = ",".join("?" * len(movie_ids))
     query = f"SELECT * FROM provider_parts WHERE movie_id IN ({marks}) ORDER BY provider"
     for row in db.query(query, movie_ids):
-        try:
-            result = None
-            if row["result"] is not None:
-                result = from_json(ProviderResult, json.loads(row["result"]))
-            part = ProviderPart(
-                provider=row["provider"],
-                status=row["status"],
-                fetched_at=from_text(row["fetched_at"]),
-                result=result,
-                error=row["error"],
-            )
-        except Exception as exc:
-            raise StorageError(
-                f"cached {row['provider']} part of movie {row['movie_id']} cannot be read: {exc}"
-            ) from exc
-        found[row["movie_id"]][part.provider] = part
+        found[row["movie_id"]].append(row)
     return found
+
+
+def to_part(row: Mapping[str, Any]) -> ProviderPart:
+    """A `ProviderPart` from its stored row."""
+    try:
+        result = None
+        if row["result"] is not None:
+            result = from_json(ProviderResult, json.loads(row["result"]))
+        return ProviderPart(
+            provider=row["provider"],
+            status=row["status"],
+            fetched_at=from_text(row["fetched_at"]),
+            result=result,
+            error=row["error"],
+        )
+    except Exception as exc:
+        raise StorageError(
+            f"cached {row['provider']} part of movie {row['movie_id']} cannot be read: {exc}"
+        ) from exc
+
+
+def load_parts(db: Database, movie_ids: list[int]) -> dict[int, dict[str, ProviderPart]]:
+    """The provider parts of each movie, keyed by movie id then provider."""
+    return {
+        movie_id: {row["provider"]: to_part(row) for row in rows}
+        for movie_id, rows in part_rows(db, movie_ids).items()
+    }
 
 
 def to_cached(row: Mapping[str, Any], parts: dict[str, ProviderPart]) -> CachedMovie:
