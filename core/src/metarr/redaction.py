@@ -66,6 +66,11 @@ def install_log_redaction() -> None:
                 message = str(record.msg)
             record.msg = redact(message)
             record.args = None
+            if record.exc_info and not record.exc_text:
+                # Formatters reuse exc_text, so the traceback is rendered (and masked) once here.
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            if record.stack_info:
+                record.stack_info = redact(record.stack_info)
         return record
 
     logging.setLogRecordFactory(factory)
