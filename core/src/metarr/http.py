@@ -206,6 +206,8 @@ class ProviderHttp:
             except Exception as exc:
                 future.set_exception(exc)
                 future.exception()  # mark retrieved: waiters re-raise it themselves
+                if isinstance(exc, AuthError):
+                    del current._entries[key]  # a retry after a new login must really go out
                 raise
             future.set_result(result)
             return result

@@ -45,10 +45,11 @@ class TvdbProvider(metarr.Provider):
     """
 
     id_types: ClassVar[frozenset[IdKind]] = frozenset({"tvdb", "imdb"})
+    authority_for: ClassVar[frozenset[IdKind]] = frozenset({"tvdb"})
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",),)
     default_base_url: ClassVar[str] = "https://api4.thetvdb.com/v4"
     default_ttl_days: ClassVar[float] = 7.0
-    languages: ClassVar[frozenset[str] | None] = None
+    languages: ClassVar[frozenset[str] | None] = frozenset({"en"})  # texts come from the eng translation
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
