@@ -39,7 +39,8 @@ def test_class_attributes() -> None:
     assert TvdbProvider.requires == (("api_key",),)
     assert TvdbProvider.default_base_url == "https://api4.thetvdb.com/v4"
     assert TvdbProvider.default_ttl_days == 7
-    assert TvdbProvider.languages is None
+    assert TvdbProvider.languages == frozenset({"en"})  # texts come from the eng translation
+    assert TvdbProvider.authority_for == frozenset({"tvdb"})
 
 
 def test_disabled_without_an_api_key(tmp_path: Path) -> None:
