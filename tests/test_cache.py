@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,9 @@ def movie(ids: Ids = MATRIX, title: str = "The Matrix", images: int = 2) -> Movi
     )
 
 
-def ok(provider: str, ids: Ids = MATRIX, at: datetime = T0, title: str = "The Matrix"):
+def ok(
+    provider: str, ids: Ids = MATRIX, at: datetime = T0, title: str = "The Matrix"
+) -> ProviderPart:
     return ProviderPart(
         provider=provider, status="ok", fetched_at=at, result=result(provider, ids, title)
     )
@@ -105,7 +108,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def cache(clock: Clock) -> Cache:
+def cache(clock: Clock) -> Iterator[Cache]:
     with Cache(":memory:", ttl_days={"omdb": 1.0}, clock=clock) as opened:
         yield opened
 
@@ -115,13 +118,14 @@ def cache(clock: Clock) -> Cache:
 
 def test_lookup_by_each_id_type(cache: Cache) -> None:
     committed = cache.commit(movie(), parts(ok("tmdb")))
-    for kind, value in [
+    lookups: list[tuple[str, int | str]] = [
         ("tmdb", 603),
         ("tmdb", "603"),
         ("imdb", "tt0133093"),
         ("imdb", "TT0133093"),
         ("tvdb", 169),
-    ]:
+    ]
+    for kind, value in lookups:
         found = cache.get(kind, value)
         assert found is not None, (kind, value)
         assert found.id == committed.id
@@ -532,7 +536,7 @@ def test_upgrade_from_the_first_schema_version(tmp_path: Path) -> None:
     db = open_database(path)
     assert migrate(db, upto=1) == 1
     assert "input_key" not in db["provider_cache_movies"].columns_dict
-    db["provider_cache_movies"].insert(
+    db.table("provider_cache_movies").insert(
         {
             "id": 7,
             "tmdb_id": 603,
@@ -546,7 +550,7 @@ def test_upgrade_from_the_first_schema_version(tmp_path: Path) -> None:
             "refreshed_at": "2024-01-01T12:00:00.000000+00:00",
         }
     )
-    db["provider_parts"].insert(
+    db.table("provider_parts").insert(
         {
             "movie_id": 7,
             "provider": "tmdb",
@@ -555,7 +559,7 @@ def test_upgrade_from_the_first_schema_version(tmp_path: Path) -> None:
             "result": json.dumps(to_json(result("tmdb", MATRIX))),
         }
     )
-    db["retry_queue"].insert(
+    db.table("retry_queue").insert(
         {
             "key": "k",
             "input": "{}",
@@ -581,7 +585,7 @@ def test_upgrade_from_the_first_schema_version(tmp_path: Path) -> None:
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     with Cache(path) as cache:
-        cache.db[MIGRATIONS_TABLE].insert(
+        cache.db.table(MIGRATIONS_TABLE).insert(
             {"version": LATEST_VERSION + 1, "name": "m999_from_the_future", "applied_at": "x"}
         )
     with pytest.raises(StorageError) as error:

@@ -38,7 +38,11 @@ _PART_RANK = {"ok": 2, "not_found": 1}
 
 
 class Cache:
-    """The metarr cache database. Opening it creates the file or upgrades its schema."""
+    """The metarr cache database. Opening it creates the file or upgrades its schema.
+
+    ``ttl_days`` maps a provider to how many days its parts stay fresh (others:
+    ``default_ttl_days``). All datetimes are UTC; naive ones are taken to be UTC.
+    """
 
     def __init__(
         self,

@@ -191,7 +191,7 @@ def migrate(db: Database, *, upto: int | None = None) -> int:
             step = MIGRATIONS[len(applied)]
             step(db)
             version = len(applied) + 1
-            db[MIGRATIONS_TABLE].insert(
+            db.table(MIGRATIONS_TABLE).insert(
                 {"version": version, "name": step.__name__, "applied_at": to_text(system_clock())}
             )
             db.execute(f"PRAGMA user_version = {version}")

@@ -149,7 +149,7 @@ def _insert_children(db: Database, movie_id: int, movie: Movie) -> None:
     for table, items in sources.items():
         rows = _child_rows(movie_id, table, items)
         if rows:
-            db[table].insert_all(rows)
+            db.table(table).insert_all(rows)
 
 
 def _insert_parts(db: Database, movie_id: int, parts: Iterable[ProviderPart]) -> None:
@@ -165,7 +165,7 @@ def _insert_parts(db: Database, movie_id: int, parts: Iterable[ProviderPart]) ->
         for part in parts
     ]
     if rows:
-        db["provider_parts"].insert_all(rows)
+        db.table("provider_parts").insert_all(rows)
 
 
 def part_rows(db: Database, movie_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
@@ -233,7 +233,9 @@ def load(db: Database, rows: list[dict[str, Any]]) -> list[CachedMovie]:
     return [to_cached(row, parts[row["id"]]) for row in rows]
 
 
-def iter_rows(db: Database, where: str = "", params: list[Any] | None = None) -> Iterator[dict]:
+def iter_rows(
+    db: Database, where: str = "", params: list[Any] | None = None
+) -> Iterator[dict[str, Any]]:
     """Movie rows in id order, fetched in batches (no long-lived cursor across yields)."""
     last = 0
     clause = f" AND ({where})" if where else ""
