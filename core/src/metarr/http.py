@@ -209,6 +209,11 @@ class ProviderHttp:
                 if isinstance(exc, AuthError):
                     del current._entries[key]  # a retry after a new login must really go out
                 raise
+            except BaseException:  # cancelled: waiters get an error, a later call sends again
+                del current._entries[key]
+                future.set_exception(UnavailableError(self.provider, "request cancelled"))
+                future.exception()
+                raise
             future.set_result(result)
             return result
         return await asyncio.shield(future)
