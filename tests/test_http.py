@@ -1,0 +1,720 @@
+"""The HTTP layer: classification, size cap, redaction, request memo and retry policies."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import httpx
+import metarr
+import pytest
+import stamina
+import stamina.instrumentation
+from metarr import redaction
+from metarr.errors import (
+    AuthError,
+    InvalidResponseError,
+    NotFoundError,
+    ProviderError,
+    RateLimitedError,
+    UnavailableError,
+)
+from metarr.http import (
+    AUTOMATED,
+    INTERACTIVE,
+    ProviderHttp,
+    RequestMemo,
+    RetryPolicy,
+    TrafficStats,
+    new_client,
+    parse_retry_after,
+    request_memo,
+    retry_policy,
+)
+from pytest_httpx import HTTPXMock, IteratorStream
+
+BASE = "https://api.test/v3"
+KEY = "k3y-0f-the-d3m0-pr0v1der"
+T = TypeVar("T")
+
+
+def run(
+    action: Callable[[ProviderHttp], Awaitable[T]],
+    *,
+    max_bytes: int = 8 * 1024 * 1024,
+    timeout: float = 10.0,
+    stats: TrafficStats | None = None,
+) -> T:
+    """Run ``action`` with a `ProviderHttp` for provider ``demo`` on a fresh client and loop."""
+
+    async def main() -> T:
+        async with new_client() as client:
+            http = ProviderHttp(
+                client,
+                provider="demo",
+                base_url=BASE + "/",
+                timeout=timeout,
+                secrets=(KEY,),
+                max_bytes=max_bytes,
+                stats=stats,
+            )
+            return await action(http)
+
+    return asyncio.run(main())
+
+
+def get_movie(http: ProviderHttp) -> Awaitable[Any]:
+    return http.get_json("/movie/603", params={"api_key": KEY, "language": None})
+
+
+def failure(httpx_mock: HTTPXMock, **response: Any) -> ProviderError:
+    """Register one response and return the error that fetching it raises."""
+    httpx_mock.add_response(**response)
+    with pytest.raises(ProviderError) as info:
+        run(get_movie)
+    assert KEY not in str(info.value)
+    assert KEY not in repr(info.value)
+    return info.value
+
+
+@pytest.fixture
+def attempts() -> Iterator[Callable[[int], None]]:
+    """Call with n to allow n attempts per request, never sleeping."""
+
+    def set_attempts(n: int) -> None:
+        stamina.set_testing(True, attempts=n)
+
+    set_attempts(1)
+    yield set_attempts
+    stamina.set_testing(False)
+
+
+pytestmark = pytest.mark.usefixtures("attempts")
+
+
+# -- success and the request itself -----------------------------------------------------------
+
+
+def test_ok_json_is_parsed_and_the_request_is_well_formed(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(json={"id": 603, "title": "The Matrix"})
+    assert run(get_movie) == {"id": 603, "title": "The Matrix"}
+    [request] = httpx_mock.get_requests()
+    assert request.method == "GET"
+    assert str(request.url) == f"{BASE}/movie/603?api_key={KEY}"  # None params are dropped
+    assert request.headers["Accept"] == "application/json"
+
+
+def test_user_agent_names_metarr_and_its_version(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(json={})
+    run(get_movie)
+    agent = httpx_mock.get_requests()[0].headers["User-Agent"]
+    assert agent.startswith(f"metarr/{metarr.__version__} ")
+
+
+def test_extra_headers_are_sent(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(json=[1, 2])
+    result = run(lambda http: http.get_json("/x", headers={"Authorization": "Bearer t0ken-xyz"}))
+    assert result == [1, 2]
+    assert httpx_mock.get_requests()[0].headers["Authorization"] == "Bearer t0ken-xyz"
+
+
+def test_post_sends_a_json_body(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(method="POST", url=f"{BASE}/login", json={"data": {"token": "t"}})
+    result = run(lambda http: http.request("POST", "/login", json_body={"apikey": KEY}))
+    assert result == {"data": {"token": "t"}}
+    assert httpx_mock.get_requests()[0].read() == b'{"apikey":"k3y-0f-the-d3m0-pr0v1der"}'
+
+
+def test_no_content_gives_none(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(status_code=204)
+    assert run(get_movie) is None
+
+
+def test_repr_shows_no_secret() -> None:
+    http = ProviderHttp(httpx.AsyncClient(), provider="demo", base_url=BASE, secrets=(KEY,))
+    assert repr(http) == f"ProviderHttp(provider='demo', base_url='{BASE}')"
+
+
+# -- classification ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_rejected_credentials(httpx_mock: HTTPXMock, status: int) -> None:
+    error = failure(httpx_mock, status_code=status, json={"status_message": "Invalid API key"})
+    assert type(error) is AuthError
+    assert error.out_for_run is True
+    assert error.provider == "demo"
+    assert str(error) == (f"demo: credentials rejected (HTTP {status}): check the demo API key")
+
+
+def test_not_found(httpx_mock: HTTPXMock) -> None:
+    error = failure(httpx_mock, status_code=404, text="<html>nope</html>")
+    assert type(error) is NotFoundError
+    assert error.status == "not_found"
+    assert error.out_for_run is False
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected", "hint"),
+    [
+        ({"Retry-After": "7"}, 7.0, "; retry after 7 s"),
+        ({"Retry-After": "garbage"}, None, ""),
+        ({}, None, ""),
+    ],
+)
+def test_rate_limited(
+    httpx_mock: HTTPXMock, headers: dict[str, str], expected: float | None, hint: str
+) -> None:
+    stats = TrafficStats()
+    httpx_mock.add_response(status_code=429, headers=headers)
+    with pytest.raises(RateLimitedError) as info:
+        run(get_movie, stats=stats)
+    assert info.value.retry_after == expected
+    assert info.value.until is None
+    assert info.value.out_for_run is True
+    assert str(info.value) == f"demo: rate limited (HTTP 429){hint}"
+    assert stats.rate_limited["demo"] == 1
+    assert stats.requests["demo"] == 1
+
+
+def test_rate_limited_with_an_http_date(httpx_mock: HTTPXMock) -> None:
+    when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=40), usegmt=True)
+    error = failure(httpx_mock, status_code=429, headers={"Retry-After": when})
+    assert isinstance(error, RateLimitedError)
+    assert error.retry_after is not None
+    assert 35 <= error.retry_after <= 40
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 425])
+def test_server_errors_are_unavailable(httpx_mock: HTTPXMock, status: int) -> None:
+    error = failure(httpx_mock, status_code=status, text="upstream exploded")
+    assert type(error) is UnavailableError
+    assert str(error) == f"demo: server error (HTTP {status})"
+    assert error.out_for_run is False
+
+
+@pytest.mark.parametrize(("status", "words"), [(400, "refused (HTTP 400)"), (418, "HTTP 418")])
+def test_other_client_errors_are_invalid(httpx_mock: HTTPXMock, status: int, words: str) -> None:
+    error = failure(httpx_mock, status_code=status, json={})
+    assert type(error) is InvalidResponseError
+    assert words in str(error)
+
+
+def test_redirects_are_not_followed(httpx_mock: HTTPXMock) -> None:
+    error = failure(httpx_mock, status_code=301, headers={"Location": "https://elsewhere.test/"})
+    assert type(error) is InvalidResponseError
+    assert "unexpected HTTP 301" in str(error)
+    assert len(httpx_mock.get_requests()) == 1
+
+
+@pytest.mark.parametrize(
+    "content", [b"<html>maintenance</html>", b"{not json", b"\xff\xfe\x00garbage", b"   "]
+)
+def test_a_body_that_is_not_json_is_invalid(httpx_mock: HTTPXMock, content: bytes) -> None:
+    error = failure(httpx_mock, status_code=200, content=content)
+    assert type(error) is InvalidResponseError
+    assert "body is not JSON" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(401, AuthError), (404, NotFoundError), (500, UnavailableError)]
+)
+def test_errors_classify_by_status_whatever_the_body(
+    httpx_mock: HTTPXMock, status: int, kind: type[ProviderError]
+) -> None:
+    for content in (b"", b"<html>oops</html>"):
+        httpx_mock.add_response(status_code=status, content=content)
+        with pytest.raises(kind):
+            run(get_movie)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [httpx.ReadTimeout("read timed out"), httpx.ConnectTimeout("connect timed out")],
+)
+def test_httpx_timeouts_are_unavailable(httpx_mock: HTTPXMock, exc: Exception) -> None:
+    httpx_mock.add_exception(exc)
+    with pytest.raises(UnavailableError, match=r"^demo: timed out after 10 s$"):
+        run(get_movie)
+
+
+def test_the_total_time_is_capped(httpx_mock: HTTPXMock) -> None:
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(5)
+        return httpx.Response(200, json={})
+
+    httpx_mock.add_callback(slow)
+    with pytest.raises(UnavailableError, match=r"no answer within 0\.05 s"):
+        run(get_movie, timeout=0.05)
+
+
+def test_connect_errors_are_unavailable_and_masked(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_exception(
+        httpx.ConnectError(f"[Errno 111] Connection refused: {BASE}/movie/603?api_key={KEY}")
+    )
+    with pytest.raises(UnavailableError) as info:
+        run(get_movie)
+    assert str(info.value).startswith("demo: network error: ConnectError: [Errno 111]")
+    assert "api_key=***" in str(info.value)
+    assert KEY not in str(info.value)
+
+
+# -- size cap ---------------------------------------------------------------------------------
+
+
+def test_declared_size_over_the_cap_is_refused(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(content=b'"' + b"x" * 200 + b'"')
+    with pytest.raises(InvalidResponseError, match="response of 202 bytes exceeds the 100 byte"):
+        run(get_movie, max_bytes=100)
+
+
+def test_streamed_body_over_the_cap_is_cut_off(httpx_mock: HTTPXMock) -> None:
+    chunks = [b'"' + b"x" * 59, b"x" * 60, b'x"']
+    httpx_mock.add_response(stream=IteratorStream(chunks))
+    with pytest.raises(InvalidResponseError, match="exceeds the 100 byte cap; reading stopped"):
+        run(get_movie, max_bytes=100)
+
+
+def test_a_body_at_the_cap_is_read(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(stream=IteratorStream([b'"' + b"x" * 48, b"x" * 50 + b'"']))
+    assert run(get_movie, max_bytes=100) == "x" * 98
+
+
+# -- secrets ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def registered_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """KEY registered as a secret and log redaction installed, as a real run does."""
+    factory = logging.getLogRecordFactory()
+    monkeypatch.setattr(redaction, "_registered", set())
+    monkeypatch.setattr(redaction, "_installed", False)
+    redaction.register(KEY)
+    redaction.install_log_redaction()
+    yield
+    logging.setLogRecordFactory(factory)
+
+
+@pytest.mark.usefixtures("registered_key")
+def test_no_secret_in_any_log_line_or_error(
+    httpx_mock: HTTPXMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    httpx_mock.add_response(json={"ok": True})
+    for status in (401, 404, 429, 500):
+        httpx_mock.add_response(status_code=status)
+    httpx_mock.add_exception(httpx.ConnectError(f"refused: {BASE}/movie/603?api_key={KEY}"))
+    assert run(get_movie) == {"ok": True}
+    for _ in range(5):
+        with pytest.raises(ProviderError) as info:
+            run(get_movie)
+        assert KEY not in str(info.value)
+    assert caplog.records, "httpx and metarr.http should have logged the requests"
+    assert "api_key=***" in caplog.text
+    assert KEY not in caplog.text
+
+
+def test_own_debug_line_is_masked_even_unregistered(
+    httpx_mock: HTTPXMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="metarr.http")
+    httpx_mock.add_response(json={})
+    run(get_movie)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "metarr.http"]
+    assert line.startswith(f"demo GET {BASE}/movie/603?api_key=*** -> 200 (2 bytes")
+    assert KEY not in line
+
+
+# -- request memo -----------------------------------------------------------------------------
+
+
+def test_concurrent_identical_requests_are_sent_once(httpx_mock: HTTPXMock) -> None:
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.02)
+        return httpx.Response(200, json={"id": 603})
+
+    httpx_mock.add_callback(slow)
+
+    async def action(http: ProviderHttp) -> tuple[Any, Any, RequestMemo]:
+        with request_memo() as memo:
+            first, second = await asyncio.gather(get_movie(http), get_movie(http))
+        return first, second, memo
+
+    first, second, memo = run(action)
+    assert first == second == {"id": 603}
+    assert len(httpx_mock.get_requests()) == 1
+    assert memo.sent == {("demo", "GET", "/movie/603?api_key=***"): 1}
+    assert memo.total == 1
+    assert memo.by_provider() == {"demo": 1}
+
+
+def test_failures_are_memoized_too(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(status_code=404)
+
+    async def action(http: ProviderHttp) -> list[BaseException | Any]:
+        with request_memo():
+            together = await asyncio.gather(
+                get_movie(http), get_movie(http), return_exceptions=True
+            )
+            try:
+                await get_movie(http)
+            except NotFoundError as exc:
+                return [*together, exc]
+        raise AssertionError("the memoized failure was not raised again")
+
+    errors = run(action)
+    assert len(errors) == 3
+    assert all(isinstance(error, NotFoundError) for error in errors)
+    assert len(httpx_mock.get_requests()) == 1
+
+
+def test_auth_failures_are_not_kept(httpx_mock: HTTPXMock) -> None:
+    # After a 401 a provider may log in again and repeat the request: it must really go out.
+    httpx_mock.add_response(status_code=401)
+    httpx_mock.add_response(json={"id": 603})
+
+    async def action(http: ProviderHttp) -> Any:
+        with request_memo():
+            with pytest.raises(AuthError):
+                await get_movie(http)
+            return await get_movie(http)
+
+    assert run(action) == {"id": 603}
+    assert len(httpx_mock.get_requests()) == 2
+
+
+def test_different_requests_are_all_sent_and_counted(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(json={}, is_reusable=True)
+
+    async def action(http: ProviderHttp) -> RequestMemo:
+        with request_memo() as memo:
+            await http.get_json("/movie/603", params={"api_key": KEY})
+            await http.get_json("/movie/603", params={"api_key": KEY, "language": "de"})
+            await http.get_json("/movie/604", params={"api_key": KEY})
+            await http.get_json("/movie/603", params={"api_key": KEY})
+        return memo
+
+    memo = run(action)
+    assert len(httpx_mock.get_requests()) == 3
+    assert memo.sent == {
+        ("demo", "GET", "/movie/603?api_key=***"): 1,
+        ("demo", "GET", "/movie/603?api_key=***&language=de"): 1,
+        ("demo", "GET", "/movie/604?api_key=***"): 1,
+    }
+    assert all(KEY not in "".join(key) for key in memo.sent)
+
+
+def test_outside_a_memo_nothing_is_memoized(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(json={"n": 1}, is_reusable=True)
+
+    async def action(http: ProviderHttp) -> None:
+        await get_movie(http)
+        await asyncio.gather(get_movie(http), get_movie(http))
+
+    run(action)
+    assert len(httpx_mock.get_requests()) == 3
+
+
+def test_memo_false_always_sends(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(json={"token": "t"}, is_reusable=True)
+
+    async def action(http: ProviderHttp) -> RequestMemo:
+        with request_memo() as memo:
+            for _ in range(2):
+                await http.request("POST", "/login", json_body={"apikey": KEY}, memo=False)
+        return memo
+
+    memo = run(action)
+    assert len(httpx_mock.get_requests()) == 2
+    assert memo.total == 0  # only memoized requests are counted
+
+
+def test_separate_memos_do_not_share(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(json={}, is_reusable=True)
+
+    async def action(http: ProviderHttp) -> None:
+        for _ in range(2):
+            with request_memo():
+                await get_movie(http)
+
+    run(action)
+    assert len(httpx_mock.get_requests()) == 2
+
+
+def test_a_cancelled_request_does_not_strand_its_waiters(httpx_mock: HTTPXMock) -> None:
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.05)
+        return httpx.Response(200, json={"id": 603})
+
+    httpx_mock.add_callback(slow, is_reusable=True)
+
+    async def action(http: ProviderHttp) -> Any:
+        with request_memo():
+            first = asyncio.create_task(get_movie(http))
+            await asyncio.sleep(0.01)
+            waiter = asyncio.create_task(get_movie(http))
+            await asyncio.sleep(0.01)
+            first.cancel()
+            with pytest.raises(UnavailableError, match="cancelled"):
+                await asyncio.wait_for(waiter, 1)
+            return await asyncio.wait_for(get_movie(http), 1)  # a later call sends again
+
+    assert run(action) == {"id": 603}
+    assert len(httpx_mock.get_requests()) == 2
+
+
+# -- retries ----------------------------------------------------------------------------------
+
+
+def test_default_policy_is_automated() -> None:
+    assert RetryPolicy(attempts=2, retry_rate_limited=False) == AUTOMATED
+    assert INTERACTIVE.retry_rate_limited is True
+    assert INTERACTIVE.attempts >= 2
+
+
+def test_automated_does_not_retry_429(
+    httpx_mock: HTTPXMock, attempts: Callable[[int], None]
+) -> None:
+    attempts(3)
+    httpx_mock.add_response(status_code=429, headers={"Retry-After": "1"}, is_optional=True)
+    httpx_mock.add_response(json={}, is_optional=True)
+    with pytest.raises(RateLimitedError):
+        run(get_movie)
+    assert len(httpx_mock.get_requests()) == 1
+
+
+def test_interactive_retries_429(httpx_mock: HTTPXMock, attempts: Callable[[int], None]) -> None:
+    attempts(3)
+    httpx_mock.add_response(status_code=429, headers={"Retry-After": "2"})
+    httpx_mock.add_response(status_code=429)
+    httpx_mock.add_response(json={"id": 603})
+
+    async def action(http: ProviderHttp) -> tuple[Any, RequestMemo]:
+        with retry_policy(INTERACTIVE), request_memo() as memo:
+            return await get_movie(http), memo
+
+    stats = TrafficStats()
+    result, memo = run(action, stats=stats)
+    assert result == {"id": 603}
+    assert len(httpx_mock.get_requests()) == 3
+    assert memo.total == 3  # every attempt that went out is counted
+    assert stats.rate_limited["demo"] == 2
+
+
+def test_interactive_gives_up_after_the_attempts(
+    httpx_mock: HTTPXMock, attempts: Callable[[int], None]
+) -> None:
+    attempts(3)
+    httpx_mock.add_response(status_code=429, headers={"Retry-After": "1"}, is_reusable=True)
+
+    async def action(http: ProviderHttp) -> Any:
+        with retry_policy(INTERACTIVE):
+            return await get_movie(http)
+
+    with pytest.raises(RateLimitedError, match=r"retry after 1 s"):
+        run(action)
+    assert len(httpx_mock.get_requests()) == 3
+
+
+def test_interactive_does_not_wait_longer_than_max_wait(
+    httpx_mock: HTTPXMock, attempts: Callable[[int], None]
+) -> None:
+    attempts(3)
+    httpx_mock.add_response(status_code=429, headers={"Retry-After": "3600"}, is_optional=True)
+    httpx_mock.add_response(json={}, is_optional=True)
+
+    async def action(http: ProviderHttp) -> Any:
+        with retry_policy(INTERACTIVE):
+            return await get_movie(http)
+
+    with pytest.raises(RateLimitedError) as info:
+        run(action)
+    assert info.value.retry_after == 3600
+    assert len(httpx_mock.get_requests()) == 1
+
+
+def test_interactive_waits_what_retry_after_says(httpx_mock: HTTPXMock) -> None:
+    stamina.set_testing(False)  # real waits, but tiny ones
+    waits: list[float] = []
+    previous = stamina.instrumentation.get_on_retry_hooks()
+    stamina.instrumentation.set_on_retry_hooks([lambda details: waits.append(details.wait_for)])
+    httpx_mock.add_response(status_code=429, headers={"Retry-After": "0.02"})
+    httpx_mock.add_response(json={"id": 603})
+
+    async def action(http: ProviderHttp) -> Any:
+        with retry_policy(INTERACTIVE):
+            return await get_movie(http)
+
+    try:
+        assert run(action) == {"id": 603}
+    finally:
+        stamina.instrumentation.set_on_retry_hooks(list(previous))
+    assert waits == [0.02]
+
+
+def test_a_quota_until_a_known_time_is_not_retried(
+    httpx_mock: HTTPXMock, attempts: Callable[[int], None]
+) -> None:
+    attempts(3)
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+
+    def quota(status: int, body: Any) -> ProviderError | None:
+        if status == 401 and isinstance(body, dict) and body.get("Error") == "limit":
+            return RateLimitedError("demo", "daily limit reached", until=tomorrow)
+        return None
+
+    httpx_mock.add_response(status_code=401, json={"Error": "limit"}, is_reusable=True)
+
+    async def action(http: ProviderHttp) -> Any:
+        with retry_policy(INTERACTIVE):
+            return await http.get_json("/", classify=quota)
+
+    with pytest.raises(RateLimitedError) as info:
+        run(action)
+    assert info.value.until == tomorrow
+    assert len(httpx_mock.get_requests()) == 1
+
+
+@pytest.mark.parametrize("policy", [AUTOMATED, INTERACTIVE])
+def test_transient_errors_are_retried(
+    httpx_mock: HTTPXMock, attempts: Callable[[int], None], policy: RetryPolicy
+) -> None:
+    attempts(3)
+    httpx_mock.add_response(status_code=503)
+    httpx_mock.add_exception(httpx.ConnectError("reset"))
+    httpx_mock.add_response(json={"id": 603})
+
+    async def action(http: ProviderHttp) -> Any:
+        with retry_policy(policy):
+            return await get_movie(http)
+
+    assert run(action) == {"id": 603}
+    assert len(httpx_mock.get_requests()) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(401, AuthError), (403, AuthError), (404, NotFoundError), (400, InvalidResponseError)],
+)
+def test_permanent_errors_are_never_retried(
+    httpx_mock: HTTPXMock, attempts: Callable[[int], None], status: int, kind: type[Exception]
+) -> None:
+    attempts(3)
+    httpx_mock.add_response(status_code=status, is_reusable=True)
+
+    async def action(http: ProviderHttp) -> Any:
+        with retry_policy(INTERACTIVE):
+            return await get_movie(http)
+
+    with pytest.raises(kind):
+        run(action)
+    assert len(httpx_mock.get_requests()) == 1
+
+
+def test_invalid_bodies_are_not_retried(
+    httpx_mock: HTTPXMock, attempts: Callable[[int], None]
+) -> None:
+    attempts(3)
+    httpx_mock.add_response(content=b"<html>", is_reusable=True)
+    with pytest.raises(InvalidResponseError):
+        run(get_movie)
+    assert len(httpx_mock.get_requests()) == 1
+
+
+def test_retry_policy_is_scoped_to_the_block() -> None:
+    from metarr.http import _policy
+
+    with retry_policy(INTERACTIVE):
+        assert _policy.get() is INTERACTIVE
+    assert _policy.get() is AUTOMATED
+
+
+# -- custom classification --------------------------------------------------------------------
+
+
+def test_a_classify_hook_wins_over_the_defaults(httpx_mock: HTTPXMock) -> None:
+    seen: list[tuple[int, Any]] = []
+
+    def classify(status: int, body: Any) -> ProviderError | None:
+        seen.append((status, body))
+        if isinstance(body, dict) and body.get("Error") == "Request limit reached!":
+            return RateLimitedError("demo", "daily request limit reached")
+        if isinstance(body, dict) and body.get("Response") == "False":
+            return NotFoundError("demo", body.get("Error", ""))
+        return None
+
+    stats = TrafficStats()
+    httpx_mock.add_response(status_code=401, json={"Error": "Request limit reached!"})
+    httpx_mock.add_response(
+        status_code=200, json={"Response": "False", "Error": "Movie not found!"}
+    )
+    httpx_mock.add_response(status_code=401, json={"Error": "Invalid API key!"})
+    httpx_mock.add_response(status_code=200, json={"Title": "Heat"})
+
+    def fetch(http: ProviderHttp) -> Awaitable[Any]:
+        return http.get_json("/", params={"apikey": KEY}, classify=classify)
+
+    with pytest.raises(RateLimitedError, match="daily request limit"):
+        run(fetch, stats=stats)
+    with pytest.raises(NotFoundError, match="Movie not found!"):
+        run(fetch)
+    with pytest.raises(AuthError):  # the hook returned None: default classification
+        run(fetch)
+    assert run(fetch) == {"Title": "Heat"}
+    assert [status for status, _ in seen] == [401, 200, 401, 200]
+    assert stats.rate_limited["demo"] == 1
+
+
+def test_classify_sees_none_for_a_body_that_is_not_json(httpx_mock: HTTPXMock) -> None:
+    seen: list[Any] = []
+
+    def classify(status: int, body: Any) -> ProviderError | None:
+        seen.append(body)
+        return None
+
+    httpx_mock.add_response(status_code=503, text="<html>down</html>")
+    with pytest.raises(UnavailableError):
+        run(lambda http: http.get_json("/", classify=classify))
+    assert seen == [None]
+
+
+# -- parse_retry_after ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("7", 7.0),
+        (" 7 ", 7.0),
+        ("1.5", 1.5),
+        ("0", 0.0),
+        ("-3", 0.0),
+        ("99999999", 86_400.0),
+        ("inf", 86_400.0),
+        ("nan", None),
+        ("soon", None),
+        ("Wed, 32 Foo 2015", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # in the past: retry now
+        ("Wed, 21 Oct 2015 07:28:00", 0.0),  # no zone: taken as UTC
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value) == expected
+
+
+def test_parse_retry_after_future_date() -> None:
+    when = datetime.now(UTC) + timedelta(seconds=120)
+    seconds = parse_retry_after(email.utils.format_datetime(when, usegmt=True))
+    assert seconds is not None
+    assert 115 <= seconds <= 120
+
+
+def test_parse_retry_after_far_future_is_clamped() -> None:
+    when = datetime.now(UTC) + timedelta(days=30)
+    assert parse_retry_after(email.utils.format_datetime(when, usegmt=True)) == 86_400.0
