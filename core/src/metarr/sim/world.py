@@ -220,10 +220,10 @@ class World:
         """Movies whose title words match ``query``, best first, like a real search engine.
 
         Matching is per title variant (main title, and the alternative titles when
-        ``alternatives``), case- and accent-insensitive; the last query word also matches as a
-        prefix. A variant matches when it holds every query word, or (for three words or more)
-        at least two thirds of them. Ranking: exact title, then fewest missing words, then whole
-        words before prefixes, then popularity.
+        ``alternatives``), case- and accent-insensitive. A variant matches when it holds every
+        query word (the last one may match as a prefix), or, for three words or more, at least
+        two thirds of them. Ranking: exact title, then fewest missing words, then whole words
+        before prefixes, then popularity.
         """
         words = list(dict.fromkeys(tokens(query)))
         if not words:
@@ -235,8 +235,14 @@ class World:
             hits.update(index.keys(word, prefix=False))
         last = words[-1]
         whole = index.keys(last, prefix=False)
-        partial = index.keys(last, prefix=True) - whole if len(last) >= 3 else set()
-        hits.update(whole | partial)
+        hits.update(whole)
+        partial = set()
+        if len(last) >= 3:
+            # A prefix match counts only when every other word matched ("star wa" → Star Wars).
+            for key in index.keys(last, prefix=True) - whole:
+                if hits[key] == len(words) - 1:
+                    hits[key] += 1
+                    partial.add(key)
         wanted = normalise(query)
         best: dict[int, tuple[int, int, int]] = {}
         for key, count in hits.items():
