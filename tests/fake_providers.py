@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 import attrs
 import httpx
-
 import metarr
 from metarr import Ids, Image, ProviderResult, Rating, SearchHit
 from metarr.config import Settings
@@ -71,8 +70,11 @@ class FakeWorld:
         kind, value = route[0], route[1] if len(route) > 1 else None
         if kind == "search":
             query = normalize_title(params.get("q", ""))
-            return [_hit_body(provider, f) for f in self.films
-                    if any(query in normalize_title(t) for t in (f.title, *f.alt_titles))]
+            return [
+                _hit_body(provider, f)
+                for f in self.films
+                if any(query in normalize_title(t) for t in (f.title, *f.alt_titles))
+            ]
         film = self.by(kind, int(value) if kind in ("tmdb", "tvdb") else value)
         own = {"tmdb": "tmdb", "omdb": "imdb", "tvdb": "tvdb"}.get(provider)
         if film is None or (own is not None and getattr(film, own) is None):
@@ -99,8 +101,13 @@ def _record_body(provider: str, film: Film) -> dict[str, Any]:
         ids = {"tmdb": film.tmdb, "imdb": film.imdb}
     elif provider == "tvdb" and film.tvdb_claims_imdb:
         ids["imdb"] = film.tvdb_claims_imdb
-    return {"ids": ids, "title": film.title, "year": year, "alt": list(film.alt_titles),
-            "plot": f"{provider} plot of {film.title}"}
+    return {
+        "ids": ids,
+        "title": film.title,
+        "year": year,
+        "alt": list(film.alt_titles),
+        "plot": f"{provider} plot of {film.title}",
+    }
 
 
 def _hit_body(provider: str, film: Film) -> dict[str, Any]:
@@ -119,7 +126,9 @@ class FakeProvider(metarr.Provider):
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         try:
-            return await self.http.get_json(path, params={"key": self.settings.get("api_key"), **(params or {})})
+            return await self.http.get_json(
+                path, params={"key": self.settings.get("api_key"), **(params or {})}
+            )
         except metarr.NotFoundError:
             return None
 
@@ -142,11 +151,21 @@ class FakeProvider(metarr.Provider):
 
     def _result(self, body: dict[str, Any]) -> ProviderResult:
         rating = Rating.safe(source=self.name, value=7, max=10, provider=self.name)
-        image = Image.safe(provider=self.name, kind="poster", url=f"https://img.test/{self.name}/{body['ids']}.jpg".replace(" ", ""))
+        image = Image.safe(
+            provider=self.name,
+            kind="poster",
+            url=f"https://img.test/{self.name}/{body['ids']}.jpg".replace(" ", ""),
+        )
         return ProviderResult(
-            provider=self.name, ids=Ids.lenient(**body["ids"]), title=body["title"],
-            year=body["year"], plot=body["plot"], alternative_titles=body.get("alt", ()),
-            ratings=[rating] if rating else [], images=[image] if image else [], raw={"record": body},
+            provider=self.name,
+            ids=Ids.lenient(**body["ids"]),
+            title=body["title"],
+            year=body["year"],
+            plot=body["plot"],
+            alternative_titles=body.get("alt", ()),
+            ratings=[rating] if rating else [],
+            images=[image] if image else [],
+            raw={"record": body},
         )
 
 
@@ -154,14 +173,26 @@ class FakeTmdb(FakeProvider):
     id_types = frozenset({"tmdb", "imdb"})
     authority_for = frozenset({"tmdb"})
     kind_order = ("tmdb", "imdb")
-    ranks = {"title": 20, "year": 20, "plot": 20, "original_title": 10, "ratings": 20, "images": 10,
-             "ids.tmdb": 10, "ids.imdb": 20}
+    ranks = {
+        "title": 20,
+        "year": 20,
+        "plot": 20,
+        "original_title": 10,
+        "ratings": 20,
+        "images": 10,
+        "ids.tmdb": 10,
+        "ids.imdb": 20,
+    }
 
     @metarr.hookimpl
     async def search(self, query: str, year: int | None) -> list[SearchHit]:
         body = await self._get("/search", {"q": query, "year": year})
-        return [SearchHit(provider=self.name, ids=Ids.lenient(**b["ids"]), title=b["title"], year=b["year"])
-                for b in body or []]
+        return [
+            SearchHit(
+                provider=self.name, ids=Ids.lenient(**b["ids"]), title=b["title"], year=b["year"]
+            )
+            for b in body or []
+        ]
 
 
 class FakeOmdb(FakeProvider):
@@ -174,8 +205,12 @@ class FakeOmdb(FakeProvider):
     @metarr.hookimpl
     async def search(self, query: str, year: int | None) -> list[SearchHit]:
         body = await self._get("/search", {"q": query, "year": year})
-        return [SearchHit(provider=self.name, ids=Ids.lenient(**b["ids"]), title=b["title"], year=b["year"])
-                for b in body or []]
+        return [
+            SearchHit(
+                provider=self.name, ids=Ids.lenient(**b["ids"]), title=b["title"], year=b["year"]
+            )
+            for b in body or []
+        ]
 
 
 class FakeFanart(FakeProvider):
@@ -188,25 +223,41 @@ class FakeTvdb(FakeProvider):
     id_types = frozenset({"tvdb", "imdb"})
     authority_for = frozenset({"tvdb"})
     kind_order = ("tvdb", "imdb")
-    ranks = {"title": 30, "year": 30, "plot": 30, "images": 30, "ids.tmdb": 20, "ids.imdb": 30,
-             "ids.tvdb": 10}
+    ranks = {
+        "title": 30,
+        "year": 30,
+        "plot": 30,
+        "images": 30,
+        "ids.tmdb": 20,
+        "ids.imdb": 30,
+        "ids.tvdb": 10,
+    }
 
     @metarr.hookimpl
     async def search(self, query: str, year: int | None) -> list[SearchHit]:
         body = await self._get("/search", {"q": query, "year": year})
-        return [SearchHit(provider=self.name, ids=Ids.lenient(**b["ids"]), title=b["title"], year=b["year"])
-                for b in body or []]
+        return [
+            SearchHit(
+                provider=self.name, ids=Ids.lenient(**b["ids"]), title=b["title"], year=b["year"]
+            )
+            for b in body or []
+        ]
 
 
 FAKES: dict[str, type[FakeProvider]] = {
-    "tmdb": FakeTmdb, "omdb": FakeOmdb, "fanart": FakeFanart, "tvdb": FakeTvdb,
+    "tmdb": FakeTmdb,
+    "omdb": FakeOmdb,
+    "fanart": FakeFanart,
+    "tvdb": FakeTvdb,
 }
 
 
 def fake_plugins(names: tuple[str, ...] = tuple(FAKES)) -> list[PluginInfo]:
     """PluginInfo entries for the fake providers (all four by default)."""
-    return [PluginInfo(name=name, distribution=f"fake-{name}", version="0", factory=FAKES[name])
-            for name in names]
+    return [
+        PluginInfo(name=name, distribution=f"fake-{name}", version="0", factory=FAKES[name])
+        for name in names
+    ]
 
 
 def fake_settings(*, disabled: tuple[str, ...] = (), **extra: Any) -> Settings:
@@ -231,11 +282,21 @@ ALADDIN_A = Film(tmdb=812, imdb="tt0103639", tvdb=2001, title="Aladdin", year=19
 ALADDIN_B = Film(tmdb=343693, imdb="tt0827990", tvdb=2002, title="Aladdin", year=1992)
 TITANIC_96 = Film(tmdb=2699, imdb="tt0115392", tvdb=3001, title="Titanic", year=1996)
 TITANIC_97 = Film(tmdb=597, imdb="tt0120338", tvdb=3002, title="Titanic", year=1997)
-DON_JUAN = Film(tmdb=1909, imdb="tt0112883", tvdb=4001, title="Don Juan DeMarco", year=1995, tmdb_year=1994)
-POSTMAN = Film(tmdb=11010, imdb="tt0110877", tvdb=5001, title="Il Postino", year=1994,
-               alt_titles=("The Postman",))
+DON_JUAN = Film(
+    tmdb=1909, imdb="tt0112883", tvdb=4001, title="Don Juan DeMarco", year=1995, tmdb_year=1994
+)
+POSTMAN = Film(
+    tmdb=11010,
+    imdb="tt0110877",
+    tvdb=5001,
+    title="Il Postino",
+    year=1994,
+    alt_titles=("The Postman",),
+)
 
 
 def default_world() -> FakeWorld:
     """A world with clean films, homonyms and a one-year disagreement."""
-    return FakeWorld(films=[MATRIX, HEAT, ALADDIN_A, ALADDIN_B, TITANIC_96, TITANIC_97, DON_JUAN, POSTMAN])
+    return FakeWorld(
+        films=[MATRIX, HEAT, ALADDIN_A, ALADDIN_B, TITANIC_96, TITANIC_97, DON_JUAN, POSTMAN]
+    )

@@ -8,12 +8,10 @@ from typing import Any
 
 import pytest
 import stamina
-
 from fake_providers import (
     ALADDIN_A,
     DON_JUAN,
     HEAT,
-    MATRIX,
     POSTMAN,
     TITANIC_96,
     TITANIC_97,
@@ -43,11 +41,16 @@ def world(httpx_mock: Any) -> FakeWorld:
 
 
 def run_engine(
-    action: Callable[[Engine], Coroutine[Any, Any, Any]], *, disabled: tuple[str, ...] = (), **kw: Any
+    action: Callable[[Engine], Coroutine[Any, Any, Any]],
+    *,
+    disabled: tuple[str, ...] = (),
+    **kw: Any,
 ) -> Any:
     async def main() -> Any:
         async with new_client() as client:
-            engine = Engine(fake_registry(client, fake_settings(disabled=disabled, **kw)), **_engine_kw(kw))
+            engine = Engine(
+                fake_registry(client, fake_settings(disabled=disabled, **kw)), **_engine_kw(kw)
+            )
             return await action(engine)
 
     return asyncio.run(main())
@@ -112,8 +115,16 @@ def test_unknown_ids_are_not_found(world: FakeWorld) -> None:
 
 
 def test_wrong_cross_reference_is_dropped_and_named(world: FakeWorld) -> None:
-    world.films.append(Film(tmdb=700, imdb="tt0000700", tvdb=7000, title="Seven Hundred", year=2001,
-                            tvdb_claims_imdb="tt0133093"))
+    world.films.append(
+        Film(
+            tmdb=700,
+            imdb="tt0000700",
+            tvdb=7000,
+            title="Seven Hundred",
+            year=2001,
+            tvdb_claims_imdb="tt0133093",
+        )
+    )
     outcome = run_engine(lambda e: e.lookup(Ids(tmdb=700))).outcome
     assert outcome.status == "identified", outcome.reasons
     assert outcome.movie.ids.imdb == "tt0000700"
@@ -122,8 +133,16 @@ def test_wrong_cross_reference_is_dropped_and_named(world: FakeWorld) -> None:
 
 
 def test_conflict_when_the_authority_is_disabled(world: FakeWorld) -> None:
-    world.films.append(Film(tmdb=700, imdb="tt0000700", tvdb=7000, title="Seven Hundred", year=2001,
-                            tvdb_claims_imdb="tt0133093"))
+    world.films.append(
+        Film(
+            tmdb=700,
+            imdb="tt0000700",
+            tvdb=7000,
+            title="Seven Hundred",
+            year=2001,
+            tvdb_claims_imdb="tt0133093",
+        )
+    )
     outcome = run_engine(lambda e: e.lookup(Ids(tmdb=700)), disabled=("omdb",)).outcome
     assert outcome.status == "conflict"
     assert outcome.movie is None
@@ -224,7 +243,9 @@ def test_tmdb_disabled_blocks_automation_but_not_people(world: FakeWorld) -> Non
     outcome = run_engine(lambda e: e.lookup(Ids(imdb="tt0133093")), disabled=("tmdb",)).outcome
     assert outcome.status == "blocked"
     assert world.total == 0
-    outcome = run_engine(lambda e: e.lookup(Ids(imdb="tt0133093"), interactive=True), disabled=("tmdb",)).outcome
+    outcome = run_engine(
+        lambda e: e.lookup(Ids(imdb="tt0133093"), interactive=True), disabled=("tmdb",)
+    ).outcome
     assert outcome.status == "identified"
     assert outcome.providers["tmdb"] == "disabled"
     assert any("TMDB is not available" in r for r in outcome.reasons)

@@ -11,7 +11,6 @@ from typing import Any
 import attrs
 import pytest
 import stamina
-
 from fake_providers import HEAT, MATRIX, FakeWorld, default_world, fake_registry, fake_settings
 from metarr import Ids
 from metarr.cache import Cache
@@ -53,7 +52,9 @@ def run(
         async with new_client() as client:
             cfg = fake_settings(db_path=db, **settings)
             cache = Cache(db, clock=clock)
-            orc = Orchestrator(registry=fake_registry(client, cfg), cache=cache, settings=cfg, clock=clock)
+            orc = Orchestrator(
+                registry=fake_registry(client, cfg), cache=cache, settings=cfg, clock=clock
+            )
             try:
                 return await action(orc)
             finally:
@@ -67,7 +68,9 @@ def movie_count(db: Path) -> int:
         return sum(1 for _ in cache.iter_movies())
 
 
-def test_identified_lookup_is_committed_and_warm_lookup_costs_nothing(world: FakeWorld, tmp_path: Path) -> None:
+def test_identified_lookup_is_committed_and_warm_lookup_costs_nothing(
+    world: FakeWorld, tmp_path: Path
+) -> None:
     db = tmp_path / "m.sqlite"
     outcome = run(db, lambda o: o.lookup(Ids(tmdb=603)))
     assert outcome.status == "identified"
@@ -93,7 +96,10 @@ def test_title_identification_is_remembered(world: FakeWorld, tmp_path: Path) ->
     assert world.total == cold
 
 
-@pytest.mark.parametrize(("title", "year", "status"), [("Aladdin", 1992, "ambiguous"), ("Nothing Like It", 2001, "not_found")])
+@pytest.mark.parametrize(
+    ("title", "year", "status"),
+    [("Aladdin", 1992, "ambiguous"), ("Nothing Like It", 2001, "not_found")],
+)
 def test_needs_a_person_goes_to_the_queue_not_the_movie_tables(
     world: FakeWorld, tmp_path: Path, title: str, year: int, status: str
 ) -> None:
@@ -109,7 +115,9 @@ def test_needs_a_person_goes_to_the_queue_not_the_movie_tables(
             assert len(queued.candidates) == 2
 
 
-def test_a_persons_choice_is_committed_and_never_searched_again(world: FakeWorld, tmp_path: Path) -> None:
+def test_a_persons_choice_is_committed_and_never_searched_again(
+    world: FakeWorld, tmp_path: Path
+) -> None:
     db = tmp_path / "m.sqlite"
     key = Query(title="Aladdin", year=1992).input_key
     run(db, lambda o: o.identify_title("Aladdin", 1992))
@@ -128,8 +136,16 @@ def test_a_persons_choice_is_committed_and_never_searched_again(world: FakeWorld
 def test_conflict_is_queued_with_nothing_committed(world: FakeWorld, tmp_path: Path) -> None:
     from fake_providers import Film
 
-    world.films.append(Film(tmdb=700, imdb="tt0000700", tvdb=7000, title="Seven Hundred", year=2001,
-                            tvdb_claims_imdb="tt0133093"))
+    world.films.append(
+        Film(
+            tmdb=700,
+            imdb="tt0000700",
+            tvdb=7000,
+            title="Seven Hundred",
+            year=2001,
+            tvdb_claims_imdb="tt0133093",
+        )
+    )
     db = tmp_path / "m.sqlite"
     outcome = run(db, lambda o: o.lookup(Ids(tmdb=700), interactive=False), disabled=("omdb",))
     assert outcome.status == "conflict"
@@ -138,7 +154,9 @@ def test_conflict_is_queued_with_nothing_committed(world: FakeWorld, tmp_path: P
         assert [q.status for q in cache.identification_queue()] == ["conflict"]
 
 
-def test_automated_429_schedules_a_retry_then_the_rerun_fills_it_in(world: FakeWorld, tmp_path: Path) -> None:
+def test_automated_429_schedules_a_retry_then_the_rerun_fills_it_in(
+    world: FakeWorld, tmp_path: Path
+) -> None:
     db = tmp_path / "m.sqlite"
     clock = Clock()
     world.fail_next("omdb", 429, {"Retry-After": "120"})
@@ -162,7 +180,9 @@ def test_automated_429_schedules_a_retry_then_the_rerun_fills_it_in(world: FakeW
         assert cache.get("tmdb", 603).missing_providers() == []
 
 
-def test_omdb_quota_pauses_omdb_across_processes(world: FakeWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_omdb_quota_pauses_omdb_across_processes(
+    world: FakeWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from metarr.errors import RateLimitedError
 
     db = tmp_path / "m.sqlite"
@@ -170,8 +190,12 @@ def test_omdb_quota_pauses_omdb_across_processes(world: FakeWorld, tmp_path: Pat
     tomorrow = clock.now.replace(hour=0) + timedelta(days=1)
 
     def classify(status: int, body: Any) -> Any:
-        return RateLimitedError("omdb", "daily request limit reached", until=tomorrow,
-                                retry_after=(tomorrow - clock.now).total_seconds())
+        return RateLimitedError(
+            "omdb",
+            "daily request limit reached",
+            until=tomorrow,
+            retry_after=(tomorrow - clock.now).total_seconds(),
+        )
 
     world.fail_next("omdb", 401)
     import fake_providers
@@ -262,7 +286,9 @@ def test_sync_facade_works_without_an_event_loop(world: FakeWorld, tmp_path: Pat
     def factory() -> Orchestrator:
         client = new_client()
         cfg = fake_settings(db_path=db)
-        return Orchestrator(registry=fake_registry(client, cfg), cache=Cache(db), settings=cfg, client=client)
+        return Orchestrator(
+            registry=fake_registry(client, cfg), cache=Cache(db), settings=cfg, client=client
+        )
 
     with SyncOrchestrator(factory) as orc:
         outcome = orc.lookup(Ids(imdb=MATRIX.imdb))

@@ -5,7 +5,8 @@ The public surface is what this module exports; everything else may change.
 
 __version__ = "0.1.0"
 
-from metarr.errors import (  # noqa: E402
+from metarr.config import env_name
+from metarr.errors import (
     AuthError,
     ConfigError,
     InvalidIdError,
@@ -17,11 +18,10 @@ from metarr.errors import (  # noqa: E402
     StorageError,
     UnavailableError,
 )
-from metarr.config import env_name  # noqa: E402
-from metarr.hookspecs import hookimpl  # noqa: E402
-from metarr.http import Classifier  # noqa: E402
-from metarr.ids import IdKind, Ids  # noqa: E402
-from metarr.models import (  # noqa: E402
+from metarr.hookspecs import hookimpl
+from metarr.http import Classifier
+from metarr.ids import IdKind, Ids
+from metarr.models import (
     Candidate,
     CastMember,
     CrewMember,
@@ -32,8 +32,8 @@ from metarr.models import (  # noqa: E402
     Rating,
     SearchHit,
 )
-from metarr.provider import Provider, ProviderContext  # noqa: E402
-from metarr.redaction import redact  # noqa: E402
+from metarr.provider import Provider, ProviderContext
+from metarr.redaction import redact
 
 __all__ = [
     "AuthError",

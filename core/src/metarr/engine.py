@@ -140,7 +140,10 @@ class Engine:
     def merge(self, results: Mapping[str, ProviderResult]) -> Movie:
         """Merge provider results under the current priorities (no request)."""
         return merge(
-            results, self.ranks, overrides=self.priority, language=self.language,
+            results,
+            self.ranks,
+            overrides=self.priority,
+            language=self.language,
             languages=self.languages,
         )
 
@@ -171,12 +174,16 @@ class Engine:
             return None
         if not await gate.acquire(max_wait=SHORT_PAUSE):
             session.out.add(name)
-            self._report(session, name, ProviderReport(
-                status="rate_limited",
-                detail=f"paused for {gate.paused_for():.0f} s more"
-                + (f" ({gate.pause_reason})" if gate.pause_reason else ""),
-                retry_after=gate.paused_for(),
-            ))
+            self._report(
+                session,
+                name,
+                ProviderReport(
+                    status="rate_limited",
+                    detail=f"paused for {gate.paused_for():.0f} s more"
+                    + (f" ({gate.pause_reason})" if gate.pause_reason else ""),
+                    retry_after=gate.paused_for(),
+                ),
+            )
             return None
         limited: RateLimitedError | None = None
         try:
@@ -186,10 +193,16 @@ class Engine:
         except RateLimitedError as exc:
             limited = exc
             session.out.add(name)
-            self._report(session, name, ProviderReport(
-                status="rate_limited", detail=exc.detail, retry_after=exc.retry_after,
-                until=exc.until,
-            ))
+            self._report(
+                session,
+                name,
+                ProviderReport(
+                    status="rate_limited",
+                    detail=exc.detail,
+                    retry_after=exc.retry_after,
+                    until=exc.until,
+                ),
+            )
             return None
         except ProviderError as exc:
             session.out.add(name)
@@ -198,9 +211,13 @@ class Engine:
         except Exception as exc:  # a plugin bug must not sink the other providers
             log.exception("provider %s raised in %s", name, hook)
             session.out.add(name)
-            self._report(session, name, ProviderReport(
-                status="error", detail=f"plugin failed: {type(exc).__name__}: {exc}"
-            ))
+            self._report(
+                session,
+                name,
+                ProviderReport(
+                    status="error", detail=f"plugin failed: {type(exc).__name__}: {exc}"
+                ),
+            )
             return None
         finally:
             await gate.release(
@@ -276,7 +293,9 @@ class Engine:
                     if not usable or tried.get(name) == usable:
                         continue
                     tried[name] = usable
-                    task = asyncio.ensure_future(self._call(session, name, "lookup_by_id", ids=usable))
+                    task = asyncio.ensure_future(
+                        self._call(session, name, "lookup_by_id", ids=usable)
+                    )
                     pending[task] = (name, usable)
                 if not pending:
                     return
@@ -316,13 +335,16 @@ class Engine:
             )
             return None
         ordered = list(values)
-        checks = await asyncio.gather(*(
-            self._call(session, authority, "lookup_by_id", ids=Ids(**{kind: value}))
-            for value in ordered
-        ))
+        checks = await asyncio.gather(
+            *(
+                self._call(session, authority, "lookup_by_id", ids=Ids(**{kind: value}))
+                for value in ordered
+            )
+        )
         evidence = [r for n, r in results.items() if n != authority and r.title]
         fitting = [
-            value for value, record in zip(ordered, checks, strict=True)
+            value
+            for value, record in zip(ordered, checks, strict=True)
             if isinstance(record, ProviderResult) and _fits(record, evidence)
         ]
         if len(fitting) != 1:
@@ -334,16 +356,18 @@ class Engine:
             return None
         keep = fitting[0]
         if INPUT in values and keep not in [v for v, who in values.items() if INPUT in who]:
+            given = ", ".join(str(v) for v, who in values.items() if INPUT in who)
             session.reasons.append(
-                f"the {kind} id given ({', '.join(str(v) for v, w in values.items() if INPUT in w)}) "
-                f"is not the movie the other providers describe; {authority} confirms {kind} {keep}"
+                f"the {kind} id given ({given}) is not the movie the other providers describe; "
+                f"{authority} confirms {kind} {keep}"
             )
             return None
         dropped = set(ordered) - {keep}
         for value in dropped:
             record = checks[ordered.index(value)]
             what = (
-                f"'{record.title}' ({record.year})" if isinstance(record, ProviderResult)
+                f"'{record.title}' ({record.year})"
+                if isinstance(record, ProviderResult)
                 else "no such movie"
             )
             offenders = sorted(values[value] - {INPUT})
@@ -366,9 +390,7 @@ class Engine:
             if kind in getattr(entry.info.factory, "authority_for", ()):
                 return name
         able = [n for n in self._lookup_providers() if kind in self.registry.id_types(n)]
-        ranked = sorted(
-            (self.ranks.get(n, {}).get(f"ids.{kind}", 10_000), n) for n in able
-        )
+        ranked = sorted((self.ranks.get(n, {}).get(f"ids.{kind}", 10_000), n) for n in able)
         return ranked[0][1] if ranked else None
 
     def _outcome(self, session: _Session, results: dict[str, ProviderResult]) -> Outcome:
@@ -379,7 +401,9 @@ class Engine:
             failed = [s for s in statuses.values() if s in ("rate_limited", "error")]
             if "rate_limited" in failed:
                 status = "rate_limited"
-                session.reasons.append("a provider asked us to slow down before the movie was identified; retry later")
+                session.reasons.append(
+                    "a provider asked us to slow down before the movie was identified; retry later"
+                )
             elif failed:
                 status = "error"
                 session.reasons.append("providers failed before the movie was identified")
@@ -389,13 +413,20 @@ class Engine:
             return Outcome(status=status, reasons=tuple(session.reasons), providers=statuses)
         movie = self.merge(results)
         if movie.title is None:
-            session.reasons.append("the providers that answered gave no title; not enough to confirm the movie")
+            session.reasons.append(
+                "the providers that answered gave no title; not enough to confirm the movie"
+            )
             status = "rate_limited" if "rate_limited" in statuses.values() else "error"
             return Outcome(status=status, reasons=tuple(session.reasons), providers=statuses)
         for name, report in session.reports.items():
             if report.status in ("rate_limited", "error"):
-                session.reasons.append(f"{name} is missing from this record ({report.detail}); a refresh will fill it in")
-        return Outcome(status="identified", movie=movie, reasons=tuple(session.reasons), providers=statuses)
+                session.reasons.append(
+                    f"{name} is missing from this record ({report.detail}); "
+                    "a refresh will fill it in"
+                )
+        return Outcome(
+            status="identified", movie=movie, reasons=tuple(session.reasons), providers=statuses
+        )
 
     def _statuses(self, session: _Session) -> dict[str, ProviderStatus]:
         statuses: dict[str, ProviderStatus] = {}
@@ -418,22 +449,38 @@ class Engine:
             failed = {n for n, s in statuses.items() if s in ("rate_limited", "error")}
             searchers = [n for n in self.registry.enabled if self.registry.implements(n, "search")]
             if failed and set(searchers) <= failed:
-                status = "rate_limited" if any(statuses[n] == "rate_limited" for n in failed) else "error"
+                status = (
+                    "rate_limited"
+                    if any(statuses[n] == "rate_limited" for n in failed)
+                    else "error"
+                )
                 session.reasons.append("no search provider answered; retry later")
                 return Outcome(status=status, reasons=tuple(session.reasons), providers=statuses)
-            near = f"; nearest: {', '.join(_label(c) for c in candidates[:3])}" if candidates else ""
+            near = (
+                f"; nearest: {', '.join(_label(c) for c in candidates[:3])}" if candidates else ""
+            )
             session.reasons.append(f"no candidate matches {_label_query(title, year)}{near}")
-            return Outcome(status="not_found", candidates=tuple(candidates[:10]),
-                           reasons=tuple(session.reasons), providers=statuses)
+            return Outcome(
+                status="not_found",
+                candidates=tuple(candidates[:10]),
+                reasons=tuple(session.reasons),
+                providers=statuses,
+            )
         chosen = _decide(matching, year)
         if chosen is None:
             session.reasons.append(
                 f"{len(matching)} candidates match {_label_query(title, year)} equally well: "
                 + ", ".join(_label(c) for c in matching)
             )
-            return Outcome(status="ambiguous", candidates=tuple(matching),
-                           reasons=tuple(session.reasons), providers=statuses)
-        session.reasons.append(f"identified by search: {_label(chosen)} ({'; '.join(chosen.notes)})")
+            return Outcome(
+                status="ambiguous",
+                candidates=tuple(matching),
+                reasons=tuple(session.reasons),
+                providers=statuses,
+            )
+        session.reasons.append(
+            f"identified by search: {_label(chosen)} ({'; '.join(chosen.notes)})"
+        )
         claims: dict[str, dict[Any, set[str]]] = {}
         for name, hits in groups[chosen.ids]:
             for kind, value in hits.items():
@@ -445,9 +492,9 @@ class Engine:
     ) -> tuple[list[Candidate], dict[Ids, list[tuple[str, Ids]]]]:
         """Search every provider, collapse the hits per movie and score them, best first."""
         searchers = [n for n in self.registry.enabled if self.registry.implements(n, "search")]
-        answers = await asyncio.gather(*(
-            self._call(session, name, "search", query=query, year=year) for name in searchers
-        ))
+        answers = await asyncio.gather(
+            *(self._call(session, name, "search", query=query, year=year) for name in searchers)
+        )
         hits: list[SearchHit] = []
         for name, answer in zip(searchers, answers, strict=True):
             found = [h for h in (answer or []) if isinstance(h, SearchHit)]
@@ -465,9 +512,12 @@ class Engine:
             if stage == 2 and any(c.matches for c in scored):
                 break
             chosen = [
-                i for i, c in sorted(enumerate(scored), key=lambda ic: ic[1].score or 0)
-                if i not in extra and (
-                    (c.matches and c.ids.imdb is None) if stage == 1
+                i
+                for i, c in sorted(enumerate(scored), key=lambda ic: ic[1].score or 0)
+                if i not in extra
+                and (
+                    (c.matches and c.ids.imdb is None)
+                    if stage == 1
                     else c.components.get("year", 1.0) <= YEAR_ADJACENT
                 )
             ][:budget]
@@ -479,7 +529,9 @@ class Engine:
                 extra[index] = found
             groups, extra = _regroup(groups, extra, self._extract)
             scored = [_score(query, year, m, extra.get(i, ())) for i, m in enumerate(groups)]
-        order = sorted(range(len(scored)), key=lambda i: (not scored[i].matches, scored[i].score or 0))
+        order = sorted(
+            range(len(scored)), key=lambda i: (not scored[i].matches, scored[i].score or 0)
+        )
         candidates = [scored[i] for i in order]
         id_sources = {
             scored[i].ids: [(h.provider, h.ids) for h in groups[i]]
@@ -492,7 +544,9 @@ class Engine:
         """Look up a hit lacking an IMDb id with its own provider (the response is reused later)."""
         found: list[ProviderResult] = []
         for hit in members:
-            if hit.provider in session.out or not self.registry.implements(hit.provider, "lookup_by_id"):
+            if hit.provider in session.out or not self.registry.implements(
+                hit.provider, "lookup_by_id"
+            ):
                 continue
             result = await self._call(session, hit.provider, "lookup_by_id", ids=hit.ids)
             if isinstance(result, ProviderResult):
@@ -500,11 +554,15 @@ class Engine:
                 break
         return found
 
-    def _identification(self, session: _Session, outcome: Outcome, memo: http.RequestMemo) -> Identification:
+    def _identification(
+        self, session: _Session, outcome: Outcome, memo: http.RequestMemo
+    ) -> Identification:
         if not outcome.providers:
             outcome = attrs.evolve(outcome, providers=self._statuses(session))
         return Identification(
-            outcome=outcome, reports=dict(session.reports), requests=memo.total,
+            outcome=outcome,
+            reports=dict(session.reports),
+            requests=memo.total,
             requests_by_provider=memo.by_provider(),
         )
 
@@ -617,8 +675,12 @@ def _score(
             years.add(item.year)
     best = None
     for main in titles or [None]:
-        attempt = match_title(query, main, originals[0] if originals else None,
-                              [*titles, *originals[1:], *alternatives])
+        attempt = match_title(
+            query,
+            main,
+            originals[0] if originals else None,
+            [*titles, *originals[1:], *alternatives],
+        )
         if best is None or attempt.distance < best.distance:
             best = attempt
     assert best is not None
@@ -654,7 +716,8 @@ def _decide(matching: Sequence[Candidate], year: int | None) -> Candidate | None
         exact = [c for c in matching if c.components.get("year") == 0.0]
         if len(exact) == 1:
             return attrs.evolve(
-                exact[0], notes=(*exact[0].notes, "the only exact-year match; others are a year off")
+                exact[0],
+                notes=(*exact[0].notes, "the only exact-year match; others are a year off"),
             )
     return None
 

@@ -53,15 +53,22 @@ class ProviderGate:
                     return True
                 await self._changed.wait()
 
-    async def release(self, *, rate_limited: bool = False, retry_after: float | None = None,
-                      reason: str | None = None) -> None:
+    async def release(
+        self,
+        *,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
+        reason: str | None = None,
+    ) -> None:
         """Give the slot back, adapting the limit to how the request went."""
         async with self._changed:
             self.in_flight = max(0, self.in_flight - 1)
             if rate_limited:
                 self.pause(retry_after, reason)
             else:
-                self.limit = min(float(self.max_concurrency), self.limit + 1.0 / max(1.0, self.limit))
+                self.limit = min(
+                    float(self.max_concurrency), self.limit + 1.0 / max(1.0, self.limit)
+                )
             self._changed.notify_all()
 
     def pause(self, seconds: float | None, reason: str | None = None) -> None:

@@ -187,7 +187,9 @@ class ProviderHttp:
         clean_params = {k: v for k, v in (params or {}).items() if v is not None}
         current = _memo.get() if memo else None
         if current is None:
-            return await self._send_with_retries(method, path, clean_params, json_body, headers, classify)
+            return await self._send_with_retries(
+                method, path, clean_params, json_body, headers, classify
+            )
         key = (
             self.provider,
             method,
@@ -262,7 +264,11 @@ class ProviderHttp:
         try:
             async with asyncio.timeout(self.timeout):
                 request = self.client.build_request(
-                    method, url, params=params, json=json_body, headers=headers,
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    headers=headers,
                     timeout=self.timeout,
                 )
                 response = await self.client.send(request, stream=True)
@@ -281,8 +287,12 @@ class ProviderHttp:
         elapsed = (time.perf_counter() - started) * 1000
         log.debug(
             "%s %s %s -> %s (%d bytes, %.0f ms)",
-            self.provider, method, self._redact(str(request.url)), response.status_code,
-            len(body), elapsed,
+            self.provider,
+            method,
+            self._redact(str(request.url)),
+            response.status_code,
+            len(body),
+            elapsed,
         )
         return self._interpret(response, body, classify)
 
@@ -290,7 +300,8 @@ class ProviderHttp:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise InvalidResponseError(
-                self.provider, f"response of {int(declared)} bytes exceeds the {self.max_bytes} byte cap"
+                self.provider,
+                f"response of {int(declared)} bytes exceeds the {self.max_bytes} byte cap",
             )
         chunks: list[bytes] = []
         size = 0
@@ -298,7 +309,8 @@ class ProviderHttp:
             size += len(chunk)
             if size > self.max_bytes:
                 raise InvalidResponseError(
-                    self.provider, f"response exceeds the {self.max_bytes} byte cap; reading stopped"
+                    self.provider,
+                    f"response exceeds the {self.max_bytes} byte cap; reading stopped",
                 )
             chunks.append(chunk)
         return b"".join(chunks)
@@ -321,7 +333,9 @@ class ProviderHttp:
             self.stats.rate_limited[self.provider] += 1
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             hint = f"; retry after {retry_after:g} s" if retry_after is not None else ""
-            raise RateLimitedError(self.provider, f"rate limited (HTTP 429){hint}", retry_after=retry_after)
+            raise RateLimitedError(
+                self.provider, f"rate limited (HTTP 429){hint}", retry_after=retry_after
+            )
         if status in (401, 403):
             raise AuthError(
                 self.provider,

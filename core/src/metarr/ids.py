@@ -98,7 +98,7 @@ def _show(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "...'"
 
 
-def _optional(kind: str):  # noqa: ANN202 - attrs converter factory
+def _optional(kind: str):
     def convert(value: object) -> int | str | None:
         return None if value is None else parse_id(kind, value)
 

@@ -109,7 +109,9 @@ def match_title(
         similarity = difflib.SequenceMatcher(None, key, candidate_key).ratio()
         if 1.0 - similarity < best[0]:
             best = (1.0 - similarity, candidate)
-    return TitleMatch(matched=False, distance=round(0.3 + 0.7 * best[0], 3), via=None, closest=best[1])
+    return TitleMatch(
+        matched=False, distance=round(0.3 + 0.7 * best[0], 3), via=None, closest=best[1]
+    )
 
 
 def match_year(query_year: int | None, years: Iterable[int]) -> tuple[str, float]:
@@ -127,8 +129,12 @@ def match_year(query_year: int | None, years: Iterable[int]) -> tuple[str, float
     return "mismatch", min(1.0, 0.2 + 0.1 * min(abs(y - query_year) for y in known))
 
 
-def same_movie(a_titles: Iterable[str | None], a_year: int | None,
-               b_titles: Iterable[str | None], b_year: int | None) -> bool:
+def same_movie(
+    a_titles: Iterable[str | None],
+    a_year: int | None,
+    b_titles: Iterable[str | None],
+    b_year: int | None,
+) -> bool:
     """Whether two records describe the same film: a shared normalized title and years at most
     one apart (a missing year does not disagree). Used to check id claims against evidence."""
     a_keys = {normalize_title(t) for t in a_titles if t}

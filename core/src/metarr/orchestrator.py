@@ -109,13 +109,19 @@ class Orchestrator:
         self, ids: Ids, *, refresh: bool = False, interactive: bool = True, key: str | None = None
     ) -> Outcome:
         """Identify by ids (lookup mode); commits when confirmed."""
-        return (await self.run(Query(ids=ids, key=key), interactive=interactive, refresh=refresh)).outcome
+        return (
+            await self.run(Query(ids=ids, key=key), interactive=interactive, refresh=refresh)
+        ).outcome
 
-    async def identify_title(self, title: str, year: int | None = None, *, key: str | None = None) -> Outcome:
+    async def identify_title(
+        self, title: str, year: int | None = None, *, key: str | None = None
+    ) -> Outcome:
         """The automated title (+ year) decision; commits only a single confident match."""
         return (await self.run(Query(title=title, year=year, key=key))).outcome
 
-    async def identify(self, query: Query, *, interactive: bool = False, refresh: bool = False) -> Outcome:
+    async def identify(
+        self, query: Query, *, interactive: bool = False, refresh: bool = False
+    ) -> Outcome:
         """Identify any input (ids, title, or both)."""
         return (await self.run(query, interactive=interactive, refresh=refresh)).outcome
 
@@ -133,7 +139,7 @@ class Orchestrator:
         return (await self.run(Query(ids=ids), interactive=True, refresh=True)).outcome
 
     async def refresh_stale(self, *, incomplete_only: bool = False) -> list[Outcome]:
-        """Refetch the parts that are stale (or, with ``incomplete_only``, only the missing ones)."""
+        """Refetch stale parts (with ``incomplete_only``: only the missing ones)."""
         cached = self.cache.incomplete() if incomplete_only else self.cache.stale(self._clock())
         outcomes = []
         for movie in cached:
@@ -144,7 +150,8 @@ class Orchestrator:
         """Rebuild merged records from the stored provider results, with zero requests."""
         movies = (
             [m for m in (self.cache.find(i) for i in ids) if m is not None]
-            if ids is not None else list(self.cache.iter_movies())
+            if ids is not None
+            else list(self.cache.iter_movies())
         )
         for cached in movies:
             results = {n: p.result for n, p in cached.parts.items() if p.result is not None}
@@ -157,7 +164,12 @@ class Orchestrator:
         return self.cache.find(ids)
 
     async def run(
-        self, query: Query, *, interactive: bool = False, refresh: bool = False, by: str | None = None
+        self,
+        query: Query,
+        *,
+        interactive: bool = False,
+        refresh: bool = False,
+        by: str | None = None,
     ) -> Identification:
         """Identify one input and persist the result; returns the full identification."""
         now = self._clock()
@@ -181,20 +193,28 @@ class Orchestrator:
             if not interactive:
                 pending = self.cache.pending_retry(key)
                 if pending is not None and pending.not_before > now:
-                    return Identification(outcome=Outcome(
-                        status="rate_limited",
-                        reasons=(f"waiting for {pending.provider} until "
-                                 f"{pending.not_before:%Y-%m-%d %H:%M:%S} UTC: {pending.reason}",),
-                    ))
+                    return Identification(
+                        outcome=Outcome(
+                            status="rate_limited",
+                            reasons=(
+                                f"waiting for {pending.provider} until "
+                                f"{pending.not_before:%Y-%m-%d %H:%M:%S} UTC: {pending.reason}",
+                            ),
+                        )
+                    )
             identification = await self.engine.lookup(ids, interactive=interactive)
         else:
             pending = self.cache.pending_retry(key)
             if pending is not None and pending.not_before > now and not interactive:
-                return Identification(outcome=Outcome(
-                    status="rate_limited",
-                    reasons=(f"waiting for {pending.provider} until "
-                             f"{pending.not_before:%Y-%m-%d %H:%M:%S} UTC: {pending.reason}",),
-                ))
+                return Identification(
+                    outcome=Outcome(
+                        status="rate_limited",
+                        reasons=(
+                            f"waiting for {pending.provider} until "
+                            f"{pending.not_before:%Y-%m-%d %H:%M:%S} UTC: {pending.reason}",
+                        ),
+                    )
+                )
             identification = await self.engine.identify_title(query.title or "", query.year)
         self._persist(query, identification, by or ("lookup" if query.ids else "search"), now)
         return identification
@@ -218,15 +238,23 @@ class Orchestrator:
     def _with_stored(self, identification: Identification, cached: CachedMovie) -> Identification:
         """Merge fresh results with the stored parts that were not (successfully) refetched."""
         outcome = identification.outcome
-        if outcome.status != "identified" and outcome.status not in ("rate_limited", "error", "not_found"):
+        if outcome.status != "identified" and outcome.status not in (
+            "rate_limited",
+            "error",
+            "not_found",
+        ):
             return identification
         reports = dict(identification.reports)
         for name, part in cached.parts.items():
             fresh = reports.get(name)
             if part.result is not None and (fresh is None or fresh.result is None):
-                reports[name] = ProviderReport(status="ok", result=part.result, detail="kept from the cache")
+                reports[name] = ProviderReport(
+                    status="ok", result=part.result, detail="kept from the cache"
+                )
             elif fresh is None:
-                reports[name] = ProviderReport(status=part.status if part.status != "missing" else "skipped")
+                reports[name] = ProviderReport(
+                    status=part.status if part.status != "missing" else "skipped"
+                )
         results = {n: r.result for n, r in reports.items() if r.result is not None}
         movie = self.engine.merge(results)
         providers = dict(outcome.providers)
@@ -236,7 +264,9 @@ class Orchestrator:
         merged = attrs.evolve(outcome, status="identified", movie=movie, providers=providers)
         return attrs.evolve(identification, outcome=merged, reports=reports)
 
-    def _persist(self, query: Query, identification: Identification, by: str, now: datetime) -> None:
+    def _persist(
+        self, query: Query, identification: Identification, by: str, now: datetime
+    ) -> None:
         outcome = identification.outcome
         key = query.input_key
         for name, report in identification.reports.items():
@@ -244,20 +274,30 @@ class Orchestrator:
                 self.cache.pause_provider(name, report.until, report.detail or "quota reached")
         if outcome.status == "identified" and outcome.movie is not None:
             parts = self._parts(identification, now)
-            self.cache.commit(outcome.movie, parts, key=key, confirmed_by=by, input=query.to_input())
+            self.cache.commit(
+                outcome.movie, parts, key=key, confirmed_by=by, input=query.to_input()
+            )
             for name, report in identification.reports.items():
                 if report.status == "rate_limited":
                     self.cache.schedule_retry(
-                        key, query.to_input(), name, _not_before(report, now),
+                        key,
+                        query.to_input(),
+                        name,
+                        _not_before(report, now),
                         f"fill in {name}: {report.detail}",
                     )
         elif outcome.needs_person:
             self.cache.queue_identification(key, query.to_input(), outcome)
         elif outcome.status == "rate_limited":
-            limited = [(n, r) for n, r in identification.reports.items() if r.status == "rate_limited"]
+            limited = [
+                (n, r) for n, r in identification.reports.items() if r.status == "rate_limited"
+            ]
             name, report = limited[0] if limited else ("", ProviderReport(status="rate_limited"))
             self.cache.schedule_retry(
-                key, query.to_input(), name or "unknown", _not_before(report, now),
+                key,
+                query.to_input(),
+                name or "unknown",
+                _not_before(report, now),
                 "; ".join(outcome.reasons) or "rate limited",
             )
 
@@ -270,7 +310,10 @@ class Orchestrator:
             else:
                 status, result = report.status, report.result
             parts[name] = ProviderPart(
-                provider=name, status=status, fetched_at=now, result=result,
+                provider=name,
+                status=status,
+                fetched_at=now,
+                result=result,
                 error=None if report is None else (report.detail if status != "ok" else None),
             )
         return parts
@@ -308,7 +351,9 @@ def _cached_outcome(cached: CachedMovie, registry: Registry) -> Outcome:
         else:
             providers[name] = part.status if part.status != "missing" else "skipped"
     return Outcome(
-        status="identified", movie=cached.movie, providers=providers,
+        status="identified",
+        movie=cached.movie,
+        providers=providers,
         reasons=(f"from the cache (refreshed {cached.refreshed_at:%Y-%m-%d %H:%M} UTC)",),
     )
 
@@ -373,4 +418,3 @@ class SyncOrchestrator:
 
 async def _build(factory: Callable[[], Orchestrator]) -> Orchestrator:
     return factory()
-

@@ -46,7 +46,8 @@ class PluginInfo:
         if self.factory is None:
             return ()
         return tuple(
-            name for name in hookspecs.HOOK_NAMES
+            name
+            for name in hookspecs.HOOK_NAMES
             if getattr(getattr(self.factory, name, None), f"{hookspecs.PROJECT}_impl", None)
             is not None
         )
@@ -77,7 +78,9 @@ def discover(env: Mapping[str, str] | None = None) -> list[PluginInfo]:
             factory = ep.load()
         except Exception as exc:  # a broken plugin must not stop the others
             log.warning("provider plugin %s failed to load: %s", ep.name, exc)
-            found[ep.name] = PluginInfo(**common, error=f"failed to load: {type(exc).__name__}: {exc}")
+            found[ep.name] = PluginInfo(
+                **common, error=f"failed to load: {type(exc).__name__}: {exc}"
+            )
             continue
         found[ep.name] = PluginInfo(**common, factory=factory)
     return [found[name] for name in sorted(found)]
@@ -222,7 +225,8 @@ def _enable(
     psettings = settings.provider(name)
     if not psettings.enabled:
         return ProviderEntry(
-            info=info, state="disabled",
+            info=info,
+            state="disabled",
             reason=f"disabled in configuration ({env_name(name, 'enabled')}=false)",
         )
     missing = missing_settings(info.factory, psettings)
@@ -231,15 +235,23 @@ def _enable(
     base_url = psettings.base_url or getattr(info.factory, "default_base_url", "")
     if not base_url:
         return ProviderEntry(
-            info=info, state="disabled",
+            info=info,
+            state="disabled",
             reason=f"no base_url: set {env_name(name, 'base_url')}",
         )
     http = ProviderHttp(
-        client, provider=name, base_url=base_url, timeout=psettings.timeout,
-        secrets=tuple(psettings.secrets()), stats=stats,
+        client,
+        provider=name,
+        base_url=base_url,
+        timeout=psettings.timeout,
+        secrets=tuple(psettings.secrets()),
+        stats=stats,
     )
     context = ProviderContext(
-        name=name, settings=psettings, http=http, language=settings.language,
+        name=name,
+        settings=psettings,
+        http=http,
+        language=settings.language,
         log=logging.getLogger(f"metarr.provider.{name}"),
     )
     try:
@@ -264,4 +276,5 @@ def missing_settings(factory: Any, psettings: Any) -> str | None:
         " + ".join(env_name(psettings.name, key) for key in group) for group in groups
     )
     keys = " or ".join(" + ".join(group) for group in groups)
-    return f"no {keys} configured: set {alternatives} (or [providers.{psettings.name}] in the config file)"
+    section = f"[providers.{psettings.name}]"
+    return f"no {keys} configured: set {alternatives} (or {section} in the config file)"

@@ -32,7 +32,9 @@ def _year(value: object) -> int | None:
         return None
     year = sanitize.year(value)
     if year is None or str(value).strip() != str(year):
-        raise InvalidIdError(f"year {value!r} is not a year between {sanitize.MIN_YEAR} and {sanitize.MAX_YEAR}")
+        raise InvalidIdError(
+            f"year {value!r} is not a year between {sanitize.MIN_YEAR} and {sanitize.MAX_YEAR}"
+        )
     return year
 
 
@@ -76,5 +78,9 @@ class Query:
     def from_input(cls, data: dict[str, Any]) -> Query:
         """Rebuild from `to_input` data (or a batch row with the same column names)."""
         ids = Ids(**{kind: data.get(f"{kind}_id") or None for kind in ("tmdb", "imdb", "tvdb")})
-        return cls(ids=ids, title=data.get("title") or None, year=data.get("year") or None,
-                   key=data.get("key") or None)
+        return cls(
+            ids=ids,
+            title=data.get("title") or None,
+            year=data.get("year") or None,
+            key=data.get("key") or None,
+        )

@@ -70,7 +70,7 @@ def release_date(value: object) -> date | None:
 
 
 def url(value: object) -> str | None:
-    """An absolute http(s) URL with a host; ``http`` is upgraded to ``https``. Anything else: None."""
+    """An absolute http(s) URL with a host (``http`` upgraded to ``https``); otherwise None."""
     raw = text(value, MAX_URL)
     if raw is None or any(ch.isspace() for ch in raw):
         return None

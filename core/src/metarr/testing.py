@@ -17,6 +17,7 @@ import httpx
 import pytest
 import stamina
 
+from metarr import redaction
 from metarr.config import ProviderSettings, is_secret_key
 from metarr.convert import from_json, to_json
 from metarr.errors import AuthError, InvalidResponseError, RateLimitedError, UnavailableError
@@ -24,7 +25,6 @@ from metarr.http import ProviderHttp, new_client
 from metarr.ids import Ids
 from metarr.models import PRIORITY_FIELDS, ProviderResult, SearchHit
 from metarr.provider import ProviderContext
-from metarr import redaction
 from metarr.redaction import Secret
 
 T = TypeVar("T")
@@ -34,9 +34,7 @@ def provider_settings(name: str, values: Mapping[str, Any]) -> ProviderSettings:
     """Settings as the config loader would build them (secret keys wrapped in `Secret`)."""
     common = {k: values[k] for k in ("enabled", "base_url", "timeout", "ttl_days") if k in values}
     options = {
-        k: Secret(str(v)) if is_secret_key(k) else v
-        for k, v in values.items()
-        if k not in common
+        k: Secret(str(v)) if is_secret_key(k) else v for k, v in values.items() if k not in common
     }
     return ProviderSettings(name=name, options=options, **common)
 
@@ -61,7 +59,10 @@ def make_provider(
         secrets=tuple(psettings.secrets()),
     )
     context = ProviderContext(
-        name=name, settings=psettings, http=http, language=language,
+        name=name,
+        settings=psettings,
+        http=http,
+        language=language,
         log=logging.getLogger(f"metarr.provider.{name}"),
     )
     return factory(context)

@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from metarr import Ids, ProviderResult
 from metarr.testing import ProviderContract, run
 from metarr_example import ExampleProvider, parse
 
 BASE = "https://ratings.test/api/v1"
-BODY = {"imdb_id": "tt0133093", "title": "The Matrix", "year": 1999,
-        "average": 4.2, "scale": 5, "votes": 1234}
+BODY = {
+    "imdb_id": "tt0133093",
+    "title": "The Matrix",
+    "year": 1999,
+    "average": 4.2,
+    "scale": 5,
+    "votes": 1234,
+}
 
 
 class TestExampleContract(ProviderContract):
@@ -47,8 +52,9 @@ def test_lookup_sends_the_key_as_query(httpx_mock: Any) -> None:
     async def call(client: Any) -> Any:
         from metarr.testing import make_provider
 
-        provider = make_provider(ExampleProvider, "example", {"api_key": "k-123456"},
-                                 client=client, base_url=BASE)
+        provider = make_provider(
+            ExampleProvider, "example", {"api_key": "k-123456"}, client=client, base_url=BASE
+        )
         return await provider.lookup_by_id(ids=Ids(imdb="tt0133093", tmdb=603))
 
     result = run(call)

@@ -49,7 +49,8 @@ class TvdbProvider(metarr.Provider):
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",),)
     default_base_url: ClassVar[str] = "https://api4.thetvdb.com/v4"
     default_ttl_days: ClassVar[float] = 7.0
-    languages: ClassVar[frozenset[str] | None] = frozenset({"en"})  # texts come from the eng translation
+    # Texts come from the eng translation.
+    languages: ClassVar[frozenset[str] | None] = frozenset({"en"})
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

@@ -54,7 +54,10 @@ def parse(provider: str, body: dict[str, Any]) -> ProviderResult:
     """A body from ``/ratings/{imdb_id}`` as a provider result."""
     scale = body.get("scale") if isinstance(body.get("scale"), int | float) else 5
     rating = Rating.safe(
-        source="community", value=body.get("average"), max=float(scale), provider=provider,
+        source="community",
+        value=body.get("average"),
+        max=float(scale),
+        provider=provider,
         votes=body.get("votes"),
     )
     return ProviderResult(
