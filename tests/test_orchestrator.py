@@ -294,3 +294,19 @@ def test_sync_facade_works_without_an_event_loop(world: FakeWorld, tmp_path: Pat
         outcome = orc.lookup(Ids(imdb=MATRIX.imdb))
         assert outcome.status == "identified"
         assert orc.get(Ids(tmdb=603)).movie.title == "The Matrix"
+
+
+@pytest.mark.parametrize(("status", "expected"), [(429, "rate_limited"), (503, "error")])
+def test_failed_identification_writes_no_movie(
+    world: FakeWorld, tmp_path: Path, status: int, expected: str
+) -> None:
+    db = tmp_path / "m.sqlite"
+    for _ in range(3):
+        world.fail_next("tvdb", status, {"Retry-After": "60"})
+    outcome = run(db, lambda o: o.lookup(Ids(tvdb=169), interactive=False))
+    assert outcome.status == expected
+    assert movie_count(db) == 0
+    with Cache(db) as cache:
+        assert cache.identification_queue() == []
+        retry = cache.pending_retry("tvdb:169")
+        assert (retry is not None) == (expected == "rate_limited")

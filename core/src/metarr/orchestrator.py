@@ -189,33 +189,14 @@ class Orchestrator:
                 cached.ids, interactive=interactive, providers=todo
             )
             identification = self._with_stored(identification, cached)
-        elif ids:
-            if not interactive:
-                pending = self.cache.pending_retry(key)
-                if pending is not None and pending.not_before > now:
-                    return Identification(
-                        outcome=Outcome(
-                            status="rate_limited",
-                            reasons=(
-                                f"waiting for {pending.provider} until "
-                                f"{pending.not_before:%Y-%m-%d %H:%M:%S} UTC: {pending.reason}",
-                            ),
-                        )
-                    )
-            identification = await self.engine.lookup(ids, interactive=interactive)
         else:
-            pending = self.cache.pending_retry(key)
-            if pending is not None and pending.not_before > now and not interactive:
-                return Identification(
-                    outcome=Outcome(
-                        status="rate_limited",
-                        reasons=(
-                            f"waiting for {pending.provider} until "
-                            f"{pending.not_before:%Y-%m-%d %H:%M:%S} UTC: {pending.reason}",
-                        ),
-                    )
-                )
-            identification = await self.engine.identify_title(query.title or "", query.year)
+            waiting = None if interactive else self._waiting(key, now)
+            if waiting is not None:
+                return Identification(outcome=waiting)
+            if ids:
+                identification = await self.engine.lookup(ids, interactive=interactive)
+            else:
+                identification = await self.engine.identify_title(query.title or "", query.year)
         self._persist(query, identification, by or ("lookup" if query.ids else "search"), now)
         return identification
 
@@ -223,6 +204,19 @@ class Orchestrator:
 
     def _lookup_providers(self) -> list[str]:
         return [n for n in self.registry.enabled if self.registry.implements(n, "lookup_by_id")]
+
+    def _waiting(self, key: str, now: datetime) -> Outcome | None:
+        """A ``rate_limited`` outcome while the input's retry is not due yet (no request)."""
+        pending = self.cache.pending_retry(key)
+        if pending is None or pending.not_before <= now:
+            return None
+        return Outcome(
+            status="rate_limited",
+            reasons=(
+                f"waiting for {pending.provider} until "
+                f"{pending.not_before:%Y-%m-%d %H:%M:%S} UTC: {pending.reason}",
+            ),
+        )
 
     def _refetch(self, cached: CachedMovie, key: str, now: datetime) -> list[str]:
         """The providers to ask again for a cached movie ([] when it is fresh)."""
