@@ -1,0 +1,147 @@
+"""The ``metarr`` command: identify movies, inspect providers and the cache, run the demo.
+
+Every command prints readable output, or the JSON contract with ``--json``; errors are one
+line on stderr (``--debug`` adds the traceback and DEBUG logging). Exit codes: `metarr.cli.exits`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from metarr import __version__
+from metarr.cli import exits
+from metarr.cli.state import CliState, split_names
+from metarr.redaction import install_log_redaction
+
+__all__ = ["CliState", "main"]
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Logs to whatever ``sys.stderr`` is now; without ``--debug``, one line, no traceback."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__()
+        self.debug = debug
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.debug:
+            return super().format(record)
+        return f"metarr: {record.levelname.lower()}: {' '.join(record.getMessage().split())}"
+
+
+_handler: _StderrHandler | None = None
+
+
+def _setup_logging(debug: bool) -> None:
+    global _handler
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+    _handler = _StderrHandler(debug)
+    root.addHandler(_handler)
+    level = logging.DEBUG if debug else logging.WARNING
+    root.setLevel(level)
+    _handler.setLevel(level)
+    if not debug:
+        for noisy in ("httpx", "httpcore"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class MetarrGroup(click.Group):
+    """The root group: turns every error into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            raise exits.CliError("interrupted", exits.INTERRUPTED) from None
+        except Exception as exc:
+            state = ctx.find_object(CliState)
+            if state is not None and state.debug:
+                traceback.print_exception(exc, file=sys.stderr)
+            raise exits.CliError(exits.describe(exc), exits.for_exception(exc)) from None
+
+
+@click.group(cls=MetarrGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file (default: ~/.config/metarr/config.toml, or METARR_CONFIG).",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Cache database (default: the platform data dir, or METARR_DB).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks and DEBUG logging on stderr.")
+@click.option("--only", metavar="NAMES", help="Use only these providers (comma-separated).")
+@click.option("--without", metavar="NAMES", help="Leave these providers out (comma-separated).")
+@click.version_option(__version__, prog_name="metarr", message="%(prog)s %(version)s")
+@click.pass_context
+def main(
+    ctx: click.Context,
+    config: Path | None,
+    db: Path | None,
+    debug: bool,
+    only: str | None,
+    without: str | None,
+) -> None:
+    """Identify movies and merge what every metadata provider knows about them."""
+    install_log_redaction()
+    state = ctx.ensure_object(CliState)
+    state.config = config if config is not None else state.config
+    state.db = db if db is not None else state.db
+    state.debug = debug or state.debug
+    if only is not None:
+        state.only = split_names(only)
+    if without is not None:
+        state.without = split_names(without) or ()
+    _setup_logging(state.debug)
+
+
+def _register() -> None:
+    from metarr.cli.batch import batch
+    from metarr.cli.cachecmds import cache, identities, refresh, remerge
+    from metarr.cli.demo import demo
+    from metarr.cli.identify import identify, lookup, queue, resolve, search
+    from metarr.cli.plugins import plugins
+    from metarr.cli.provider import provider
+    from metarr.cli.sim import sim
+
+    for command in (
+        plugins,
+        lookup,
+        identify,
+        search,
+        batch,
+        queue,
+        resolve,
+        cache,
+        refresh,
+        remerge,
+        identities,
+        provider,
+        demo,
+        sim,
+    ):
+        main.add_command(command)
+
+
+_register()

@@ -1,0 +1,257 @@
+"""Cache commands: ``cache show|stats|prune|export``, ``refresh``, ``remerge``, ``identities``."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from metarr.cache import CachedMovie, CacheStats
+from metarr.cli import exits, output
+from metarr.cli.common import finish, json_option, parse_ref
+from metarr.cli.state import get_state
+from metarr.convert import to_json
+from metarr.errors import StorageError
+from metarr.ids import Ids
+from metarr.models import Outcome
+from metarr.orchestrator import Orchestrator
+
+
+@click.group()
+def cache() -> None:
+    """Inspect and maintain the cache (no requests)."""
+
+
+@cache.command("show")
+@click.argument("ref", metavar="ID")
+@json_option
+def cache_show(ref: str, as_json: bool) -> None:
+    """Show the cached movie for ID (tmdb:603, imdb:tt0133093, tt0133093, tvdb:81189)."""
+    ids = parse_ref(ref)
+
+    async def work(orc: Orchestrator) -> tuple[CachedMovie | None, dict[str, float]]:
+        return orc.get(ids), dict(orc.ttl_days)
+
+    cached, ttl = get_state().run(work)
+    if cached is None:
+        raise exits.CliError(
+            f"{ids} is not in the cache: run `metarr lookup --{ids.items()[0][0]} "
+            f"{ids.items()[0][1]}`",
+            exits.NEEDS_PERSON,
+        )
+    if as_json:
+        output.echo_json(cached.movie)
+        return
+    click.echo("\n".join(output.movie_lines(cached.movie)))
+    click.echo("")
+    now = datetime.now(UTC)
+    rows = []
+    for name, part in cached.parts.items():
+        fresh = part.fetched_at + timedelta(days=ttl.get(name, 7.0)) > now and part.settled
+        rows.append(
+            (
+                name,
+                output.styled_status(part.status),
+                f"{part.fetched_at:%Y-%m-%d %H:%M}",
+                "fresh" if fresh else click.style("stale", fg="yellow"),
+                part.error or "",
+            )
+        )
+    click.echo(output.table(("provider", "part", "fetched (UTC)", "", "note"), rows))
+    click.echo("")
+    click.echo(
+        f"identified {cached.identified_at:%Y-%m-%d %H:%M} UTC · refreshed "
+        f"{cached.refreshed_at:%Y-%m-%d %H:%M} UTC" + (f" · key {cached.key}" if cached.key else "")
+    )
+
+
+@cache.command("stats")
+@json_option
+def cache_stats(as_json: bool) -> None:
+    """Counts: movies, stale and incomplete ones, queues, identities, size."""
+
+    async def work(orc: Orchestrator) -> tuple[CacheStats, str]:
+        return orc.cache.stats(providers=_lookup_providers(orc)), str(orc.cache.path)
+
+    stats, path = get_state().run(work)
+    if as_json:
+        data = to_json(stats)
+        data["path"] = path
+        output.echo_json(data)
+        return
+    rows = [
+        ("database", path),
+        ("size", f"{stats.db_bytes / 1024:.0f} KiB (schema v{stats.schema_version})"),
+        ("movies", stats.movies),
+        ("stale", stats.stale),
+        ("incomplete", stats.incomplete),
+    ]
+    rows += [(f"  missing {name}", n) for name, n in sorted(stats.missing_by_provider.items()) if n]
+    rows += [
+        ("needs a person", stats.identification_queue),
+        ("retry queue", f"{stats.retry_queue} ({stats.retries_due} due)"),
+        ("paused providers", ", ".join(stats.paused_providers) or "none"),
+        ("identities", stats.identities),
+    ]
+    click.echo(output.table(("cache", ""), rows))
+
+
+def _lookup_providers(orc: Orchestrator) -> list[str]:
+    return [n for n in orc.registry.enabled if orc.registry.implements(n, "lookup_by_id")]
+
+
+@cache.command("prune")
+@json_option
+def cache_prune(as_json: bool) -> None:
+    """Delete orphaned rows, ended pauses and queue entries for movies now cached."""
+
+    async def work(orc: Orchestrator) -> dict[str, int]:
+        return orc.cache.prune()
+
+    counts = get_state().run(work)
+    if as_json:
+        output.echo_json(counts)
+    else:
+        click.echo(
+            output.table(("pruned", ""), [(k.replace("_", " "), v) for k, v in counts.items()])
+        )
+
+
+@contextlib.contextmanager
+def _open_out(path: Path | None) -> Iterator[TextIO]:
+    if path is None or str(path) == "-":
+        yield sys.stdout
+        return
+    try:
+        handle = path.open("w", encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise exits.CliError(f"cannot write {path}: {exc.strerror or exc}") from None
+    with handle:
+        yield handle
+
+
+@cache.command("export")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def cache_export(file: Path | None) -> None:
+    """Write every cached movie as JSON Lines (the JSON contract) to FILE (default: stdout)."""
+
+    async def work(orc: Orchestrator) -> int:
+        with _open_out(file) as out:
+            return orc.cache.export_movies(out)
+
+    count = get_state().run(work)
+    if file is not None and str(file) != "-":
+        click.echo(f"exported {count} movies to {file}", err=True)
+
+
+def _outcome_line(ref: str, outcome: Outcome) -> str:
+    movie = outcome.movie
+    what = f"{output.label(movie.title, movie.year)}  {movie.ids}" if movie else ""
+    why = "" if outcome.status == "identified" else "  " + "; ".join(outcome.reasons)
+    return f"{ref}  {output.styled_status(outcome.status)}  {what}{why}".rstrip()
+
+
+@click.command()
+@click.argument("refs", nargs=-1, metavar="[ID]...")
+@click.option("--stale", "mode", flag_value="stale", help="Refetch the parts past their TTL.")
+@click.option(
+    "--incomplete", "mode", flag_value="incomplete", help="Fill in the parts that failed before."
+)
+@json_option
+def refresh(refs: tuple[str, ...], mode: str | None, as_json: bool) -> None:
+    """Refetch cached movies: the given IDs (every provider, now), or --stale, or --incomplete."""
+    if bool(refs) == bool(mode):
+        raise exits.CliError("give IDs to refresh, or --stale, or --incomplete (one of them)")
+    targets = [parse_ref(ref) for ref in refs]
+
+    async def work(orc: Orchestrator) -> tuple[list[tuple[str, Outcome]], dict[str, int]]:
+        results: list[tuple[str, Outcome]] = []
+        if mode is None:
+            for ref, ids in zip(refs, targets, strict=True):
+                results.append((ref, await orc.refresh(ids)))
+        else:
+            for outcome in await orc.refresh_stale(incomplete_only=mode == "incomplete"):
+                ref = str(outcome.movie.ids) if outcome.movie else "?"
+                results.append((ref, outcome))
+        return results, dict(orc.stats.requests)
+
+    results, requests = get_state().run(work)
+    _report(results, requests, as_json)
+
+
+def _report(results: list[tuple[str, Outcome]], requests: dict[str, int], as_json: bool) -> None:
+    for ref, outcome in results:
+        if as_json:
+            output.echo_jsonl({"ref": ref, **to_json(outcome)})
+        else:
+            click.echo(_outcome_line(ref, outcome))
+    if not as_json:
+        if not results:
+            click.echo("nothing to refresh")
+        click.echo(f"requests: {output.requests_line(requests)}")
+    finish(exits.worst(exits.for_status(o.status) for _, o in results))
+
+
+@click.command()
+@click.argument("refs", nargs=-1, metavar="[ID]...")
+@json_option
+def remerge(refs: tuple[str, ...], as_json: bool) -> None:
+    """Rebuild merged movies from the stored provider results (all, or these IDs): no request.
+
+    Run it after changing [priority] in the config.
+    """
+    targets: list[Ids] | None = [parse_ref(ref) for ref in refs] if refs else None
+
+    async def work(orc: Orchestrator) -> tuple[int, dict[str, int]]:
+        return orc.remerge(targets), dict(orc.stats.requests)
+
+    count, requests = get_state().run(work)
+    if as_json:
+        output.echo_json({"remerged": count, "requests": sum(requests.values())})
+    else:
+        click.echo(f"remerged {count} movies ({sum(requests.values())} requests)")
+
+
+@click.group()
+def identities() -> None:
+    """Export and import the confirmed identities (input key → ids)."""
+
+
+@identities.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def identities_export(file: Path) -> None:
+    """Write every confirmed identity as JSON Lines to FILE ('-' for stdout)."""
+
+    async def work(orc: Orchestrator) -> int:
+        with _open_out(file) as out:
+            return orc.cache.export_identities(out)
+
+    count = get_state().run(work)
+    click.echo(f"exported {count} identities", err=True)
+
+
+@identities.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def identities_import(file: Path) -> None:
+    """Read identities from FILE (from `identities export`), all or nothing."""
+    try:
+        handle = click.get_text_stream("stdin") if str(file) == "-" else file.open(encoding="utf-8")
+    except OSError as exc:
+        raise exits.CliError(f"cannot read {file}: {exc.strerror or exc}") from None
+
+    async def work(orc: Orchestrator) -> int:
+        with handle:
+            try:
+                return orc.cache.import_identities(handle)
+            except UnicodeDecodeError as exc:
+                raise exits.CliError(f"{file} is not UTF-8 text: {exc.reason}") from None
+            except StorageError as exc:
+                raise exits.CliError(f"{file}: {exc}; nothing was imported") from None
+
+    count = get_state().run(work)
+    click.echo(f"imported {count} identities")

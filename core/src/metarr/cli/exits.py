@@ -1,0 +1,112 @@
+"""Exit codes of the ``metarr`` command, in one place, and the error that carries one.
+
+======  ==========================================================================
+code    meaning
+======  ==========================================================================
+0       success / identified
+1       anything else (an unexpected failure)
+2       usage or configuration error (bad arguments, bad ids, bad config, blocked)
+3       needs identification: ambiguous, not found or conflicting providers
+4       retry later: a provider asked us to slow down (rate limited)
+5       a provider or the network failed
+130     interrupted (Ctrl-C)
+======  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import IO, Any
+
+import click
+
+from metarr.errors import (
+    ConfigError,
+    InvalidIdError,
+    MetarrError,
+    ProviderError,
+    RateLimitedError,
+    StorageError,
+)
+from metarr.redaction import redact
+
+OK = 0
+FAILURE = 1
+USAGE = 2
+NEEDS_PERSON = 3
+RETRY_LATER = 4
+PROVIDER_ERROR = 5
+INTERRUPTED = 130
+
+_BY_STATUS = {
+    "identified": OK,
+    "ambiguous": NEEDS_PERSON,
+    "not_found": NEEDS_PERSON,
+    "conflict": NEEDS_PERSON,
+    "rate_limited": RETRY_LATER,
+    "error": PROVIDER_ERROR,
+    "blocked": USAGE,
+}
+# How bad each code is when several results are folded into one (batch, refresh).
+_SEVERITY = {
+    OK: 0,
+    NEEDS_PERSON: 1,
+    RETRY_LATER: 2,
+    USAGE: 3,
+    FAILURE: 4,
+    PROVIDER_ERROR: 5,
+    INTERRUPTED: 6,
+}
+
+
+def for_status(status: str) -> int:
+    """The exit code for an outcome status."""
+    return _BY_STATUS.get(status, FAILURE)
+
+
+def worst(codes: Iterable[int]) -> int:
+    """The most severe of several exit codes (0 when there are none)."""
+    return max(codes, key=lambda code: _SEVERITY.get(code, 4), default=OK)
+
+
+def for_exception(exc: BaseException) -> int:
+    """The exit code for an error that ended a command."""
+    if isinstance(exc, ConfigError | InvalidIdError):
+        return USAGE
+    if isinstance(exc, RateLimitedError):
+        return RETRY_LATER
+    if isinstance(exc, ProviderError):
+        return PROVIDER_ERROR
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED
+    return FAILURE
+
+
+def describe(exc: BaseException) -> str:
+    """One line saying what went wrong and, where we know it, what to do."""
+    if isinstance(exc, StorageError):
+        return f"cache: {exc} (check --db / METARR_DB)"
+    if isinstance(exc, MetarrError):
+        text = str(exc)
+    elif isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        text = f"{where}{exc.strerror}"
+    else:
+        text = f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+    return redact(" ".join(text.split()))
+
+
+class CliError(click.ClickException):
+    """An error to report as one line on stderr, ending the command with ``exit_code``."""
+
+    def __init__(self, message: str, exit_code: int = USAGE) -> None:
+        super().__init__(redact(message))
+        self.exit_code = exit_code
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print ``error: <message>`` on stderr."""
+        line = click.style("error: ", fg="red", bold=True) + self.format_message()
+        if file is None:
+            click.echo(line, err=True)
+        else:
+            click.echo(line, file=file)

@@ -1,0 +1,212 @@
+"""Human output: aligned tables, the merged movie with provenance, outcomes and candidates.
+
+Colour goes through `click.style`; `click.echo` drops it when the stream is not a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import click
+
+from metarr.convert import to_json
+from metarr.ids import Ids
+from metarr.models import Candidate, Movie, Outcome, ProviderResult
+
+STATUS_COLOURS = {
+    "identified": "green",
+    "ok": "green",
+    "enabled": "green",
+    "ambiguous": "yellow",
+    "not_found": "yellow",
+    "conflict": "yellow",
+    "rate_limited": "magenta",
+    "skipped": "bright_black",
+    "disabled": "bright_black",
+    "blocked": "red",
+    "error": "red",
+    "broken": "red",
+    "invalid": "red",
+}
+CAST_SHOWN = 5
+VALUE_WIDTH = 72
+
+
+def styled_status(status: str, width: int = 0) -> str:
+    """A status word in its colour, padded to ``width``."""
+    text = click.style(status, fg=STATUS_COLOURS.get(status), bold=status == "identified")
+    return text + " " * max(0, width - len(status))
+
+
+def echo_json(data: Any) -> None:
+    """Print pretty JSON of plain data (or of models, through the converter) on stdout."""
+    click.echo(json.dumps(to_json(data), ensure_ascii=False, indent=2))
+
+
+def echo_jsonl(data: Any) -> None:
+    """Print one compact JSON line on stdout."""
+    click.echo(json.dumps(to_json(data), ensure_ascii=False))
+
+
+def _visible(text: str) -> int:
+    return len(click.unstyle(text))
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, indent: int = 0) -> str:
+    """Rows as aligned columns under bold headers (styled cells keep their alignment)."""
+    cells = [[("" if value is None else str(value)) for value in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, value in enumerate(row):
+            widths[i] = max(widths[i], _visible(value))
+    pad = " " * indent
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v + " " * (widths[i] - _visible(v)) for i, v in enumerate(values)]
+        return (pad + "  ".join(parts)).rstrip()
+
+    head = line([click.style(h, bold=True) for h in headers])
+    return "\n".join([head, *(line(row) for row in cells)])
+
+
+def label(title: str | None, year: int | None) -> str:
+    """``Title (Year)``."""
+    return f"{title or '(untitled)'}" + (f" ({year})" if year else "")
+
+
+def ids_text(ids: Ids) -> str:
+    """``tmdb:603 imdb:tt0133093``."""
+    return str(ids)
+
+
+def shorten(text: str, width: int) -> str:
+    """The text on one line, cut to ``width`` with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def movie_lines(movie: Movie) -> list[str]:
+    """The merged movie: each field with the provider that gave it, then the collections."""
+    prov = movie.provenance
+    rows: list[tuple[str, str, str]] = []
+    for kind, value in movie.ids.items():
+        rows.append((f"{kind} id", str(value), prov.get(f"ids.{kind}", "")))
+    scalars = [
+        ("title", movie.title),
+        ("original_title", movie.original_title),
+        ("year", movie.year),
+        ("release_date", movie.release_date),
+        ("runtime", f"{movie.runtime} min" if movie.runtime else None),
+        ("content_rating", movie.content_rating),
+        ("genres", ", ".join(movie.genres) if movie.genres else None),
+        ("tagline", movie.tagline),
+        ("collection", movie.collection),
+        ("awards", movie.awards),
+        ("outline", movie.outline),
+        ("plot", movie.plot),
+    ]
+    for field, value in scalars:
+        if value not in (None, ""):
+            rows.append((field, shorten(str(value), VALUE_WIDTH), prov.get(field, "")))
+    for rating in movie.ratings:
+        votes = f" ({rating.votes:,} votes)" if rating.votes else ""
+        rows.append(
+            (f"rating {rating.source}", f"{rating.value:g}/{rating.max:g}{votes}", rating.provider)
+        )
+    images: dict[str, Counter[str]] = {}
+    for image in movie.images:
+        images.setdefault(image.kind, Counter())[image.provider] += 1
+    for kind, counts in images.items():
+        by = ", ".join(f"{name} {n}" for name, n in counts.most_common())
+        rows.append((f"images {kind}", f"{sum(counts.values())}", by))
+    for member in movie.cast[:CAST_SHOWN]:
+        role = f" as {member.character}" if member.character else ""
+        rows.append(("cast", f"{member.name}{role}", member.provider))
+    if len(movie.cast) > CAST_SHOWN:
+        rows.append(("cast", f"… and {len(movie.cast) - CAST_SHOWN} more", ""))
+    directors = [c for c in movie.crew if c.job.casefold() == "director"]
+    for member in directors[:3]:
+        rows.append(("director", member.name, member.provider))
+    head = click.style(label(movie.title, movie.year), bold=True) + "  " + ids_text(movie.ids)
+    ordered = [(field, source, value) for field, value, source in rows]
+    return [head, table(("field", "from", "value"), ordered, indent=2)]
+
+
+def providers_line(statuses: Mapping[str, str]) -> str:
+    """``tmdb ok · omdb ok · fanart disabled``."""
+    return " · ".join(f"{name} {styled_status(status)}" for name, status in statuses.items())
+
+
+def requests_line(counts: Mapping[str, int]) -> str:
+    """``tmdb 2 · omdb 1 (3 in all)``, or ``none``."""
+    total = sum(counts.values())
+    if not total:
+        return "none"
+    parts = " · ".join(f"{name} {n}" for name, n in sorted(counts.items()) if n)
+    return f"{parts} ({total} in all)"
+
+
+def outcome_lines(
+    outcome: Outcome, *, requests: Mapping[str, int] | None = None, explain: bool = False
+) -> list[str]:
+    """An outcome for a person: status, the movie or the candidates, providers and reasons."""
+    lines = [f"{click.style('outcome', bold=True)}    {styled_status(outcome.status)}"]
+    if outcome.movie is not None:
+        lines.append("")
+        lines.extend(movie_lines(outcome.movie))
+    if outcome.candidates:
+        lines.append("")
+        lines.append(click.style("candidates", bold=True))
+        lines.append(candidates_table(outcome.candidates, explain=explain, indent=2))
+    lines.append("")
+    if outcome.providers:
+        lines.append(f"{click.style('providers', bold=True)}  {providers_line(outcome.providers)}")
+    if requests is not None:
+        lines.append(f"{click.style('requests', bold=True)}   {requests_line(requests)}")
+    if outcome.reasons:
+        lines.append(click.style("reasons", bold=True))
+        lines.extend(f"  - {reason}" for reason in outcome.reasons)
+    return lines
+
+
+def candidates_table(
+    candidates: Sequence[Candidate], *, explain: bool = False, indent: int = 0
+) -> str:
+    """Candidates as a numbered table; ``explain`` adds the score components and notes."""
+    headers: list[str] = ["#", "title", "year", "ids", "providers", "match"]
+    if explain:
+        headers += ["score", "title dist", "year dist", "notes"]
+    rows = []
+    for number, candidate in enumerate(candidates, start=1):
+        row: list[Any] = [
+            number,
+            shorten(candidate.title, 50),
+            candidate.year or "",
+            ids_text(candidate.ids),
+            ",".join(candidate.providers),
+            click.style("yes", fg="green") if candidate.matches else "no",
+        ]
+        if explain:
+            comps = candidate.components
+            row += [
+                "" if candidate.score is None else f"{candidate.score:.3f}",
+                _num(comps.get("title")),
+                _num(comps.get("year")),
+                "; ".join(candidate.notes),
+            ]
+        rows.append(row)
+    return table(headers, rows, indent=indent)
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def result_data(result: ProviderResult) -> dict[str, Any]:
+    """A provider result as JSON data without its raw bodies."""
+    data = to_json(result)
+    data.pop("raw", None)
+    return data

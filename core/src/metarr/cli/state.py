@@ -1,0 +1,95 @@
+"""What every command shares: the global options, settings, and running the orchestrator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+import click
+
+from metarr.config import Settings, load_settings
+from metarr.orchestrator import Orchestrator
+from metarr.plugins import PluginInfo, discover
+
+T = TypeVar("T")
+
+
+@attrs.define
+class CliState:
+    """The global options, plus hooks for tests and the demo (plugins, settings in memory)."""
+
+    config: Path | None = None
+    db: Path | None = None
+    debug: bool = False
+    only: tuple[str, ...] | None = None
+    without: tuple[str, ...] = ()
+    plugins: list[PluginInfo] | None = None
+    settings: Settings | None = None
+    _infos: list[PluginInfo] | None = None
+
+    def infos(self) -> list[PluginInfo]:
+        """The installed provider plugins (discovered once)."""
+        if self._infos is None:
+            self._infos = list(discover() if self.plugins is None else self.plugins)
+        return self._infos
+
+    def load_settings(self) -> Settings:
+        """Settings from the config file and the environment, with ``--config``/``--db``."""
+        if self.settings is not None:
+            settings = self.settings
+            if self.db is not None:
+                settings = attrs.evolve(settings, db_path=self.db)
+            return settings
+        return load_settings(
+            [info.name for info in self.infos()], config_path=self.config, db_path=self.db
+        )
+
+    def orchestrator(
+        self,
+        settings: Settings | None = None,
+        *,
+        only: Iterable[str] | None = None,
+        without: Iterable[str] | None = None,
+    ) -> Orchestrator:
+        """An orchestrator for this run (call it inside the event loop that will use it)."""
+        return Orchestrator.from_settings(
+            settings or self.load_settings(),
+            only=self.only if only is None else only,
+            without=self.without if without is None else without,
+            plugins=self.infos(),
+        )
+
+    def run(
+        self,
+        work: Callable[[Orchestrator], Awaitable[T]],
+        *,
+        settings: Settings | None = None,
+        only: Iterable[str] | None = None,
+        without: Iterable[str] | None = None,
+    ) -> T:
+        """Open an orchestrator, await ``work`` with it, and close it, on a fresh event loop."""
+        resolved = settings or self.load_settings()
+
+        async def go() -> T:
+            orchestrator = self.orchestrator(resolved, only=only, without=without)
+            try:
+                return await work(orchestrator)
+            finally:
+                await orchestrator.aclose()
+
+        return asyncio.run(go())
+
+
+def get_state() -> CliState:
+    """The `CliState` of the running command."""
+    return click.get_current_context().find_object(CliState) or CliState()
+
+
+def split_names(value: str | None) -> tuple[str, ...] | None:
+    """``"tmdb, omdb"`` as ``("tmdb", "omdb")``; None stays None."""
+    if value is None:
+        return None
+    return tuple(name.strip() for name in value.split(",") if name.strip())
