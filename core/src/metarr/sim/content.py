@@ -8,6 +8,7 @@ MovieLens year and mean rating.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any, NamedTuple
 
 from metarr.sim import synth
@@ -207,14 +208,15 @@ def _date(year: int, *parts: object) -> dt.date:
     return dt.date(year, 1, 1) + dt.timedelta(days=min(day, 364))
 
 
-def releases(movie: Movie) -> list[Release]:
+@functools.lru_cache(maxsize=1 << 15)
+def releases(movie: Movie) -> tuple[Release, ...]:
     """Simulated releases; the first is TMDB's primary release (in `Movie.tmdb_year`).
 
     A movie whose TMDB year differs from MovieLens keeps another release in the MovieLens year,
     as real data does (festival premiere a year early, or a home-country release a year late).
     """
     if movie.year is None:
-        return []
+        return ()
     cert = certification(movie)
     gb, de, fr = CERTIFICATIONS.get(cert, ("", "", ""))
     lang = original_language(movie)
@@ -236,7 +238,7 @@ def releases(movie: Movie) -> list[Release]:
         result.append(Release("US", primary + dt.timedelta(days=150), 5, cert, "DVD"))
     if home not in {r.country for r in result}:
         result.append(Release(home, primary, 3, fr if home == "FR" else "", ""))
-    return result
+    return tuple(result)
 
 
 def release_in_movielens_year(movie: Movie) -> dt.date | None:
@@ -252,7 +254,8 @@ def omdb_date(value: dt.date | None) -> str:
     return "N/A" if value is None else f"{value.day:02d} {_MONTHS[value.month - 1]} {value.year}"
 
 
-def cast(movie: Movie) -> list[Person]:
+@functools.lru_cache(maxsize=1 << 15)
+def cast(movie: Movie) -> tuple[Person, ...]:
     """Six to twelve simulated actors; people recur across movies (a shared pool of ids)."""
     r = synth.rng("cast", movie.movie_id)
     size = 6 + synth.stable("cast-size", movie.movie_id) % 7
@@ -265,7 +268,7 @@ def cast(movie: Movie) -> list[Person]:
         seen.add(person_id)
         character = synth.person_name(person_id + 7_777_777).split(" ")[0]
         people.append(Person(person_id, synth.person_name(person_id), character, "Acting", order))
-    return people
+    return tuple(people)
 
 
 _CREW_JOBS = (
@@ -279,7 +282,8 @@ _CREW_JOBS = (
 )
 
 
-def crew(movie: Movie) -> list[Person]:
+@functools.lru_cache(maxsize=1 << 15)
+def crew(movie: Movie) -> tuple[Person, ...]:
     """Simulated crew: one director (sometimes two), writers, producer, camera, music, editor."""
     r = synth.rng("crew", movie.movie_id)
     jobs = list(_CREW_JOBS)
@@ -289,7 +293,7 @@ def crew(movie: Movie) -> list[Person]:
     for order, (job, department) in enumerate(jobs):
         person_id = 2_000_000 + r.randrange(20_000)
         people.append(Person(person_id, synth.person_name(person_id), job, department, order))
-    return people
+    return tuple(people)
 
 
 def directors(movie: Movie) -> list[str]:

@@ -7,6 +7,7 @@ ids, so two runs (and two machines) build identical worlds.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import string
@@ -88,10 +89,11 @@ def rng(*parts: object) -> random.Random:
     return random.Random(stable(*parts))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def token(length: int, *parts: object) -> str:
     """A stable alphanumeric token (image file names, video keys)."""
-    generator = rng("token", *parts)
-    return "".join(generator.choice(_ALPHABET) for _ in range(length))
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=64).digest()
+    return "".join(_ALPHABET[byte % len(_ALPHABET)] for byte in digest[:length])
 
 
 def hex_token(length: int, *parts: object) -> str:
@@ -107,6 +109,7 @@ def _word(generator: random.Random, syllables: int) -> str:
     return "".join(parts).capitalize()
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def person_name(person_id: int) -> str:
     """An invented, pronounceable name for a simulated person id."""
     generator = rng("person", person_id)
