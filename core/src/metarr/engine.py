@@ -402,11 +402,14 @@ class Engine:
             if "rate_limited" in failed:
                 status = "rate_limited"
                 session.reasons.append(
-                    "a provider asked us to slow down before the movie was identified; retry later"
+                    "a provider asked us to slow down before the movie was identified "
+                    f"({_failures(session)}); retry later"
                 )
             elif failed:
                 status = "error"
-                session.reasons.append("providers failed before the movie was identified")
+                session.reasons.append(
+                    f"providers failed before the movie was identified ({_failures(session)})"
+                )
             else:
                 status = "not_found"
                 session.reasons.append("no provider knows a movie with these ids")
@@ -454,7 +457,9 @@ class Engine:
                     if any(statuses[n] == "rate_limited" for n in failed)
                     else "error"
                 )
-                session.reasons.append("no search provider answered; retry later")
+                session.reasons.append(
+                    f"no search provider answered ({_failures(session)}); retry later"
+                )
                 return Outcome(status=status, reasons=tuple(session.reasons), providers=statuses)
             near = (
                 f"; nearest: {', '.join(_label(c) for c in candidates[:3])}" if candidates else ""
@@ -568,6 +573,15 @@ class Engine:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _failures(session: _Session) -> str:
+    """``tmdb: server error (HTTP 500); omdb: …``: who failed and how, for the reasons."""
+    return "; ".join(
+        f"{name}: {report.detail or report.status}"
+        for name, report in session.reports.items()
+        if report.status in ("rate_limited", "error")
+    )
 
 
 def _policy(interactive: bool) -> http.RetryPolicy:
