@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import socket
 import sqlite3
 import subprocess
@@ -369,3 +370,49 @@ def popen_cli(args: Sequence[str], env: Mapping[str, str]) -> Iterator[subproces
         if process.poll() is None:
             process.kill()
         process.communicate(timeout=30)
+
+
+# -- a library to identify -------------------------------------------------------------------
+
+
+def library(world: World, size: int, *, seed: int) -> list[dict[str, Any]]:
+    """``size`` distinct world movies as batch rows: by TMDB, IMDb or TVDB id, or title+year."""
+    rng = random.Random(seed)
+    movies = [m for m in world if m.tmdb_id and m.imdb_id and m.year]
+    rows: list[dict[str, Any]] = []
+    for movie in rng.sample(movies, size):
+        draw = rng.random()
+        if draw < 0.4:
+            rows.append({"tmdb_id": movie.tmdb_id})
+        elif draw < 0.7:
+            rows.append({"imdb_id": movie.imdb_id})
+        elif draw < 0.85 and movie.in_tvdb:
+            rows.append({"tvdb_id": movie.tvdb_id})
+        else:
+            rows.append({"title": movie.title, "year": movie.year})
+    return rows
+
+
+def write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write batch rows as JSON Lines."""
+    path.write_text("".join(json.dumps(dict(row)) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def outcome_lines(stdout: bytes) -> list[dict[str, Any]]:
+    """The complete JSON lines of ``metarr batch --json`` output (a cut last line is dropped)."""
+    found = []
+    for line in stdout.decode("utf-8", "replace").splitlines():
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and "status" in data:
+            found.append(data)
+    return found
+
+
+def movie_key(line: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The ids of the movie an identified output line names."""
+    ids = line["movie"]["ids"]
+    return (ids.get("tmdb"), ids.get("imdb"), ids.get("tvdb"))

@@ -101,9 +101,7 @@ def faulty(world: World, provider: str, kind: str) -> Iterator[tuple[dict[str, s
     knobs: dict[str, Knobs] = {}
     extra: dict[str, str] = {}
     if kind in SIM_FAULTS:
-        knobs[provider] = Knobs(
-            fault_rate=1.0, faults=(kind,), timeout_hold=3.0, slow_duration=3.0
-        )
+        knobs[provider] = Knobs(fault_rate=1.0, faults=(kind,), timeout_hold=3.0, slow_duration=3.0)
         if kind in ("timeout", "slow"):
             extra[f"METARR_{provider.upper()}_TIMEOUT"] = SHORT_TIMEOUT
     elif kind == "429":
@@ -239,3 +237,19 @@ def test_injected_fault_counts() -> None:
     for (_, kind), n in INJECTED.items():
         by_kind[kind] += n
     print(f"faults injected: {sum(INJECTED.values())} ({dict(sorted(by_kind.items()))})")
+
+
+def test_search_hit_without_a_record_is_settled_not_ok(world: World, tmp_path: Path) -> None:
+    # TheTVDB's search answers for this title, but TheTVDB has no record of the movie: its part
+    # must be not_found (an 'ok' part without a result cannot be stored, and the movie was lost).
+    peanuts = next(m for m in world.search("The Peanuts Movie") if m.year == 2015)
+    assert not peanuts.in_tvdb
+    db = tmp_path / "m.sqlite"
+    with SimServer(world) as sim:
+        [result] = identify(sim.settings_env(), db, [Query(title=peanuts.title, year=2015)])
+    outcome = result.outcome
+    assert outcome.status == "identified", outcome.reasons
+    assert outcome.providers["tvdb"] == "not_found"
+    [stored] = check_db(db)
+    assert stored.movie.ids.imdb == peanuts.imdb_id
+    assert stored.parts["tvdb"]["status"] == "not_found"
