@@ -31,7 +31,6 @@ from metarr.models import Movie, ProviderResult
 from metarr.orchestrator import Orchestrator
 from metarr.plugins import PluginInfo, discover
 from metarr.query import Query
-from metarr.sim import SimServer
 from metarr.sim.base import SimKeys, SimRequest
 from metarr.sim.fanart import FanartSim
 from metarr.sim.omdb import OmdbSim

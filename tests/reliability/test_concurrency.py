@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from metarr.sim import Knobs, SimServer
 from metarr.sim.world import World
-
 from reliability.helpers import (
     check_db,
     cli_env,

@@ -24,7 +24,6 @@ from metarr.http import MAX_RESPONSE_BYTES
 from metarr.query import Query
 from metarr.sim import Knobs, SimServer
 from metarr.sim.world import World
-
 from reliability.helpers import (
     PROVIDERS,
     BadServer,

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from metarr.sim import Knobs, SimServer
 from metarr.sim.world import World
-
 from reliability.helpers import (
     check_db,
     cli_env,
