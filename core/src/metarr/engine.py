@@ -228,7 +228,7 @@ class Engine:
 
     def _report(self, session: _Session, name: str, report: ProviderReport) -> None:
         previous = session.reports.get(name)
-        if previous is not None and previous.status == "ok" and report.status != "ok":
+        if previous is not None and previous.result is not None and report.status != "ok":
             return  # a failed extra request (e.g. a conflict check) does not undo a record
         session.reports[name] = report
 
@@ -308,7 +308,9 @@ class Engine:
                         self._report(session, name, ProviderReport(status="ok", result=result))
                         for kind, value in self._extract(name, result).items():
                             claims.setdefault(kind, {}).setdefault(value, set()).add(name)
-                    elif name not in session.reports:
+                    elif (previous := session.reports.get(name)) is None or (
+                        previous.status == "ok" and previous.result is None
+                    ):  # not found (its search may have answered, but it has no such record)
                         self._report(session, name, ProviderReport(status="not_found"))
         finally:
             for task in pending:

@@ -299,7 +299,11 @@ class Orchestrator:
         parts: dict[str, ProviderPart] = {}
         for name in self._lookup_providers():
             report = identification.reports.get(name)
-            if report is None or report.status in ("skipped", "not_found", "disabled"):
+            if (
+                report is None
+                or report.status in ("skipped", "not_found", "disabled")
+                or (report.status == "ok" and report.result is None)  # search hits, no record
+            ):
                 status, result = "not_found", None
             else:
                 status, result = report.status, report.result
