@@ -18,7 +18,7 @@ ID_KINDS: tuple[IdKind, ...] = get_args(IdKind)
 
 # Largest id accepted: SQLite integers are 64-bit, and no provider is anywhere near this.
 MAX_NUMERIC_ID = 2**31 - 1
-_IMDB_RE = re.compile(r"^tt(\d{7,10})$")
+_IMDB_RE = re.compile(r"^tt([0-9]{7,10})$")  # ASCII digits only: one spelling per id
 _IMDB_URL_RE = re.compile(
     r"^(?:https?://)?(?:(?:www|m)\.)?imdb\.com/title/(tt\d+)/?(?:[?#].*)?$", re.IGNORECASE
 )
