@@ -62,7 +62,7 @@ def normalize_title(title: str) -> str:
     text = re.sub(r"['`´’]", "", text)
     text = re.sub(r"[^a-z0-9]+", " ", text).strip()
     tokens = text.split()
-    if len(tokens) > 1 and tokens[0] in LEADING_ARTICLES:
+    while len(tokens) > 1 and tokens[0] in LEADING_ARTICLES:  # all of them: idempotent
         tokens = tokens[1:]
     return " ".join(_arabic(token) for token in tokens)
 
