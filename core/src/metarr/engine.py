@@ -76,7 +76,8 @@ class _Session:
 
     interactive: bool
     only: frozenset[str] | None = None  # restrict lookups to these providers (a partial refresh)
-    reports: dict[str, ProviderReport] = attrs.field(factory=dict)
+    reports: dict[str, ProviderReport] = attrs.field(factory=dict)  # records and failures
+    searched: dict[str, ProviderStatus] = attrs.field(factory=dict)  # search answers
     out: set[str] = attrs.field(factory=set)  # providers not to ask again this time
     reasons: list[str] = attrs.field(factory=list)
 
@@ -308,9 +309,7 @@ class Engine:
                         self._report(session, name, ProviderReport(status="ok", result=result))
                         for kind, value in self._extract(name, result).items():
                             claims.setdefault(kind, {}).setdefault(value, set()).add(name)
-                    elif (previous := session.reports.get(name)) is None or (
-                        previous.status == "ok" and previous.result is None
-                    ):  # not found (its search may have answered, but it has no such record)
+                    elif name not in session.reports:
                         self._report(session, name, ProviderReport(status="not_found"))
         finally:
             for task in pending:
@@ -440,6 +439,8 @@ class Engine:
                 statuses[name] = "disabled"
             elif name in session.reports:
                 statuses[name] = session.reports[name].status
+            elif name in session.searched:
+                statuses[name] = session.searched[name]
             else:
                 statuses[name] = "skipped"
         return statuses
@@ -505,8 +506,8 @@ class Engine:
         hits: list[SearchHit] = []
         for name, answer in zip(searchers, answers, strict=True):
             found = [h for h in (answer or []) if isinstance(h, SearchHit)]
-            if name not in session.reports:
-                self._report(session, name, ProviderReport(status="ok" if found else "not_found"))
+            if name not in session.reports:  # failures are reports; answers are not records
+                session.searched[name] = "ok" if found else "not_found"
             hits.extend(found)
         groups = _collapse(hits)
         extra: dict[int, list[ProviderResult]] = {}

@@ -299,11 +299,7 @@ class Orchestrator:
         parts: dict[str, ProviderPart] = {}
         for name in self._lookup_providers():
             report = identification.reports.get(name)
-            if (
-                report is None
-                or report.status in ("skipped", "not_found", "disabled")
-                or (report.status == "ok" and report.result is None)  # search hits, no record
-            ):
+            if report is None or report.status in ("skipped", "not_found", "disabled"):
                 status, result = "not_found", None
             else:
                 status, result = report.status, report.result
