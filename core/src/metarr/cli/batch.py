@@ -171,7 +171,7 @@ class Display:
         self.as_json = as_json
         self.progress = progress
         self._last = 0.0
-        self._drawn = False
+        self._width = 0
 
     def result(self, row: Row, outcome: Outcome) -> None:
         self.tally.add(outcome.status)
@@ -204,13 +204,13 @@ class Display:
         self._last = now
         counts = " · ".join(f"{status} {n}" for status, n in _ordered(self.tally.counts) if n)
         text = f"{self.tally.done} rows · {counts or 'starting'} · {self.tally.rate():.1f}/s"
-        click.echo("\r\x1b[K" + text, nl=False, err=True)
-        self._drawn = True
+        click.echo("\r" + text.ljust(self._width), nl=False, err=True)
+        self._width = len(text)
 
     def _clear(self) -> None:
-        if self._drawn:
-            click.echo("\r\x1b[K", nl=False, err=True)
-            self._drawn = False
+        if self._width:
+            click.echo("\r" + " " * self._width + "\r", nl=False, err=True)
+            self._width = 0
 
     def close(self) -> None:
         self._clear()
@@ -260,16 +260,20 @@ async def run_batch(
                 task.cancel()
 
     async def produce() -> None:
-        for row in rows:
-            if stop.is_set():
-                break
-            if row.query is None:
-                display.bad(row)
-                continue
-            await work.put(row)
-            await asyncio.sleep(0)
-        for _ in range(concurrency):
-            await work.put(None)
+        try:
+            for row in rows:
+                if stop.is_set():
+                    break
+                if row.query is None:
+                    display.bad(row)
+                    continue
+                await work.put(row)
+        except BaseException:
+            stop.set()  # the workers skip what is queued and see the sentinels
+            raise
+        finally:
+            for _ in range(concurrency):
+                await work.put(None)
 
     async def identify(row: Row) -> None:
         assert row.query is not None
@@ -312,7 +316,14 @@ async def run_batch(
     tasks.append(asyncio.ensure_future(produce()))
     tasks.extend(asyncio.ensure_future(worker()) for _ in range(concurrency))
     try:
-        await asyncio.gather(*tasks, return_exceptions=True)
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        failures = [
+            r
+            for r in outcomes
+            if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
+        ]
+        if failures:
+            raise failures[0]
     except asyncio.CancelledError:  # KeyboardInterrupt without our handler (other platforms)
         tally.interrupted = True
         for task in tasks:
@@ -389,7 +400,7 @@ def batch(
     if str(file) == "-":
         if fmt is None:
             raise exits.CliError("reading stdin: give --format csv or jsonl")
-        fmt_name, handle = fmt, click.get_binary_stream("stdin")
+        fmt_name, handle = fmt, sys.stdin.buffer
     else:
         try:
             fmt_name = detect_format(file, fmt)
