@@ -28,10 +28,11 @@ from typing import Any
 import attrs
 
 from metarr import http
+from metarr.candidates import collapse, decide, regroup, score
 from metarr.errors import NotFoundError, ProviderError, RateLimitedError
 from metarr.gate import ProviderGate
 from metarr.ids import ID_KINDS, Ids
-from metarr.matching import YEAR_ADJACENT, match_title, match_year, same_movie
+from metarr.matching import YEAR_ADJACENT, same_movie
 from metarr.merge import merge
 from metarr.models import Candidate, Movie, Outcome, ProviderResult, ProviderStatus, SearchHit
 from metarr.plugins import Registry
@@ -474,7 +475,7 @@ class Engine:
                 reasons=tuple(session.reasons),
                 providers=statuses,
             )
-        chosen = _decide(matching, year)
+        chosen = decide(matching, year)
         if chosen is None:
             session.reasons.append(
                 f"{len(matching)} candidates match {_label_query(title, year)} equally well: "
@@ -509,9 +510,9 @@ class Engine:
             if name not in session.reports:  # failures are reports; answers are not records
                 session.searched[name] = "ok" if found else "not_found"
             hits.extend(found)
-        groups = _collapse(hits)
+        groups = collapse(hits)
         extra: dict[int, list[ProviderResult]] = {}
-        scored = [_score(query, year, members, ()) for members in groups]
+        scored = [score(query, year, members, ()) for members in groups]
         # Stage 1: matching hits without an IMDb id are looked up to learn it (for collapsing).
         # Stage 2, only if nothing matched: year-plausible near misses are looked up to learn
         # their alternative titles ("The Postman" is TMDB's "Il Postino"). Both share the bound.
@@ -535,8 +536,8 @@ class Engine:
             lookups = await asyncio.gather(*(self._xref(session, groups[i]) for i in chosen))
             for index, found in zip(chosen, lookups, strict=True):
                 extra[index] = found
-            groups, extra = _regroup(groups, extra, self._extract)
-            scored = [_score(query, year, m, extra.get(i, ())) for i, m in enumerate(groups)]
+            groups, extra = regroup(groups, extra, self._extract)
+            scored = [score(query, year, m, extra.get(i, ())) for i, m in enumerate(groups)]
         order = sorted(
             range(len(scored)), key=lambda i: (not scored[i].matches, scored[i].score or 0)
         )
@@ -617,126 +618,6 @@ def _fits(record: ProviderResult, evidence: Iterable[ProviderResult]) -> bool:
         for o in others
     )
     return agree * 2 > len(others)
-
-
-def _collapse(hits: Sequence[SearchHit]) -> list[list[SearchHit]]:
-    """Group hits that share any id (the same movie seen by several providers)."""
-    groups: list[list[SearchHit]] = []
-    keys: list[set[tuple[str, Any]]] = []
-    for hit in hits:
-        own = set(hit.ids.items())
-        joined = [i for i, k in enumerate(keys) if k & own]
-        if not joined:
-            groups.append([hit])
-            keys.append(own)
-            continue
-        first = joined[0]
-        groups[first].append(hit)
-        keys[first] |= own
-        for other in reversed(joined[1:]):
-            groups[first].extend(groups.pop(other))
-            keys[first] |= keys.pop(other)
-    return groups
-
-
-def _regroup(
-    groups: list[list[SearchHit]],
-    extra: dict[int, list[ProviderResult]],
-    extract: Any,
-) -> tuple[list[list[SearchHit]], dict[int, list[ProviderResult]]]:
-    """Merge groups whose cross-referenced ids now overlap."""
-    keys = []
-    for i, members in enumerate(groups):
-        own = {item for hit in members for item in hit.ids.items()}
-        for result in extra.get(i, ()):
-            own |= set(extract(result.provider, result).items())
-        keys.append(own)
-    merged_groups: list[list[SearchHit]] = []
-    merged_extra: dict[int, list[ProviderResult]] = {}
-    merged_keys: list[set[tuple[str, Any]]] = []
-    for i, members in enumerate(groups):
-        target = next((j for j, k in enumerate(merged_keys) if k & keys[i]), None)
-        if target is None:
-            merged_groups.append(list(members))
-            merged_keys.append(set(keys[i]))
-            merged_extra[len(merged_groups) - 1] = list(extra.get(i, ()))
-        else:
-            merged_groups[target].extend(members)
-            merged_keys[target] |= keys[i]
-            merged_extra[target].extend(extra.get(i, ()))
-    return merged_groups, merged_extra
-
-
-def _score(
-    query: str, year: int | None, members: Sequence[SearchHit], results: Sequence[ProviderResult]
-) -> Candidate:
-    """One candidate from a group of hits (and any cross-referenced records), scored."""
-    ids: dict[str, Any] = {}
-    for hit in members:
-        for kind, value in hit.ids.items():
-            ids.setdefault(kind, value)
-    for result in results:
-        for kind, value in result.ids.items():
-            ids.setdefault(kind, value)
-    titles: list[str] = []
-    originals: list[str] = []
-    alternatives: list[str] = []
-    years: set[int] = set()
-    for item in [*members, *results]:
-        if item.title:
-            titles.append(item.title)
-        if item.original_title:
-            originals.append(item.original_title)
-        alternatives.extend(item.alternative_titles)
-        if item.year:
-            years.add(item.year)
-    best = None
-    for main in titles or [None]:
-        attempt = match_title(
-            query,
-            main,
-            originals[0] if originals else None,
-            [*titles, *originals[1:], *alternatives],
-        )
-        if best is None or attempt.distance < best.distance:
-            best = attempt
-    assert best is not None
-    verdict, year_distance = match_year(year, years)
-    matches = best.matched and verdict in ("exact", "adjacent", "any")
-    notes = [
-        f"title {'matches' if best.matched else 'differs'}"
-        + (f" via {best.via.replace('_', ' ')}" if best.matched and best.via != "title" else "")
-        + (f" ('{best.closest}')" if best.closest else ""),
-        f"year {verdict}" + (f" ({', '.join(str(y) for y in sorted(years))})" if years else ""),
-    ]
-    providers = tuple(sorted({hit.provider for hit in members}))
-    poster = next((hit.poster for hit in members if hit.poster), None)
-    main_year = next((hit.year for hit in members if hit.year), None)
-    return Candidate(
-        title=titles[0] if titles else query,
-        year=main_year,
-        ids=Ids(**ids),
-        providers=providers,
-        poster=poster,
-        matches=matches,
-        score=round(best.distance + year_distance, 3),
-        components={"title": best.distance, "year": year_distance},
-        notes=tuple(notes),
-    )
-
-
-def _decide(matching: Sequence[Candidate], year: int | None) -> Candidate | None:
-    """The single identified candidate, or None when a person must choose."""
-    if len(matching) == 1:
-        return matching[0]
-    if year is not None:
-        exact = [c for c in matching if c.components.get("year") == 0.0]
-        if len(exact) == 1:
-            return attrs.evolve(
-                exact[0],
-                notes=(*exact[0].notes, "the only exact-year match; others are a year off"),
-            )
-    return None
 
 
 def _label(candidate: Candidate) -> str:
