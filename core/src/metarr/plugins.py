@@ -258,6 +258,8 @@ def _enable(
         provider = info.factory(context)
         pm.register(provider, name=name)
         pm.check_pending()
+    except ConfigError:
+        raise  # the person's settings are wrong (not the plugin): say so, as for any setting
     except Exception as exc:  # construction or hook validation failed: this plugin only
         if pm.get_plugin(name) is not None:
             pm.unregister(name=name)
