@@ -44,22 +44,21 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         return f"metarr: {record.levelname.lower()}: {' '.join(record.getMessage().split())}"
 
 
-_handler: _StderrHandler | None = None
-
-
-def _setup_logging(debug: bool) -> None:
-    global _handler
+def _setup_logging(ctx: click.Context, debug: bool) -> None:
+    """Log to stderr for this command; the previous logging state comes back afterwards."""
     root = logging.getLogger()
-    if _handler is not None:
-        root.removeHandler(_handler)
-    _handler = _StderrHandler(debug)
-    root.addHandler(_handler)
+    handler = _StderrHandler(debug)
     level = logging.DEBUG if debug else logging.WARNING
+    handler.setLevel(level)
+    previous = root.level
+    root.addHandler(handler)
     root.setLevel(level)
-    _handler.setLevel(level)
-    if not debug:
-        for noisy in ("httpx", "httpcore"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    def restore() -> None:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+
+    ctx.call_on_close(restore)
 
 
 class MetarrGroup(click.Group):
@@ -113,7 +112,7 @@ def main(
         state.only = split_names(only)
     if without is not None:
         state.without = split_names(without) or ()
-    _setup_logging(state.debug)
+    _setup_logging(ctx, state.debug)
 
 
 def _register() -> None:

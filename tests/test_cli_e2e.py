@@ -1,0 +1,129 @@
+"""The installed ``metarr`` executable, run as a subprocess against the simulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from metarr.sim import Knobs, SimServer, World
+
+pytestmark = pytest.mark.slow
+
+EXECUTABLE = Path(sys.executable).with_name("metarr")
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    """The bundled simulated world, loaded once."""
+    return World.load()
+
+
+@pytest.fixture
+def base_env(tmp_path: Path) -> dict[str, str]:
+    """The environment without METARR_* settings or a user config."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("METARR_")}
+    home = str(tmp_path / "home")
+    env.update(HOME=home, XDG_CONFIG_HOME=home, XDG_DATA_HOME=home, NO_COLOR="1")
+    return env
+
+
+@pytest.fixture
+def sim(world: World) -> Iterator[SimServer]:
+    with SimServer(world) as server:
+        yield server
+
+
+def metarr(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    assert EXECUTABLE.exists(), f"the metarr console script is not installed at {EXECUTABLE}"
+    return subprocess.run(
+        [str(EXECUTABLE), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_python_m_metarr(base_env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "metarr", "--version"],
+        env=base_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("metarr ")
+
+
+def test_plugins_with_no_config_and_no_keys(base_env: dict[str, str]) -> None:
+    done = metarr(base_env, "plugins", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = {row["name"]: row for row in json.loads(done.stdout)}
+    assert {"tmdb", "omdb", "fanart", "tvdb"} <= set(rows)
+    assert all(row["state"] == "disabled" and row["reason"] for row in rows.values())
+
+
+def test_lookup_identify_and_exit_codes(
+    base_env: dict[str, str], sim: SimServer, tmp_path: Path
+) -> None:
+    env = {**base_env, **sim.settings_env(), "METARR_DB": str(tmp_path / "e2e.sqlite")}
+    done = metarr(env, "lookup", "--tmdb", "603", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["movie"]["title"] == "The Matrix"
+    sent = sim.total()
+    assert metarr(env, "lookup", "--imdb", "tt0133093").returncode == 0
+    assert sim.total() == sent  # cached and fresh
+    bad = metarr(env, "lookup", "--imdb", "nonsense")
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ")
+    ambiguous = metarr(env, "identify", "War of the Worlds", "--year", "2005")
+    assert ambiguous.returncode == 3
+    assert "ambiguous" in ambiguous.stdout
+    for key in sim.settings_env().values():
+        if "://" not in key:
+            assert key not in done.stdout + done.stderr + ambiguous.stdout
+
+
+def test_demo_twice_second_run_sends_nothing(base_env: dict[str, str], tmp_path: Path) -> None:
+    db = str(tmp_path / "demo.sqlite")
+    first = metarr(base_env, "--db", db, "demo", "--latency", "0")
+    assert first.returncode == 0, first.stderr
+    assert "The Matrix (1999)" in first.stdout
+    second = metarr(base_env, "--db", db, "demo", "--latency", "0")
+    assert second.returncode == 0, second.stderr
+    assert "requests the simulated providers received: none" in second.stdout
+
+
+def test_batch_ctrl_c_exits_130_with_summary(
+    base_env: dict[str, str], world: World, tmp_path: Path
+) -> None:
+    tmdb_ids = [m.tmdb_id for m in world if m.tmdb_id][:80]
+    library = tmp_path / "lib.csv"
+    library.write_text("tmdb_id\n" + "".join(f"{n}\n" for n in tmdb_ids), encoding="utf-8")
+    with SimServer(world, knobs={"*": Knobs(latency=0.15)}) as server:
+        env = {**base_env, **server.settings_env(), "METARR_DB": str(tmp_path / "b.sqlite")}
+        process = subprocess.Popen(
+            [str(EXECUTABLE), "batch", str(library), "--concurrency", "2", "--no-progress"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        first = process.stdout.readline()  # the first row is done: interrupt mid-run
+        assert first.startswith("line"), first
+        process.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        out, err = process.communicate(timeout=30)
+        assert time.monotonic() - started < 15
+    assert process.returncode == 130, err
+    assert "interrupted: finishing the rows in flight" in err
+    assert "stopped early by Ctrl-C" in out
+    assert "Traceback" not in err
+    finished = 1 + sum(line.startswith("line") for line in out.splitlines())
+    assert finished < len(tmdb_ids)
