@@ -202,9 +202,10 @@ class InProcessSim:
                 )
                 reply = provider.handle(sim_request)
                 body = self.mutate(name, sim_request.path, reply.body)
-                if isinstance(body, bytes):
-                    return httpx.Response(reply.status, content=body, headers=reply.headers)
-                return httpx.Response(reply.status, json=body, headers=reply.headers)
+                if not isinstance(body, bytes):  # ASCII escapes: lone surrogates travel too
+                    body = json.dumps(body).encode()
+                headers = {"Content-Type": "application/json", **reply.headers}
+                return httpx.Response(reply.status, content=body, headers=headers)
         return httpx.Response(404, json={"error": "no such simulated path"})
 
 

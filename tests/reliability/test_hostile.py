@@ -1,0 +1,297 @@
+"""Hostile answers through the real plugins: absurd values are rejected or sanitised, never truth.
+
+pytest-httpx answers every request from the simulator's own API logic (realistic TMDB, OMDb,
+Fanart.tv and TheTVDB bodies, no socket), after planting hostile values in one provider's
+record: ids that do not parse, image URLs with other schemes (``javascript:``, ``file:``,
+``data:``), runtime -1, year 99999, megabyte strings, negative votes, ratings above their
+scale, control characters and lone surrogates. The movie is committed through the
+orchestrator and read back from the database: none of those values is stored as a fact.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from metarr import Ids
+from metarr.query import Query
+from metarr.sim.world import World
+from reliability.helpers import InProcessSim, check_db, identify
+
+BAD_URLS = [
+    "javascript:alert(1)",
+    "file:///etc/passwd",
+    "data:image/png;base64,iVBORw0KGgo=",
+    "JaVaScRiPt:alert(1)",
+    " javascript:alert(1)",
+    "//evil.test/x.jpg",
+    "ftp://evil.test/x.jpg",
+    "https://",
+    "https://evil.test/x y.jpg",
+]
+HUGE = "x" * 1_000_000
+BAD_TEXTS = [HUGE, "\ud800 lone surrogate", "\x00\x1b[2J\x07", "N/A", "   "]
+HOSTILE_SCHEMES = re.compile(r"^\s*(javascript|file|data|ftp):", re.IGNORECASE)
+PLANTED: list[str] = []
+
+
+def _plant(value: Any) -> Any:
+    PLANTED.append(repr(value)[:40])
+    return value
+
+
+def tmdb_values(path: str, body: Any) -> Any:
+    if not path.startswith("/movie/"):
+        return body
+    body.update(
+        runtime=_plant(-1),
+        release_date=_plant("99999-01-01"),
+        vote_average=_plant(15.5),
+        vote_count=_plant(-5),
+        title=_plant(HUGE),
+        tagline=_plant("\ud800 lone surrogate"),
+        overview=_plant("\x00\x1b[2J\x07"),
+        original_title=_plant(["not", "text"]),
+        genres=_plant([{"name": 5}, {"name": None}, "Drama", {"name": "x" * 5000}]),
+        poster_path=_plant("javascript:alert(1)"),
+        belongs_to_collection=_plant({"name": {"nested": True}}),
+    )
+    images = body.get("images", {})
+    for i, url in enumerate(BAD_URLS):
+        images.setdefault("posters", []).insert(i, {"file_path": _plant(url), "width": -1})
+    cast = body.get("credits", {}).get("cast", [])
+    cast[:0] = [
+        {"name": _plant(""), "character": "Nobody", "order": -3},
+        {"name": _plant(None), "order": 1},
+        {"name": _plant(HUGE), "order": 2},
+        {"name": "Ok Name", "character": _plant("\x00\x01"), "order": _plant(-7)},
+    ]
+    return body
+
+
+def tmdb_ids(path: str, body: Any) -> Any:
+    if path.startswith("/movie/"):
+        body["id"] = _plant("abc")
+        body["imdb_id"] = _plant("javascript:alert(1)")
+        body.setdefault("external_ids", {})["imdb_id"] = _plant("tt12")
+    return body
+
+
+def omdb_values(path: str, body: Any) -> Any:
+    if body.get("Response") != "True":
+        return body
+    body.update(
+        Year=_plant("99999"),
+        Runtime=_plant("-1 min"),
+        Released=_plant("31 Feb 99999"),
+        imdbRating=_plant("11.5"),
+        imdbVotes=_plant("-5"),
+        Metascore=_plant("500"),
+        Poster=_plant("file:///etc/passwd"),
+        Title=_plant("\ud800"),
+        Plot=_plant(HUGE),
+        Genre=_plant("x" * 5000),
+        Ratings=_plant(
+            [
+                {"Source": "Rotten Tomatoes", "Value": "150%"},
+                {"Source": "Metacritic", "Value": "250/100"},
+                {"Source": "Internet Movie Database", "Value": "-3/10"},
+                "garbage",
+            ]
+        ),
+    )
+    return body
+
+
+def omdb_ids(path: str, body: Any) -> Any:
+    if body.get("Response") == "True":
+        body["imdbID"] = _plant("tt0133093 OR 1=1")
+    return body
+
+
+def fanart_values(path: str, body: Any) -> Any:
+    body["tmdb_id"] = _plant("abc")
+    body["imdb_id"] = _plant("javascript:alert(1)")
+    posters = body.setdefault("movieposter", [])
+    for url in BAD_URLS:
+        posters.insert(0, {"id": "1", "url": _plant(url), "lang": "en", "likes": _plant("-5")})
+    body["hdmovielogo"] = _plant("not a list")
+    body["moviedisc"] = _plant([{"url": "data:,x", "disc_type": "\x00", "likes": "1e400"}])
+    return body
+
+
+def tvdb_values(path: str, body: Any) -> Any:
+    if not path.endswith("/extended"):
+        return body
+    data = body["data"]
+    data.update(
+        runtime=_plant(-1),
+        year=_plant("99999"),
+        score=_plant(-1),
+        image=_plant("data:image/png;base64,AAAA"),
+        name=_plant("\x00\x00"),
+        first_release=_plant({"country": "usa", "date": "99999-99-99"}),
+        remoteIds=_plant(
+            [
+                {"id": "javascript:alert(1)", "type": 2, "sourceName": "IMDB"},
+                {"id": "-603", "type": 12, "sourceName": "TheMovieDB.com"},
+                {"id": None, "type": None},
+                "junk",
+            ]
+        ),
+    )
+    for url in BAD_URLS:
+        data.setdefault("artworks", []).insert(
+            0, {"id": 1, "image": _plant(url), "type": 14, "width": -5, "score": -1}
+        )
+    return body
+
+
+def tvdb_ids(path: str, body: Any) -> Any:
+    if path.endswith("/extended"):
+        body["data"]["id"] = _plant("abc")
+    return body
+
+
+SCENARIOS: dict[str, tuple[str, Callable[[str, Any], Any]]] = {
+    "tmdb values": ("tmdb", tmdb_values),
+    "tmdb ids": ("tmdb", tmdb_ids),
+    "omdb values": ("omdb", omdb_values),
+    "omdb ids": ("omdb", omdb_ids),
+    "fanart values": ("fanart", fanart_values),
+    "tvdb values": ("tvdb", tvdb_values),
+    "tvdb ids": ("tvdb", tvdb_ids),
+}
+
+
+def assert_sane(data: dict[str, Any], where: str) -> None:
+    """Stored JSON of a movie or a provider result holds no absurd value."""
+    year = data.get("year")
+    assert year is None or 1870 <= year <= 2100, (where, year)
+    runtime = data.get("runtime")
+    assert runtime is None or 0 < runtime <= 1500, (where, runtime)
+    date = data.get("release_date")
+    assert date is None or 1870 <= int(date[:4]) <= 2100, (where, date)
+    for field in ("title", "original_title", "tagline", "content_rating", "collection"):
+        text = data.get(field)
+        assert text is None or (isinstance(text, str) and 0 < len(text) <= 1000), (where, field)
+    for field in ("plot", "outline", "awards"):
+        text = data.get(field)
+        assert text is None or len(text) <= 20_000, (where, field)
+    texts = json.dumps({k: v for k, v in data.items() if k != "raw"}, ensure_ascii=False)
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", texts), where
+    assert not re.search(r"\\ud[89ab]", json.dumps({k: v for k, v in data.items() if k != "raw"}))
+    assert all(len(g) <= 1000 for g in data.get("genres", [])), where
+    for image in data.get("images", []):
+        assert image["url"].startswith("https://"), (where, image["url"])
+        assert not HOSTILE_SCHEMES.match(image["url"]), (where, image["url"])
+        assert " " not in image["url"], (where, image["url"])
+        for key in ("width", "height", "votes"):
+            assert image.get(key) is None or image[key] >= 0, (where, image)
+    for rating in data.get("ratings", []):
+        assert 0 <= rating["value"] <= rating["max"], (where, rating)
+        assert rating.get("votes") is None or rating["votes"] >= 0, (where, rating)
+    for person in (*data.get("cast", []), *data.get("crew", [])):
+        assert 0 < len(person["name"]) <= 1000, where
+        assert person.get("order") is None or person["order"] >= 0, where
+    ids = data.get("ids", {})
+    assert ids.get("tmdb") is None or (isinstance(ids["tmdb"], int) and ids["tmdb"] > 0)
+    assert ids.get("tvdb") is None or (isinstance(ids["tvdb"], int) and ids["tvdb"] > 0)
+    assert ids.get("imdb") is None or re.fullmatch(r"tt[0-9]{7,10}", ids["imdb"]), (where, ids)
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_hostile_values_are_never_stored_as_truth(
+    world: World, tmp_path: Path, httpx_mock: Any, scenario: str
+) -> None:
+    provider, mutate = SCENARIOS[scenario]
+
+    def hostile(name: str, path: str, body: Any) -> Any:
+        return mutate(path, body) if name == provider and isinstance(body, dict) else body
+
+    sim = InProcessSim(world, hostile)
+    httpx_mock.add_callback(sim, is_reusable=True, is_optional=True)
+    db = tmp_path / "m.sqlite"
+    [result] = identify(sim.env(), db, [Query(ids=Ids(tmdb=603))])
+    outcome = result.outcome
+    assert outcome.status == "identified", outcome.reasons
+    assert outcome.providers[provider] in ("ok", "error", "not_found"), outcome.providers
+    [stored] = check_db(db)
+    assert stored.movie.ids.tmdb == 603
+    assert stored.movie.ids.imdb == "tt0133093"
+    assert stored.movie.title == "The Matrix" or provider == "omdb"
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        row = conn.execute("SELECT movie FROM provider_cache_movies").fetchone()
+        assert_sane(json.loads(row["movie"]), "movie")
+        for part in conn.execute("SELECT provider, result FROM provider_parts"):
+            if part["result"] is not None:
+                assert_sane(json.loads(part["result"]), f"{part['provider']} part")
+        for image in conn.execute("SELECT url, width, height, votes FROM movie_images"):
+            assert image["url"].startswith("https://") and " " not in image["url"]
+            assert all(image[k] is None or image[k] >= 0 for k in ("width", "height", "votes"))
+        for rating in conn.execute("SELECT value, max, votes FROM movie_ratings"):
+            assert 0 <= rating["value"] <= rating["max"]
+            assert rating["votes"] is None or rating["votes"] >= 0
+        texts = conn.execute(
+            "SELECT max(length(name)), max(length(coalesce(character, ''))) FROM movie_cast"
+        ).fetchone()
+        assert texts[0] is None or texts[0] <= 1000
+    finally:
+        conn.close()
+
+
+def test_oversized_string_body_is_refused(world: World, tmp_path: Path, httpx_mock: Any) -> None:
+    # A 10 MB title makes the body exceed the HTTP layer's cap: the record is refused whole.
+    def huge(name: str, path: str, body: Any) -> Any:
+        if name == "fanart" and isinstance(body, dict):
+            body["name"] = _plant("t" * 10_000_000)
+        return body
+
+    sim = InProcessSim(world, huge)
+    httpx_mock.add_callback(sim, is_reusable=True, is_optional=True)
+    db = tmp_path / "m.sqlite"
+    [result] = identify(sim.env(), db, [Query(ids=Ids(tmdb=603))])
+    assert result.outcome.status == "identified"
+    assert result.outcome.providers["fanart"] == "error"
+    [stored] = check_db(db)
+    assert stored.parts["fanart"]["status"] == "error"
+    assert "cap" in stored.parts["fanart"]["error"]
+    assert db.stat().st_size < 5_000_000
+
+
+def test_hostile_search_hits_are_not_candidates(
+    world: World, tmp_path: Path, httpx_mock: Any
+) -> None:
+    def hits(name: str, path: str, body: Any) -> Any:
+        if name == "tmdb" and path.startswith("/search") and isinstance(body, dict):
+            body["results"][:0] = [
+                {"id": _plant("abc"), "title": "Heat", "release_date": "1995-12-15"},
+                {"id": _plant(-1), "title": "Heat", "release_date": "1995-12-15"},
+                {"id": _plant(10**30), "title": "Heat", "release_date": "1995-12-15"},
+                {"id": 5, "title": _plant(""), "release_date": "1995-12-15"},
+                {"id": 6, "title": "Heat", "poster_path": _plant("javascript:x")},
+            ]
+        return body
+
+    sim = InProcessSim(world, hits)
+    httpx_mock.add_callback(sim, is_reusable=True, is_optional=True)
+    db = tmp_path / "m.sqlite"
+    [result] = identify(sim.env(), db, [Query(title="Heat", year=1995)])
+    outcome = result.outcome
+    assert outcome.status in ("identified", "ambiguous"), outcome.reasons
+    for candidate in outcome.candidates:
+        assert candidate.poster is None or candidate.poster.startswith("https://")
+    for stored in check_db(db):
+        assert stored.movie.ids.tmdb not in (None, 5) or stored.movie.ids.imdb
+
+
+def test_hostile_value_counts() -> None:
+    """Not a check: prints how many hostile values were planted."""
+    print(f"hostile values tried: {len(PLANTED)}")
