@@ -18,11 +18,13 @@ MAX_RUNTIME = 1500  # minutes; the longest released films run about 14 hours
 SHORT_TEXT = 1_000  # titles, taglines, ratings, names
 LONG_TEXT = 20_000  # plots and awards
 MAX_URL = 2_000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, and lone surrogates (a JSON "\ud800" escape): not text, not storable.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def text(value: object, limit: int = SHORT_TEXT) -> str | None:
-    """Stripped text without control characters; ``None`` for empty, ``"N/A"`` or too long."""
+    """Stripped text without control characters or lone surrogates; ``None`` for empty,
+    ``"N/A"`` or too long."""
     if value is None or isinstance(value, bool):
         return None
     if not isinstance(value, str):
