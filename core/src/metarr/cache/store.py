@@ -34,8 +34,17 @@ _BATCH = 500
 
 
 def dumps(data: Any) -> str:
-    """Compact JSON text for a column, with registered secrets scrubbed."""
-    return redact(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+    """Compact JSON text for a column, with registered secrets scrubbed.
+
+    A raw payload may hold lone surrogates (a provider's ``"\ud800"`` escape), which SQLite
+    cannot store as UTF-8: such a document is written with ASCII escapes instead.
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+    return redact(text)
 
 
 def id_column(kind: str) -> str:
