@@ -16,6 +16,7 @@ SECRET = "s3cr3t-api-key-7f2a"
 def fresh_redaction(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An empty secret registry and no log redaction installed; the log factory is restored."""
     factory = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(logging.LogRecord)  # another test may have installed it already
     monkeypatch.setattr(redaction, "_registered", set())
     monkeypatch.setattr(redaction, "_installed", False)
     yield
