@@ -162,12 +162,17 @@ class Registry:
         return None if impl is None else impl.function(**kwargs)
 
     def field_priorities(self) -> dict[str, dict[str, int]]:
-        """Each enabled provider's ``field_priority`` ranks."""
+        """Each enabled provider's ``field_priority`` ranks (a provider whose hook fails: none)."""
         ranks: dict[str, dict[str, int]] = {}
         for name in self.enabled:
-            value = self.call_pure(name, "field_priority")
-            if isinstance(value, dict):
-                ranks[name] = {str(k): int(v) for k, v in value.items()}
+            try:
+                value = self.call_pure(name, "field_priority")
+                if isinstance(value, dict):
+                    ranks[name] = {str(k): int(v) for k, v in value.items()}
+            except Exception as exc:  # one plugin's bug must not stop the run
+                log.warning(
+                    "provider %s: field_priority failed: %s: %s", name, type(exc).__name__, exc
+                )
         return ranks
 
     def _impl(self, name: str, hook: str) -> pluggy.HookImpl | None:
