@@ -486,6 +486,33 @@ def test_field_priorities_of_enabled_providers(registry_of: Callable[..., Regist
     assert registry_of(FAKES, env).field_priorities() == {"keyed": {"title": 10, "ids.tmdb": 5}}
 
 
+class BadRanks(metarr.Provider):
+    requires: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    default_base_url: ClassVar[str] = "https://bad-ranks.test"
+
+    @metarr.hookimpl
+    def field_priority(self) -> dict[str, Any]:
+        return {"title": "first"}
+
+
+class RaisingRanks(BadRanks):
+    @metarr.hookimpl
+    def field_priority(self) -> dict[str, Any]:
+        raise KeyError("ranks")
+
+
+def test_one_plugins_bad_ranks_do_not_sink_the_others(
+    registry_of: Callable[..., Registry], caplog: pytest.LogCaptureFixture
+) -> None:
+    env = {"METARR_KEYED_API_KEY": "k-keyed-123"}
+    registry = registry_of({"bad": BadRanks, "keyed": Keyed, "raising": RaisingRanks}, env)
+    with caplog.at_level(logging.WARNING, logger="metarr.plugins"):
+        ranks = registry.field_priorities()
+    assert ranks == {"keyed": {"title": 10, "ids.tmdb": 5}}
+    assert "provider bad: field_priority failed: ValueError" in caplog.text
+    assert "provider raising: field_priority failed: KeyError" in caplog.text
+
+
 def test_the_provider_gets_its_context(registry_of: Callable[..., Registry]) -> None:
     env = {
         "METARR_KEYED_API_KEY": "k-keyed-123",
