@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from metarr import InvalidIdError
 from metarr.ids import MAX_NUMERIC_ID, Ids, parse_id, parse_imdb, parse_numeric
 
-IMDB_SHAPE = re.compile(r"^tt\d{7,10}$")
+IMDB_SHAPE = re.compile(r"^tt[0-9]{7,10}$")  # ASCII digits: one spelling per id
 
 
 # -- IMDb -------------------------------------------------------------------------------------
@@ -62,6 +62,8 @@ def test_imdb_accepted_forms(raw: object, expected: str) -> None:
         ("https://www.imdb.com/name/nm0000206/", ["7 to 10 digits"]),
         ("https://evil.example/title/tt0133093/", ["7 to 10 digits"]),
         ("https://www.imdb.com.evil.example/title/tt0133093/", ["7 to 10 digits"]),
+        ("tt\u0660\u0661\u0663\u0663\u0660\u0669\u0663", ["7 to 10 digits"]),
+        ("\uff10\uff11\uff13\uff13\uff10\uff19\uff13", ["7 to 10 digits"]),
         ("", ["empty"]),
         ("   ", ["empty"]),
         (None, ["missing"]),
