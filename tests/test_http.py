@@ -540,12 +540,15 @@ def test_interactive_does_not_wait_longer_than_max_wait(
     assert len(httpx_mock.get_requests()) == 1
 
 
-def test_interactive_waits_what_retry_after_says(httpx_mock: HTTPXMock) -> None:
+@pytest.mark.parametrize(("header", "wait"), [("0.02", 0.02), ("0", 0.0)])
+def test_interactive_waits_what_retry_after_says(
+    httpx_mock: HTTPXMock, header: str, wait: float
+) -> None:
     stamina.set_testing(False)  # real waits, but tiny ones
     waits: list[float] = []
     previous = stamina.instrumentation.get_on_retry_hooks()
     stamina.instrumentation.set_on_retry_hooks([lambda details: waits.append(details.wait_for)])
-    httpx_mock.add_response(status_code=429, headers={"Retry-After": "0.02"})
+    httpx_mock.add_response(status_code=429, headers={"Retry-After": header})
     httpx_mock.add_response(json={"id": 603})
 
     async def action(http: ProviderHttp) -> Any:
@@ -556,7 +559,7 @@ def test_interactive_waits_what_retry_after_says(httpx_mock: HTTPXMock) -> None:
         assert run(action) == {"id": 603}
     finally:
         stamina.instrumentation.set_on_retry_hooks(list(previous))
-    assert waits == [0.02]
+    assert waits == [wait]  # "Retry-After: 0" means retry at once, not "do not retry"
 
 
 def test_a_quota_until_a_known_time_is_not_retried(
