@@ -1,0 +1,219 @@
+"""Secrets: every key, token and pin configured, a full run, and not one of them anywhere.
+
+A demo-like session through the real ``metarr`` process against the simulator: lookups by
+each id type, title identifications, a batch, the raw ``provider`` views, the cache commands,
+``--debug`` runs, provider failures and rejected keys. Every secret is then searched for in
+stdout and stderr, in the database file with its WAL and shared memory (where the raw
+payloads are kept), in the export, and, in-process, in every log record and error text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from metarr import Ids
+from metarr.cli import main
+from metarr.config import load_settings
+from metarr.orchestrator import Orchestrator
+from metarr.query import Query
+from metarr.sim import Knobs, SimServer
+from metarr.sim.base import SimKeys
+from metarr.sim.world import World
+from reliability.helpers import PROVIDERS, cli_env, real_plugins, run_cli, write_jsonl
+
+KEYS = SimKeys(tvdb_pin="PIN-4f7a9c2e-tvdb-subscriber")
+FANART_CLIENT_KEY = "fanartclient-9b8c7d6e5f4a3b2c1d0e"
+TMDB_UNUSED_KEY = "tmdbunused-0a1b2c3d4e5f6a7b8c9d"  # set beside the token, so never sent
+WRONG = {
+    "METARR_TMDB_API_KEY": "wrongtmdb-7c6b5a4d3e2f1a0b9c8d",
+    "METARR_OMDB_API_KEY": "wrongomdb-1d2e3f4a",
+    "METARR_FANART_API_KEY": "wrongfanart-5e6f7a8b9c0d1e2f",
+    "METARR_TVDB_API_KEY": "wrongtvdb-3a4b5c6d-7e8f-9a0b",
+    "METARR_TVDB_PIN": "wrongpin-8d7c6b5a",
+}
+SECRETS: dict[str, str] = {
+    "tmdb api_key": KEYS.tmdb_api_key,
+    "tmdb access_token": KEYS.tmdb_token,
+    "tmdb unused api_key": TMDB_UNUSED_KEY,
+    "omdb api_key": KEYS.omdb_api_key,
+    "fanart api_key": KEYS.fanart_api_key,
+    "fanart client_key": FANART_CLIENT_KEY,
+    "tvdb api_key": KEYS.tvdb_api_key,
+    "tvdb pin": KEYS.tvdb_pin or "",
+    **{f"wrong {k}": v for k, v in WRONG.items()},
+}
+FOUND: list[str] = []
+
+
+def _hits(where: str, data: bytes | str) -> list[str]:
+    blob = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    found = [f"{name} in {where}" for name, value in SECRETS.items() if value.encode() in blob]
+    FOUND.extend(found)
+    return found
+
+
+def _db_files(db: Path) -> Iterable[Path]:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path = Path(f"{db}{suffix}")
+        if path.exists():
+            yield path
+
+
+def _tmdb_token_config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[providers.tmdb]\n"
+        f'access_token = "{KEYS.tmdb_token}"\n'
+        f'api_key = "{TMDB_UNUSED_KEY}"\n'
+        "[providers.fanart]\n"
+        f'client_key = "{FANART_CLIENT_KEY}"\n'
+        "[providers.tvdb]\n"
+        f'pin = "{KEYS.tvdb_pin}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_no_secret_leaks_anywhere(world: World, tmp_path: Path) -> None:
+    db = tmp_path / "cache.sqlite"
+    heat, toy = world.imdb("tt0113277"), world.tmdb(862)
+    assert heat is not None and toy is not None
+    batch = write_jsonl(
+        tmp_path / "lib.jsonl",
+        [{"tmdb_id": 949}, {"imdb_id": "tt0114709"}, {"tvdb_id": toy.tvdb_id}, {"title": "Heat"}],
+    )
+    leaks: list[str] = []
+    with SimServer(world, keys=KEYS, seed=1) as sim:
+        key_env = {
+            **sim.settings_env(),
+            "METARR_FANART_CLIENT_KEY": FANART_CLIENT_KEY,
+            "METARR_DB": str(db),
+        }
+        assert key_env["METARR_TVDB_PIN"] == KEYS.tvdb_pin
+        token_env = {k: v for k, v in key_env.items() if not k.startswith("METARR_TMDB_API")}
+        token_env["METARR_CONFIG"] = str(_tmdb_token_config(tmp_path))
+        with SimServer(
+            world,
+            keys=KEYS,
+            knobs={"omdb": Knobs(fault_rate=1.0, faults=("500",)), "tvdb": Knobs(rate=0.01)},
+        ) as failing:
+            failing_env = {
+                **failing.settings_env(),
+                "METARR_FANART_CLIENT_KEY": FANART_CLIENT_KEY,
+                "METARR_DB": str(tmp_path / "failing.sqlite"),
+            }
+            wrong_env = {**failing_env, **WRONG, "METARR_DB": str(tmp_path / "wrong.sqlite")}
+            runs: list[tuple[dict[str, str], list[str]]] = [
+                (key_env, ["lookup", "--tmdb", "603", "--json"]),
+                (key_env, ["lookup", "--imdb", "tt0113277"]),
+                (key_env, ["lookup", "--tvdb", str(toy.tvdb_id), "--json"]),
+                (key_env, ["identify", "Toy Story", "--year", "1995", "--json"]),
+                (key_env, ["identify", "Heat", "--year", "1995", "--explain"]),
+                (key_env, ["batch", str(batch), "--json"]),
+                (key_env, ["--debug", "lookup", "--tmdb", "862", "--refresh"]),
+                (key_env, ["--debug", "identify", "Jumanji", "--year", "1995"]),
+                (key_env, ["--debug", "identify", "   "]),
+                (key_env, ["provider", "tmdb", "lookup", "--tmdb", "603"]),
+                (key_env, ["provider", "omdb", "lookup", "--imdb", "tt0133093", "--json"]),
+                (key_env, ["provider", "fanart", "lookup", "--tmdb", "603"]),
+                (key_env, ["provider", "tvdb", "lookup", "--tvdb", "216822"]),
+                (key_env, ["--debug", "provider", "tvdb", "search", "Heat"]),
+                (key_env, ["cache", "show", "tmdb:603", "--json"]),
+                (key_env, ["cache", "stats"]),
+                (key_env, ["plugins", "--json"]),
+                (token_env, ["--debug", "lookup", "--imdb", "tt0133093", "--refresh"]),
+                (token_env, ["identify", "Casino", "--year", "1995", "--json"]),
+                (token_env, ["--debug", "batch", str(batch), "--concurrency", "2"]),
+                (failing_env, ["--debug", "lookup", "--tmdb", "603"]),
+                (failing_env, ["--debug", "identify", "The Matrix", "--year", "1999"]),
+                (wrong_env, ["--debug", "lookup", "--tmdb", "603"]),
+                (wrong_env, ["--debug", "identify", "Heat", "--year", "1995", "--json"]),
+                (wrong_env, ["--debug", "provider", "fanart", "lookup", "--tmdb", "603"]),
+                (wrong_env, ["--debug", "provider", "tvdb", "lookup", "--tvdb", "216822"]),
+            ]
+            keeper = None
+            for env, args in runs:
+                code, stdout, stderr = _run(args, env, real_process="--debug" in args)
+                where = " ".join(args)
+                if args[-3:] == ["lookup", "--tmdb", "603"] or args[:2] == ["lookup", "--tmdb"]:
+                    assert code == (5 if env is wrong_env else 0), (where, stdout, stderr)
+                if env is token_env and "lookup" in args:
+                    assert code == 0, (where, stderr)  # the token variant really works
+                assert code in (0, 2, 3, 4, 5), (where, stderr[-2000:])
+                leaks += _hits(f"stdout of {where}", stdout)
+                leaks += _hits(f"stderr of {where}", stderr)
+                if keeper is None and db.exists():
+                    keeper = sqlite3.connect(db)  # keeps the WAL file around between runs
+                for path in _db_files(db):
+                    leaks += _hits(f"{path.name} after {where}", path.read_bytes())
+            _, _, stderr = _run(["--debug", "cache", "stats"], key_env, real_process=False)
+            assert b"DEBUG" in stderr
+            _, export, _ = _run(["cache", "export"], key_env, real_process=False)
+            leaks += _hits("cache export", export)
+            if keeper is not None:
+                raw = keeper.execute("SELECT group_concat(result, '') FROM provider_parts")
+                leaks += _hits("raw payloads", raw.fetchone()[0] or "")
+                keeper.close()
+            for path in tmp_path.glob("*.sqlite*"):
+                leaks += _hits(path.name, path.read_bytes())
+            leaks += _in_process(wrong_env, failing_env, tmp_path)
+    assert leaks == []
+    assert _hits("a positive control", f"x{KEYS.tvdb_pin}x") == ["tvdb pin in a positive control"]
+    FOUND.pop()
+    print(f"secrets configured: {len(SECRETS)}; secrets found: {len(FOUND)}")
+
+
+def _run(args: list[str], env: dict[str, str], *, real_process: bool) -> tuple[int, bytes, bytes]:
+    """Run the command in a real process (the ``--debug`` ones) or with click's runner."""
+    if real_process:
+        done = run_cli(args, cli_env(env))
+        return done.returncode, done.stdout, done.stderr
+    result = CliRunner().invoke(main, args, env={**env, "METARR_LOAD_PLUGINS": ",".join(PROVIDERS)})
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    return result.exit_code, result.stdout_bytes, result.stderr_bytes
+
+
+def _in_process(
+    wrong_env: dict[str, str], failing_env: dict[str, str], tmp_path: Path
+) -> list[str]:
+    """Every log record (DEBUG, every logger) and every error text of failing runs."""
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+            if record.exc_info:
+                records.append(logging.Formatter().formatException(record.exc_info))
+
+    handler = Collect(level=logging.DEBUG)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    texts: list[str] = []
+    try:
+        for env in (wrong_env, failing_env):
+            asyncio.run(_collect(env, tmp_path / "inproc.sqlite", texts))
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    assert records, "nothing was logged"
+    return _hits("log records", "\n".join(records)) + _hits("error texts", "\n".join(texts))
+
+
+async def _collect(env: dict[str, str], db: Path, texts: list[str]) -> None:
+    plugins = real_plugins()
+    settings = load_settings([p.name for p in plugins], env=env, db_path=db)
+    async with Orchestrator.from_settings(settings, plugins=plugins) as orc:
+        for query in (Query(ids=Ids(tmdb=603)), Query(title="Heat", year=1995)):
+            found = await orc.run(query, interactive=True)
+            texts.extend(found.outcome.reasons)
+            texts.extend(repr(r) for r in found.reports.values())
+            texts.append(repr(orc.registry.entries))
