@@ -1,4 +1,4 @@
-"""Shared fixtures for the core tests: an isolated environment and retry waits switched off."""
+"""Shared fixtures for the core tests: an isolated environment, no retry waits, no stray secrets."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import stamina
+from metarr import redaction
 
 
 @pytest.fixture(autouse=True)
@@ -31,3 +32,9 @@ def no_retry_wait() -> Iterator[None]:
     """One attempt per request and no sleeping (``stamina`` test mode), so failures are fast."""
     with stamina.set_testing(True, attempts=1):
         yield
+
+
+@pytest.fixture
+def forget_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets registered for redaction during the test are forgotten after it."""
+    monkeypatch.setattr(redaction, "_registered", set(redaction._registered))

@@ -13,7 +13,7 @@ from metarr.config import (
     is_secret_key,
     load_settings,
 )
-from metarr.redaction import Secret
+from metarr.redaction import Secret, redact
 
 KNOWN = ("tmdb", "omdb", "fanart", "tvdb")
 
@@ -23,6 +23,8 @@ def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
     path.write_text(text, encoding="utf-8")
     return path
 
+
+pytestmark = pytest.mark.usefixtures("forget_secrets")
 
 # -- where the file comes from ----------------------------------------------------------------
 
@@ -337,6 +339,8 @@ def test_secrets_are_wrapped_and_hidden(tmp_path: Path) -> None:
     for secret in ("tvdb-file-secret", "4321", "token-secret"):
         assert secret not in shown
     assert "***" in shown
+    # ...and registered, so log redaction masks them wherever they turn up.
+    assert redact("pin=4321 key=tvdb-file-secret") == "pin=*** key=***"
 
 
 def test_blank_secret_counts_as_unset() -> None:

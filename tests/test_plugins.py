@@ -30,6 +30,8 @@ from pytest_httpx import HTTPXMock
 BUNDLED = ("example", "fanart", "omdb", "tmdb", "tvdb")
 
 
+pytestmark = pytest.mark.usefixtures("forget_secrets")
+
 # -- fake providers ---------------------------------------------------------------------------
 
 
