@@ -27,6 +27,10 @@ _SECRET_HINTS = ("key", "token", "secret", "password", "pin")
 COMMON_KEYS = {"enabled": bool, "base_url": str, "timeout": float, "ttl_days": float}
 TOP_LEVEL_KEYS = frozenset({"db", "language", "tmdb_policy", "providers", "priority"})
 TMDB_POLICIES = ("block", "warn")
+# Variables that are not provider settings although they may share a provider's prefix.
+TOP_LEVEL_ENV = frozenset(
+    {"METARR_CONFIG", "METARR_DB", "METARR_LANGUAGE", "METARR_TMDB_POLICY", "METARR_LOAD_PLUGINS"}
+)
 
 
 def default_config_path() -> Path:
@@ -162,7 +166,7 @@ def _provider_settings(
     values: dict[str, Any] = dict(section)
     prefix = env_name(name, "")
     for var, value in env.items():
-        if var.startswith(prefix) and len(var) > len(prefix):
+        if var.startswith(prefix) and len(var) > len(prefix) and var not in TOP_LEVEL_ENV:
             values[var[len(prefix) :].lower()] = value
     common: dict[str, Any] = {}
     options: dict[str, Any] = {}
