@@ -407,6 +407,14 @@ def test_env_of_an_uninstalled_provider_is_ignored() -> None:
     assert not settings.provider("moviebuff").has("api_key")
 
 
+def test_top_level_variables_are_not_provider_options() -> None:
+    # METARR_TMDB_POLICY shares the METARR_TMDB_ prefix but is the top-level tmdb_policy.
+    env = {"METARR_TMDB_POLICY": "warn", "METARR_TMDB_API_KEY": "tmdb-key-2"}
+    settings = load_settings(KNOWN, env=env)
+    assert settings.tmdb_policy == "warn"
+    assert set(settings.provider("tmdb").options) == {"api_key"}
+
+
 def test_provider_without_section_gets_defaults() -> None:
     settings = load_settings(KNOWN, env={})
     other = settings.provider("not-installed")
