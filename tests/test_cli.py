@@ -295,6 +295,18 @@ def test_queue_and_resolve(cli: Cli, sim: SimServer) -> None:
     assert sim.total() == sent
 
 
+def test_resolve_to_a_movie_already_cached(cli: Cli, sim: SimServer) -> None:
+    cli("lookup", "--tmdb", "34812")
+    cli("identify", "War of the Worlds", "--year", "2005")
+    resolved = cli("resolve", "title:war of the worlds (2005)", "--tmdb", "34812")
+    assert resolved.exit_code == 0, resolved.output
+    assert json.loads(cli("queue", "--json").stdout) == []
+    sent = sim.total()
+    again = cli("identify", "War of the Worlds", "--year", "2005", "--json")
+    assert json.loads(again.stdout)["movie"]["ids"]["tmdb"] == 34812
+    assert sim.total() == sent
+
+
 def test_resolve_needs_ids(cli: Cli) -> None:
     result = cli("resolve", "some-key")
     assert result.exit_code == 2

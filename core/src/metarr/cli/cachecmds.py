@@ -62,7 +62,7 @@ def cache_show(ref: str, as_json: bool) -> None:
                 part.error or "",
             )
         )
-    click.echo(output.table(("provider", "part", "fetched (UTC)", "", "note"), rows))
+    click.echo(output.table(("provider", "part", "fetched (UTC)", "age", "note"), rows))
     click.echo("")
     click.echo(
         f"identified {cached.identified_at:%Y-%m-%d %H:%M} UTC · refreshed "
