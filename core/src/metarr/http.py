@@ -101,6 +101,19 @@ class RequestMemo:
         """How many requests went out."""
         return sum(self.sent.values())
 
+    def responses(self) -> list[tuple[str, str, str, Any]]:
+        """The successful exchanges so far: (provider, method, ``url?query`` with secrets
+        masked, parsed body), in the order they were first asked for."""
+        done = []
+        for key, future in self._entries.items():
+            if future.done() and not future.cancelled() and future.exception() is None:
+                provider, method, url, params, _ = key
+                query = str(httpx.QueryParams(dict(params)))
+                done.append(
+                    (provider, method, redact(f"{url}?{query}" if query else url), future.result())
+                )
+        return done
+
     def by_provider(self) -> dict[str, int]:
         """Requests sent per provider."""
         counts: Counter[str] = Counter()

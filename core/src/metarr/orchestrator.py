@@ -58,11 +58,7 @@ class Orchestrator:
             priority=self.settings.priority,
             tmdb_policy=self.settings.tmdb_policy,
         )
-        self.ttl_days = {
-            name: self.settings.provider(name).ttl_days
-            or getattr(entry.info.factory, "default_ttl_days", 7.0)
-            for name, entry in registry.entries.items()
-        }
+        self.ttl_days = provider_ttls(self.settings, registry)
 
     @classmethod
     def from_settings(
@@ -83,7 +79,7 @@ class Orchestrator:
             settings, client, plugins=infos, only=only, without=without, stats=stats
         )
         Path(settings.db_path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        cache = Cache(settings.db_path, ttl_days={})
+        cache = Cache(settings.db_path, ttl_days=provider_ttls(settings, registry))
         return cls(registry=registry, cache=cache, settings=settings, client=client, stats=stats)
 
     @classmethod
@@ -169,9 +165,15 @@ class Orchestrator:
         *,
         interactive: bool = False,
         refresh: bool = False,
+        retry_queued: bool = False,
         by: str | None = None,
     ) -> Identification:
-        """Identify one input and persist the result; returns the full identification."""
+        """Identify one input and persist the result; returns the full identification.
+
+        Automated runs (``interactive=False``) do not search again for an input already
+        waiting for a person: its queued outcome comes back with no request, unless
+        ``retry_queued``. ``refresh`` asks every provider again whatever the cache holds.
+        """
         now = self._clock()
         self._apply_pauses(now)
         key = query.input_key
@@ -181,9 +183,17 @@ class Orchestrator:
             if identity is not None and (identity.by == "person" or not ids):
                 ids = identity.ids  # a person's choice is never re-searched or overridden
         cached = self.cache.find(ids) if ids else None
+        if cached is None and not (interactive or retry_queued or refresh):
+            queued = self._queued(key)
+            if queued is not None:
+                return Identification(outcome=queued)
         if cached is not None:
             todo = None if refresh else self._refetch(cached, key, now)
             if todo == []:
+                if by == "person":
+                    self.cache.confirm_identity(key, cached.ids, by="person")
+                    self.cache.dequeue_identification(key)
+                    self.cache.clear_retry(key)
                 return Identification(outcome=_cached_outcome(cached, self.registry))
             identification = await self.engine.lookup(
                 cached.ids, interactive=interactive, providers=todo
@@ -204,6 +214,21 @@ class Orchestrator:
 
     def _lookup_providers(self) -> list[str]:
         return [n for n in self.registry.enabled if self.registry.implements(n, "lookup_by_id")]
+
+    def _queued(self, key: str) -> Outcome | None:
+        """The outcome of an input waiting for a person, without a request."""
+        waiting = self.cache.queued(key)
+        if waiting is None:
+            return None
+        note = (
+            f"queued for a person since {waiting.queued_at:%Y-%m-%d %H:%M} UTC (metarr queue); "
+            "not searched again until resolved"
+        )
+        return Outcome(
+            status=waiting.status,  # type: ignore[arg-type]
+            candidates=waiting.candidates,
+            reasons=(*waiting.reasons, note),
+        )
 
     def _waiting(self, key: str, now: datetime) -> Outcome | None:
         """A ``rate_limited`` outcome while the input's retry is not due yet (no request)."""
@@ -319,6 +344,15 @@ class Orchestrator:
                 seconds = (pause.until - now).total_seconds()
                 if seconds > gate.paused_for():
                     gate.pause(seconds, pause.reason)
+
+
+def provider_ttls(settings: Settings, registry: Registry) -> dict[str, float]:
+    """Each provider's freshness in days: its ``ttl_days`` setting, else its plugin default."""
+    return {
+        name: settings.provider(name).ttl_days
+        or getattr(entry.info.factory, "default_ttl_days", 7.0)
+        for name, entry in registry.entries.items()
+    }
 
 
 def _not_before(report: ProviderReport, now: datetime) -> datetime:

@@ -210,6 +210,10 @@ class Cache:
         """Inputs waiting for a person, oldest first."""
         return queues.identification_queue(self.db)
 
+    def queued(self, key: str) -> QueuedIdentification | None:
+        """The queued identification for ``key`` (None when it needs no person)."""
+        return queues.queued(self.db, key)
+
     def dequeue_identification(self, key: str) -> None:
         """Remove ``key`` from the identification queue."""
         with write_transaction(self.db) as db:

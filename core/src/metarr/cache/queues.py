@@ -52,17 +52,24 @@ def queue_identification(
 def identification_queue(db: Database) -> list[QueuedIdentification]:
     """Every queued identification, oldest first."""
     rows = db.query("SELECT * FROM identification_queue ORDER BY queued_at, key")
-    return [
-        QueuedIdentification(
-            key=row["key"],
-            input=json.loads(row["input"]),
-            status=row["status"],
-            candidates=tuple(from_json(list[Candidate], json.loads(row["candidates"]))),
-            reasons=tuple(json.loads(row["reasons"])),
-            queued_at=from_text(row["queued_at"]),
-        )
-        for row in rows
-    ]
+    return [_queued(row) for row in rows]
+
+
+def queued(db: Database, key: str) -> QueuedIdentification | None:
+    """The queued identification for ``key``, if any."""
+    rows = list(db.query("SELECT * FROM identification_queue WHERE key = ?", [key]))
+    return _queued(rows[0]) if rows else None
+
+
+def _queued(row: Mapping[str, Any]) -> QueuedIdentification:
+    return QueuedIdentification(
+        key=row["key"],
+        input=json.loads(row["input"]),
+        status=row["status"],
+        candidates=tuple(from_json(list[Candidate], json.loads(row["candidates"]))),
+        reasons=tuple(json.loads(row["reasons"])),
+        queued_at=from_text(row["queued_at"]),
+    )
 
 
 def schedule_retry(

@@ -241,11 +241,10 @@ async def run_batch(
 ) -> None:
     """Identify every row with at most ``concurrency`` in flight; SIGINT stops cleanly.
 
-    Rows already waiting for a person (in the identification queue) are not searched again
-    unless ``retry_queued``: their queued outcome is reported, with no request.
+    Rows already waiting for a person are not searched again unless ``retry_queued``
+    (`Orchestrator.run`): their queued outcome is reported, with no request.
     """
     tally = display.tally
-    queued = {} if retry_queued else {i.key: i for i in orc.cache.identification_queue()}
     stop = asyncio.Event()
     work: asyncio.Queue[Row | None] = asyncio.Queue(maxsize=concurrency)
     tasks: list[asyncio.Task[None]] = []
@@ -277,21 +276,10 @@ async def run_batch(
 
     async def identify(row: Row) -> None:
         assert row.query is not None
-        waiting = queued.get(row.query.input_key)
-        if waiting is not None:
-            note = (
-                f"queued for a person since {waiting.queued_at:%Y-%m-%d %H:%M} UTC (metarr "
-                "queue); not searched again without --retry-queued"
-            )
-            outcome = Outcome(
-                status=waiting.status,  # type: ignore[arg-type]
-                candidates=waiting.candidates,
-                reasons=(*waiting.reasons, note),
-            )
-            display.result(row, outcome)
-            return
         try:
-            outcome = (await orc.run(row.query, interactive=False)).outcome
+            outcome = (
+                await orc.run(row.query, interactive=False, retry_queued=retry_queued)
+            ).outcome
         except Exception as exc:  # one row's failure must not stop the others
             log.debug("line %d failed", row.line, exc_info=True)
             outcome = Outcome(status="error", reasons=(exits.describe(exc),))

@@ -95,7 +95,7 @@ def search(query: str, year: int | None, pick: bool, choose: int | None, as_json
         if not 1 <= number <= len(candidates):
             raise exits.CliError(f"--choose {number}: pick a number from 1 to {len(candidates)}")
         chosen = candidates[number - 1]
-        return candidates, record_choice(orc, key, await orc.confirm(key, chosen.ids))
+        return candidates, await orc.confirm(key, chosen.ids)
 
     candidates, outcome = get_state().run(work)
     if not candidates:
@@ -114,19 +114,6 @@ def search(query: str, year: int | None, pick: bool, choose: int | None, as_json
     if not as_json:
         click.echo("")
     show_outcome(outcome, as_json=as_json)
-
-
-def record_choice(orc: Orchestrator, key: str, outcome: Outcome) -> Outcome:
-    """Make sure a person's choice is remembered and ``key`` leaves the queues.
-
-    `Orchestrator.confirm` returns early, recording nothing, when the chosen movie is already
-    cached and fresh; this records the identity and dequeues the key in that case too.
-    """
-    if outcome.status == "identified" and outcome.movie is not None:
-        orc.cache.confirm_identity(key, outcome.movie.ids, by="person")
-        orc.cache.dequeue_identification(key)
-        orc.cache.clear_retry(key)
-    return outcome
 
 
 def _input_text(data: dict[str, Any]) -> str:
@@ -182,7 +169,7 @@ def resolve(key: str, tmdb: str | None, imdb: str | None, tvdb: str | None, as_j
 
     async def work(orc: Orchestrator) -> tuple[Outcome, bool]:
         known = any(item.key == key for item in orc.cache.identification_queue())
-        return record_choice(orc, key, await orc.confirm(key, ids)), known
+        return await orc.confirm(key, ids), known
 
     outcome, known = get_state().run(work)
     if not known and not as_json:

@@ -77,14 +77,7 @@ def _call(
 
 def _bodies(memo: http.RequestMemo) -> list[tuple[str, Any]]:
     """The responses the memo kept, as (``METHOD url?query``, body), secrets masked."""
-    found: list[tuple[str, Any]] = []
-    for key, future in getattr(memo, "_entries", {}).items():
-        if not future.done() or future.cancelled() or future.exception() is not None:
-            continue
-        _, method, url, params, _ = key
-        query = "&".join(f"{k}={v}" for k, v in params)
-        found.append((redact(f"{method} {url}" + (f"?{query}" if query else "")), future.result()))
-    return found
+    return [(f"{method} {url}", body) for _, method, url, body in memo.responses()]
 
 
 def _pretty(data: Any) -> str:
