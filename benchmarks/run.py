@@ -258,8 +258,9 @@ def run_batch(
 ) -> BatchRun:
     """Run ``metarr --db DB batch FILE --json`` in its own process and measure it."""
     sim.reset_counts()
-    out_path = db.with_suffix(".jsonl")
-    err_path = db.with_suffix(".stderr")
+    stem = f"{db.stem}-{time.monotonic_ns()}"
+    out_path = db.with_name(stem + ".jsonl")
+    err_path = db.with_name(stem + ".stderr")
     env = {**os.environ, **sim_env(sim, db.parent)}
     if not env["PYTHONDONTWRITEBYTECODE"]:
         del env["PYTHONDONTWRITEBYTECODE"]
@@ -322,6 +323,10 @@ def run_batch(
         series=series,
         stderr_tail=stderr[-2000:],
     )
+
+
+def _outcomes(run: BatchRun) -> str:
+    return ", ".join(f"{status} {n}" for status, n in sorted(run.statuses.items()))
 
 
 def _count_lines(path: Path) -> int:
@@ -449,7 +454,7 @@ def section_library(
             report.invariant(
                 f"library {label} {phase}: batch finished",
                 code in (0, 3),
-                f"exit code {code}" + ("" if code in (0, 3) else f": {run[phase].stderr_tail}"),
+                f"exit code {code}" + ("" if code in (0, 3) else f": {_outcomes(run[phase])}"),
             )
     return runs
 
