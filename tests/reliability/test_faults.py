@@ -233,9 +233,14 @@ def test_every_provider_down_is_an_error_with_every_name(world: World, tmp_path:
 def test_injected_fault_counts() -> None:
     """Not a check: prints how many faults were injected, by provider and kind."""
     by_kind: Counter[str] = Counter()
-    for (_, kind), n in INJECTED.items():
+    by_provider: Counter[str] = Counter()
+    for (provider, kind), n in INJECTED.items():
         by_kind[kind] += n
-    print(f"faults injected: {sum(INJECTED.values())} ({dict(sorted(by_kind.items()))})")
+        by_provider[provider] += n
+    print(
+        f"faults injected: {sum(INJECTED.values())} by kind {dict(sorted(by_kind.items()))}, "
+        f"by provider {dict(sorted(by_provider.items()))}"
+    )
 
 
 def test_search_hit_without_a_record_is_settled_not_ok(world: World, tmp_path: Path) -> None:
