@@ -421,3 +421,15 @@ def test_provider_without_section_gets_defaults() -> None:
     assert other.name == "not-installed"
     assert other.enabled is True
     assert other.options == {}
+
+
+def test_a_longer_provider_name_keeps_its_own_variables() -> None:
+    from metarr.config import load_settings
+
+    settings = load_settings(
+        ["my", "my_ratings"],
+        env={"METARR_MY_API_KEY": "short-key", "METARR_MY_RATINGS_API_KEY": "long-key"},
+    )
+    assert settings.provider("my").get("api_key") == "short-key"
+    assert "ratings_api_key" not in settings.provider("my").options
+    assert settings.provider("my_ratings").get("api_key") == "long-key"

@@ -127,7 +127,7 @@ def load_settings(
                 f"installed: {', '.join(known) or 'none'}"
             )
     providers = {
-        name: _provider_settings(name, sections.get(name, {}), env, path) for name in known
+        name: _provider_settings(name, sections.get(name, {}), env, path, known) for name in known
     }
     language = env.get("METARR_LANGUAGE") or data.get("language", "en")
     policy = env.get("METARR_TMDB_POLICY") or data.get("tmdb_policy", "block")
@@ -159,14 +159,21 @@ def _read_toml(path: Path, *, required: bool) -> dict[str, Any]:
 
 
 def _provider_settings(
-    name: str, section: Any, env: Mapping[str, str], path: Path
+    name: str, section: Any, env: Mapping[str, str], path: Path, known: Iterable[str] = ()
 ) -> ProviderSettings:
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [providers.{name}] must be a table")
     values: dict[str, Any] = dict(section)
     prefix = env_name(name, "")
+    # METARR_MY_RATINGS_API_KEY belongs to provider my_ratings, not to provider my.
+    longer = [env_name(other, "") for other in known if len(other) > len(name)]
     for var, value in env.items():
-        if var.startswith(prefix) and len(var) > len(prefix) and var not in TOP_LEVEL_ENV:
+        if (
+            var.startswith(prefix)
+            and len(var) > len(prefix)
+            and var not in TOP_LEVEL_ENV
+            and not any(var.startswith(other) for other in longer)
+        ):
             values[var[len(prefix) :].lower()] = value
     common: dict[str, Any] = {}
     options: dict[str, Any] = {}

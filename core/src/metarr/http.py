@@ -107,7 +107,7 @@ class RequestMemo:
         done = []
         for key, future in self._entries.items():
             if future.done() and not future.cancelled() and future.exception() is None:
-                provider, method, url, params, _ = key
+                provider, method, url, params, *_ = key
                 query = str(httpx.QueryParams(dict(params)))
                 done.append(
                     (provider, method, redact(f"{url}?{query}" if query else url), future.result())
@@ -209,6 +209,7 @@ class ProviderHttp:
             self.base_url + path,
             tuple(sorted((k, str(v)) for k, v in clean_params.items())),
             json.dumps(json_body, sort_keys=True),
+            tuple(sorted((headers or {}).items())),
         )
         future = current._entries.get(key)
         if future is None:

@@ -145,7 +145,11 @@ class ProviderContract:
         self.mock_found(httpx_mock)
         result = self.lookup(self.known_ids)
         assert result is not None
-        extracted = self._provider(httpx.AsyncClient()).extract_ids(result=result)
+
+        async def extract(client: httpx.AsyncClient) -> Any:
+            return self._provider(client).extract_ids(result=result)
+
+        extracted = run(extract)
         if extracted is not None:
             assert isinstance(extracted, Ids)
             for kind, value in extracted.items():
