@@ -98,7 +98,7 @@ def cache_stats(as_json: bool) -> None:
         ("paused providers", ", ".join(stats.paused_providers) or "none"),
         ("identities", stats.identities),
     ]
-    click.echo(output.table(("cache", ""), rows))
+    click.echo(output.table(("", ""), rows))
 
 
 def _lookup_providers(orc: Orchestrator) -> list[str]:

@@ -56,7 +56,8 @@ def _visible(text: str) -> int:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, indent: int = 0) -> str:
-    """Rows as aligned columns under bold headers (styled cells keep their alignment)."""
+    """Rows as aligned columns under bold headers (none if all are empty); styled cells keep
+    their alignment."""
     cells = [[("" if value is None else str(value)) for value in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
@@ -68,8 +69,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, indent: int 
         parts = [v + " " * (widths[i] - _visible(v)) for i, v in enumerate(values)]
         return (pad + "  ".join(parts)).rstrip()
 
-    head = line([click.style(h, bold=True) for h in headers])
-    return "\n".join([head, *(line(row) for row in cells)])
+    head = [line([click.style(h, bold=True) for h in headers])] if any(headers) else []
+    return "\n".join([*head, *(line(row) for row in cells)])
 
 
 def label(title: str | None, year: int | None) -> str:
