@@ -256,3 +256,22 @@ def test_tmdb_policy_warn_lets_automation_proceed(world: FakeWorld) -> None:
         lambda e: e.lookup(Ids(imdb="tt0133093")), disabled=("tmdb",), tmdb_policy="warn"
     ).outcome
     assert outcome.status == "identified"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("Rocky II", "Rocky 2", True),
+        ("Star Wars: Episode IV - A New Hope", "Star Wars Episode 4 A New Hope", True),
+        ("Matrix, The", "The Matrix", True),
+        ("Amélie", "Amelie", True),
+        ("Fast & Furious", "Fast and Furious", True),
+        ("M", "1000", False),  # a single letter is not a numeral
+        ("Mix", "1009", False),
+        ("Heat", "Heat Wave", False),
+    ],
+)
+def test_title_normalisation_examples(a: str, b: str, same: bool) -> None:
+    from metarr.matching import normalize_title
+
+    assert (normalize_title(a) == normalize_title(b)) is same

@@ -181,8 +181,9 @@ def test_ampersand_is_and(left: list[str], right: list[str]) -> None:
 
 
 @fast
-@given(words, st.integers(min_value=2, max_value=3999))
+@given(words, st.integers(min_value=2, max_value=39))
 def test_roman_numerals_are_numbers(ws: list[str], number: int) -> None:
+    """Sequel numerals II..XXXIX read as numbers (larger ones are left alone: "M" is a letter)."""
     RUN["titles"] += 1
     title = " ".join(ws)
     roman = _roman(number)

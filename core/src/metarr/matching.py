@@ -33,8 +33,9 @@ _TRAILING_ARTICLE = re.compile(
     re.IGNORECASE,
 )
 _YEAR_SUFFIX = re.compile(r"\s*\((?:19|20)\d\d\)\s*$")
-_ROMAN = re.compile(r"^(?=[mdclxvi]+$)m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
-_ROMAN_VALUES = {"m": 1000, "d": 500, "c": 100, "l": 50, "x": 10, "v": 5, "i": 1}
+# Sequel-style numerals only (II..XXXIX): "M" stays a letter and "Mix" a word.
+_ROMAN = re.compile(r"^(?=[xvi]+$)x{0,3}(ix|iv|v?i{0,3})$")
+_ROMAN_VALUES = {"x": 10, "v": 5, "i": 1}
 
 TITLE_EXACT = 0.0
 TITLE_ALTERNATIVE = 0.05
@@ -68,7 +69,7 @@ def normalize_title(title: str) -> str:
 
 
 def _arabic(token: str) -> str:
-    """Roman numerals II..MMMCMXCIX as digits; a lone ``i`` stays (it is usually the pronoun)."""
+    """Roman numerals II..XXXIX as digits; a lone ``i`` stays (it is usually the pronoun)."""
     if token == "i" or not _ROMAN.match(token):
         return token
     total = 0
