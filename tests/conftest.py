@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import stamina
@@ -32,6 +33,23 @@ def no_retry_wait() -> Iterator[None]:
     """One attempt per request and no sleeping (``stamina`` test mode), so failures are fast."""
     with stamina.set_testing(True, attempts=1):
         yield
+
+
+@pytest.fixture
+def quick_retries() -> Iterator[None]:
+    """Up to three attempts per request, without sleeping between them."""
+    with stamina.set_testing(True, attempts=3):
+        yield
+
+
+@pytest.fixture
+def world(httpx_mock: Any) -> Any:
+    """The fake provider world of `fake_providers`, served to every httpx request."""
+    from fake_providers import default_world
+
+    fake = default_world()
+    httpx_mock.add_callback(fake, is_reusable=True, is_optional=True)
+    return fake
 
 
 @pytest.fixture

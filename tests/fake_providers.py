@@ -122,7 +122,6 @@ class FakeProvider(metarr.Provider):
 
     kind_order: ClassVar[tuple[str, ...]] = ()
     ranks: ClassVar[dict[str, int]] = {}
-    searchable: ClassVar[bool] = True
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         try:
@@ -169,7 +168,24 @@ class FakeProvider(metarr.Provider):
         )
 
 
-class FakeTmdb(FakeProvider):
+class Searches:
+    """The search hook, for the fake providers whose API has one."""
+
+    name: str
+    _get: Any
+
+    @metarr.hookimpl
+    async def search(self, query: str, year: int | None) -> list[SearchHit]:
+        body = await self._get("/search", {"q": query, "year": year})
+        return [
+            SearchHit(
+                provider=self.name, ids=Ids.lenient(**b["ids"]), title=b["title"], year=b["year"]
+            )
+            for b in body or []
+        ]
+
+
+class FakeTmdb(Searches, FakeProvider):
     id_types = frozenset({"tmdb", "imdb"})
     authority_for = frozenset({"tmdb"})
     kind_order = ("tmdb", "imdb")
@@ -184,33 +200,13 @@ class FakeTmdb(FakeProvider):
         "ids.imdb": 20,
     }
 
-    @metarr.hookimpl
-    async def search(self, query: str, year: int | None) -> list[SearchHit]:
-        body = await self._get("/search", {"q": query, "year": year})
-        return [
-            SearchHit(
-                provider=self.name, ids=Ids.lenient(**b["ids"]), title=b["title"], year=b["year"]
-            )
-            for b in body or []
-        ]
 
-
-class FakeOmdb(FakeProvider):
+class FakeOmdb(Searches, FakeProvider):
     id_types = frozenset({"imdb"})
     authority_for = frozenset({"imdb"})
     kind_order = ("imdb",)
     languages = frozenset({"en"})
     ranks = {"title": 10, "year": 10, "plot": 10, "ratings": 10, "images": 40, "ids.imdb": 10}
-
-    @metarr.hookimpl
-    async def search(self, query: str, year: int | None) -> list[SearchHit]:
-        body = await self._get("/search", {"q": query, "year": year})
-        return [
-            SearchHit(
-                provider=self.name, ids=Ids.lenient(**b["ids"]), title=b["title"], year=b["year"]
-            )
-            for b in body or []
-        ]
 
 
 class FakeFanart(FakeProvider):
@@ -219,7 +215,7 @@ class FakeFanart(FakeProvider):
     ranks = {"images": 20, "ids.tmdb": 30, "ids.imdb": 40}
 
 
-class FakeTvdb(FakeProvider):
+class FakeTvdb(Searches, FakeProvider):
     id_types = frozenset({"tvdb", "imdb"})
     authority_for = frozenset({"tvdb"})
     kind_order = ("tvdb", "imdb")
@@ -232,16 +228,6 @@ class FakeTvdb(FakeProvider):
         "ids.imdb": 30,
         "ids.tvdb": 10,
     }
-
-    @metarr.hookimpl
-    async def search(self, query: str, year: int | None) -> list[SearchHit]:
-        body = await self._get("/search", {"q": query, "year": year})
-        return [
-            SearchHit(
-                provider=self.name, ids=Ids.lenient(**b["ids"]), title=b["title"], year=b["year"]
-            )
-            for b in body or []
-        ]
 
 
 FAKES: dict[str, type[FakeProvider]] = {

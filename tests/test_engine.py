@@ -7,7 +7,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
-import stamina
 from fake_providers import (
     ALADDIN_A,
     DON_JUAN,
@@ -17,7 +16,6 @@ from fake_providers import (
     TITANIC_97,
     FakeWorld,
     Film,
-    default_world,
     fake_registry,
     fake_settings,
 )
@@ -25,19 +23,7 @@ from metarr import Ids
 from metarr.engine import Engine, Identification
 from metarr.http import new_client
 
-
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Any:
-    stamina.set_testing(True, attempts=3)
-    yield
-    stamina.set_testing(False)
-
-
-@pytest.fixture
-def world(httpx_mock: Any) -> FakeWorld:
-    world = default_world()
-    httpx_mock.add_callback(world, is_reusable=True, is_optional=True)
-    return world
+pytestmark = pytest.mark.usefixtures("quick_retries")  # `world` comes from conftest.py
 
 
 def run_engine(

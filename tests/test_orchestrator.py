@@ -10,27 +10,14 @@ from typing import Any
 
 import attrs
 import pytest
-import stamina
-from fake_providers import HEAT, MATRIX, FakeWorld, default_world, fake_registry, fake_settings
+from fake_providers import HEAT, MATRIX, FakeWorld, fake_registry, fake_settings
 from metarr import Ids
 from metarr.cache import Cache
 from metarr.http import new_client
 from metarr.orchestrator import Orchestrator
 from metarr.query import Query
 
-
-@pytest.fixture(autouse=True)
-def _fast_retries() -> Any:
-    stamina.set_testing(True, attempts=3)
-    yield
-    stamina.set_testing(False)
-
-
-@pytest.fixture
-def world(httpx_mock: Any) -> FakeWorld:
-    world = default_world()
-    httpx_mock.add_callback(world, is_reusable=True, is_optional=True)
-    return world
+pytestmark = pytest.mark.usefixtures("quick_retries")  # `world` comes from conftest.py
 
 
 @attrs.define
