@@ -175,18 +175,9 @@ class Engine:
         if name in session.out:
             return None
         if not await gate.acquire(max_wait=SHORT_PAUSE):
-            session.out.add(name)
-            self._report(
-                session,
-                name,
-                ProviderReport(
-                    status="rate_limited",
-                    detail=f"paused for {gate.paused_for():.0f} s more"
-                    + (f" ({gate.pause_reason})" if gate.pause_reason else ""),
-                    retry_after=gate.paused_for(),
-                ),
-            )
-            return None
+            why = f" ({gate.pause_reason})" if gate.pause_reason else ""
+            detail = f"paused for {gate.paused_for():.0f} s more{why}"
+            return self._out(session, name, "rate_limited", detail, retry_after=gate.paused_for())
         limited: RateLimitedError | None = None
         try:
             return await self.registry.call(name, hook, **kwargs)
@@ -194,39 +185,32 @@ class Engine:
             return None
         except RateLimitedError as exc:
             limited = exc
-            session.out.add(name)
-            self._report(
+            return self._out(
                 session,
                 name,
-                ProviderReport(
-                    status="rate_limited",
-                    detail=exc.detail,
-                    retry_after=exc.retry_after,
-                    until=exc.until,
-                ),
+                "rate_limited",
+                exc.detail,
+                retry_after=exc.retry_after,
+                until=exc.until,
             )
-            return None
         except ProviderError as exc:
-            session.out.add(name)
-            self._report(session, name, ProviderReport(status="error", detail=exc.detail))
-            return None
+            return self._out(session, name, "error", exc.detail)
         except Exception as exc:  # a plugin bug must not sink the other providers
             log.exception("provider %s raised in %s", name, hook)
-            session.out.add(name)
-            self._report(
-                session,
-                name,
-                ProviderReport(
-                    status="error", detail=f"plugin failed: {type(exc).__name__}: {exc}"
-                ),
-            )
-            return None
+            return self._out(session, name, "error", f"plugin failed: {type(exc).__name__}: {exc}")
         finally:
             await gate.release(
                 rate_limited=limited is not None,
                 retry_after=limited.retry_after if limited else None,
                 reason=limited.detail if limited else None,
             )
+
+    def _out(
+        self, session: _Session, name: str, status: ProviderStatus, detail: str, **extra: Any
+    ) -> None:
+        """Report a provider failure and stop asking it in this identification."""
+        session.out.add(name)
+        self._report(session, name, ProviderReport(status=status, detail=detail, **extra))
 
     def _report(self, session: _Session, name: str, report: ProviderReport) -> None:
         previous = session.reports.get(name)
