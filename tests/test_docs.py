@@ -1,4 +1,4 @@
-"""The docs stay true: every hook is documented with its signature, and the README's examples run."""
+"""The docs stay true: every hook documented with its signature; the README examples run."""
 
 from __future__ import annotations
 
