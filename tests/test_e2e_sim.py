@@ -260,3 +260,17 @@ def _with_orchestrator(
             return await action(orc)
 
     return asyncio.run(main())
+
+
+def test_a_provider_that_found_nothing_is_not_asked_again_by_another_id(
+    world: World, tmp_path: Path
+) -> None:
+    # Fanart.tv has no art for Jumanji: asked by imdb id it answers 404; the tmdb id that TMDB
+    # then supplies names the same record, so it is not asked again.
+    movie = world.imdb("tt0113497")
+    assert movie is not None and not movie.in_fanart
+    with with_sim(world) as sim:
+        [result] = identify(sim, tmp_path / "m.sqlite", [Query(ids=Ids(imdb="tt0113497"))])
+        assert result.outcome.status == "identified"
+        assert result.outcome.providers["fanart"] == "not_found"
+        assert sim.counts()["fanart"] == {"/movies/{id}": 1}

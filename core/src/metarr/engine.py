@@ -276,7 +276,7 @@ class Engine:
                     if name in results or name in running or name in session.out:
                         continue
                     usable = known.only(self.registry.id_types(name))
-                    if not usable or tried.get(name) == usable:
+                    if not usable or not self._worth_asking(name, usable, tried.get(name)):
                         continue
                     tried[name] = usable
                     task = asyncio.ensure_future(
@@ -368,6 +368,15 @@ class Engine:
         results[authority] = checks[ordered.index(keep)]
         self._report(session, authority, ProviderReport(status="ok", result=results[authority]))
         return keep, dropped
+
+    def _worth_asking(self, name: str, usable: Ids, asked: Ids | None) -> bool:
+        """Whether to ask a provider (again). One that found nothing is asked again only when
+        its own id kind becomes known: TMDB by tmdb id after its IMDb ``/find`` came back
+        empty is a new chance; Fanart.tv by tmdb id after imdb is the same record again."""
+        if asked is None:
+            return True
+        own = getattr(self.registry.entries[name].info.factory, "authority_for", frozenset())
+        return any(kind in own and kind not in asked.kinds() for kind in usable.kinds())
 
     def _authority(self, kind: str) -> str | None:
         """The provider that issues or validates ``kind`` ids (whether enabled or not); else the
