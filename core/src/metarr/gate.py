@@ -2,8 +2,11 @@
 
 After a 429 the provider is paused until its Retry-After, so the rest of a batch does not
 hammer it, and its concurrency limit halves; every success grows the limit back (additive
-increase, multiplicative decrease, as TCP does). A provider that never answers 429 never
-waits. Long pauses (OMDb's daily quota) are not waited out: callers skip the provider.
+increase, multiplicative decrease, as TCP does). The concurrency at which the provider said
+429 becomes a ceiling for `WALL_MEMORY` seconds: the limit grows back to just below it instead
+of walking into the same wall again, then probes upwards once the provider has been quiet.
+A provider that never answers 429 never waits. Long pauses (OMDb's daily quota) are not waited
+out: callers skip the provider.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 from collections.abc import Callable
 
 DEFAULT_PAUSE = 1.0  # seconds, when a 429 carries no Retry-After
+WALL_MEMORY = 15.0  # seconds a 429's concurrency stays a ceiling for the limit
 
 
 class ProviderGate:
@@ -27,6 +31,8 @@ class ProviderGate:
         self.in_flight = 0
         self.paused_until = 0.0
         self.pause_reason: str | None = None
+        self.ceiling: float | None = None  # the concurrency that last hit a 429
+        self._wall_at = 0.0
         self._clock = clock
         self._changed = asyncio.Condition()
 
@@ -62,19 +68,31 @@ class ProviderGate:
     ) -> None:
         """Give the slot back, adapting the limit to how the request went."""
         async with self._changed:
-            self.in_flight = max(0, self.in_flight - 1)
             if rate_limited:
+                # The concurrency that hit the wall (this request included) caps the limit.
+                self.ceiling = float(max(1, self.in_flight))
+                self._wall_at = self._clock()
                 self.pause(retry_after, reason)
+                self.limit = min(self.limit, max(1.0, self.ceiling / 2))
             else:
-                self.limit = min(
-                    float(self.max_concurrency), self.limit + 1.0 / max(1.0, self.limit)
-                )
+                self._grow()
+            self.in_flight = max(0, self.in_flight - 1)
             self._changed.notify_all()
+
+    def _grow(self) -> None:
+        """Additive increase: +1 per limit's worth of successes, below a wall still remembered."""
+        cap = float(self.max_concurrency)
+        if self.ceiling is not None:
+            if self._clock() - self._wall_at < WALL_MEMORY:
+                cap = max(1.0, self.ceiling - 1)
+            else:
+                self.ceiling = None  # quiet long enough: probe upwards again
+        self.limit = min(cap, self.limit + 1.0 / max(1.0, self.limit))
 
     def pause(self, seconds: float | None, reason: str | None = None) -> None:
         """Pause the provider (and halve its concurrency limit) after it said to slow down."""
         wait = DEFAULT_PAUSE if seconds is None else max(0.0, seconds)
-        if self.paused_for() == 0:  # one halving per pause, however many 429s were in flight
+        if self.paused_for() == 0:  # one halving per episode, however many 429s were in flight
             self.limit = max(1.0, self.limit / 2)
         until = self._clock() + wait
         if until > self.paused_until:
