@@ -281,6 +281,17 @@ POSTMAN = Film(
 )
 
 
+# TVDB's record claims The Matrix's IMDb id: a wrong cross-reference for conflict tests.
+MISLINKED = Film(
+    tmdb=700,
+    imdb="tt0000700",
+    tvdb=7000,
+    title="Seven Hundred",
+    year=2001,
+    tvdb_claims_imdb="tt0133093",
+)
+
+
 def default_world() -> FakeWorld:
     """A world with clean films, homonyms and a one-year disagreement."""
     return FakeWorld(

@@ -11,11 +11,11 @@ from fake_providers import (
     ALADDIN_A,
     DON_JUAN,
     HEAT,
+    MISLINKED,
     POSTMAN,
     TITANIC_96,
     TITANIC_97,
     FakeWorld,
-    Film,
     fake_registry,
     fake_settings,
 )
@@ -101,16 +101,7 @@ def test_unknown_ids_are_not_found(world: FakeWorld) -> None:
 
 
 def test_wrong_cross_reference_is_dropped_and_named(world: FakeWorld) -> None:
-    world.films.append(
-        Film(
-            tmdb=700,
-            imdb="tt0000700",
-            tvdb=7000,
-            title="Seven Hundred",
-            year=2001,
-            tvdb_claims_imdb="tt0133093",
-        )
-    )
+    world.films.append(MISLINKED)
     outcome = run_engine(lambda e: e.lookup(Ids(tmdb=700))).outcome
     assert outcome.status == "identified", outcome.reasons
     assert outcome.movie.ids.imdb == "tt0000700"
@@ -119,16 +110,7 @@ def test_wrong_cross_reference_is_dropped_and_named(world: FakeWorld) -> None:
 
 
 def test_conflict_when_the_authority_is_disabled(world: FakeWorld) -> None:
-    world.films.append(
-        Film(
-            tmdb=700,
-            imdb="tt0000700",
-            tvdb=7000,
-            title="Seven Hundred",
-            year=2001,
-            tvdb_claims_imdb="tt0133093",
-        )
-    )
+    world.films.append(MISLINKED)
     outcome = run_engine(lambda e: e.lookup(Ids(tmdb=700)), disabled=("omdb",)).outcome
     assert outcome.status == "conflict"
     assert outcome.movie is None

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 import pytest
-from fake_providers import HEAT, MATRIX, FakeWorld, fake_registry, fake_settings
+from fake_providers import HEAT, MATRIX, MISLINKED, FakeWorld, fake_registry, fake_settings
 from metarr import Ids
 from metarr.cache import Cache
 from metarr.http import new_client
@@ -121,18 +121,7 @@ def test_a_persons_choice_is_committed_and_never_searched_again(
 
 
 def test_conflict_is_queued_with_nothing_committed(world: FakeWorld, tmp_path: Path) -> None:
-    from fake_providers import Film
-
-    world.films.append(
-        Film(
-            tmdb=700,
-            imdb="tt0000700",
-            tvdb=7000,
-            title="Seven Hundred",
-            year=2001,
-            tvdb_claims_imdb="tt0133093",
-        )
-    )
+    world.films.append(MISLINKED)
     db = tmp_path / "m.sqlite"
     outcome = run(db, lambda o: o.lookup(Ids(tmdb=700), interactive=False), disabled=("omdb",))
     assert outcome.status == "conflict"
