@@ -2,7 +2,7 @@
 
     uv run python benchmarks/run.py [--latency 0.05] [--sizes 100,1000,all] [--quick]
 
-Starts `metarr.sim.SimServer` itself and measures, printing one table per section and each
+Starts `metarr_sim.SimServer` itself and measures, printing one table per section and each
 target beside its measurement (PASS/MISS); the raw numbers go to ``benchmarks/results.json``
 (``--out``). Sections (``--sections``):
 
@@ -48,7 +48,7 @@ from metarr.ids import Ids
 from metarr.orchestrator import Orchestrator
 from metarr.plugins import PluginInfo, discover
 from metarr.query import Query
-from metarr.sim import Knobs, Movie, SimServer, World
+from metarr_sim import Knobs, Movie, SimServer, World
 
 HERE = Path(__file__).resolve().parent
 PROVIDERS = ("tmdb", "omdb", "fanart", "tvdb")

@@ -19,7 +19,7 @@ from metarr.ids import Ids
 from metarr.models import ProviderResult
 from metarr.orchestrator import Orchestrator
 from metarr.plugins import PluginInfo
-from metarr.sim import Knobs, SimServer, World
+from metarr_sim import Knobs, SimServer, World
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from metarr.sim import Knobs, SimServer, World
+from metarr_sim import Knobs, SimServer, World
 
 pytestmark = pytest.mark.slow
 

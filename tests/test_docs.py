@@ -46,7 +46,7 @@ def test_readme_python_examples_run_against_the_simulator(tmp_path: Path) -> Non
     import subprocess
     import sys
 
-    from metarr.sim import SimServer, World
+    from metarr_sim import SimServer, World
 
     blocks = _python_blocks("Python API")
     assert len(blocks) == 2

@@ -22,7 +22,7 @@ from metarr.engine import Identification
 from metarr.orchestrator import Orchestrator
 from metarr.plugins import discover
 from metarr.query import Query
-from metarr.sim import Knobs, SimServer, World
+from metarr_sim import Knobs, SimServer, World
 
 MATRIX = Ids(tmdb=603, imdb="tt0133093", tvdb=216822)
 

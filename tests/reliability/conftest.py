@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import stamina
-from metarr.sim.world import World
+from metarr_sim.world import World
 
 
 @pytest.fixture(scope="session")

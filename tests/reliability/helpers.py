@@ -31,12 +31,12 @@ from metarr.models import Movie, ProviderResult
 from metarr.orchestrator import Orchestrator
 from metarr.plugins import PluginInfo, discover
 from metarr.query import Query
-from metarr.sim.base import SimKeys, SimRequest
-from metarr.sim.fanart import FanartSim
-from metarr.sim.omdb import OmdbSim
-from metarr.sim.tmdb import TmdbSim
-from metarr.sim.tvdb import TvdbSim
-from metarr.sim.world import World
+from metarr_sim.base import SimKeys, SimRequest
+from metarr_sim.fanart import FanartSim
+from metarr_sim.omdb import OmdbSim
+from metarr_sim.tmdb import TmdbSim
+from metarr_sim.tvdb import TvdbSim
+from metarr_sim.world import World
 
 PROVIDERS: tuple[str, ...] = ("tmdb", "omdb", "fanart", "tvdb")
 METARR = Path(sys.executable).with_name("metarr")

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner, Result
 from metarr.cli import main
 from metarr.cli.exits import FAILURE, NEEDS_PERSON, OK, USAGE
-from metarr.sim import SimServer
-from metarr.sim.world import World
+from metarr_sim import SimServer
+from metarr_sim.world import World
 from reliability.helpers import PROVIDERS, check_db, cli_env, run_cli
 
 TRIED: Counter[str] = Counter()

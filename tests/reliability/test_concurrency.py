@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from metarr.sim import Knobs, SimServer
-from metarr.sim.world import World
+from metarr_sim import Knobs, SimServer
+from metarr_sim.world import World
 from reliability.helpers import (
     check_db,
     cli_env,

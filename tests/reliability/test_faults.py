@@ -22,8 +22,8 @@ import pytest
 from metarr import Ids
 from metarr.http import MAX_RESPONSE_BYTES
 from metarr.query import Query
-from metarr.sim import Knobs, SimServer
-from metarr.sim.world import World
+from metarr_sim import Knobs, SimServer
+from metarr_sim.world import World
 from reliability.helpers import (
     PROVIDERS,
     BadServer,

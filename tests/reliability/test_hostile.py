@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from metarr import Ids
 from metarr.query import Query
-from metarr.sim.world import World
+from metarr_sim.world import World
 from reliability.helpers import InProcessSim, check_db, identify
 
 BAD_URLS = [

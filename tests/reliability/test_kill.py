@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from metarr.sim import Knobs, SimServer
-from metarr.sim.world import World
+from metarr_sim import Knobs, SimServer
+from metarr_sim.world import World
 from reliability.helpers import (
     check_db,
     cli_env,

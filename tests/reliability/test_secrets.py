@@ -22,9 +22,9 @@ from metarr.cli import main
 from metarr.config import load_settings
 from metarr.orchestrator import Orchestrator
 from metarr.query import Query
-from metarr.sim import Knobs, SimServer
-from metarr.sim.base import SimKeys
-from metarr.sim.world import World
+from metarr_sim import Knobs, SimServer
+from metarr_sim.base import SimKeys
+from metarr_sim.world import World
 from reliability.helpers import PROVIDERS, cli_env, real_plugins, run_cli, write_jsonl
 
 KEYS = SimKeys(tvdb_pin="PIN-4f7a9c2e-tvdb-subscriber")

@@ -11,10 +11,15 @@ plain functions. Hooks are called with keyword arguments; ``None`` means "not ap
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
 
 from metarr.ids import Ids
 from metarr.models import ProviderResult, SearchHit
+
+if TYPE_CHECKING:
+    import click
 
 PROJECT = "metarr"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -56,6 +61,14 @@ def field_priority() -> dict[str, int] | None:
     ``"ids.imdb"``, …). A field left out is never taken from this provider. The provider with
     the lowest ``ids.<kind>`` rank is the authority for that id kind.
     """
+
+
+class CommandSpecs:
+    """The hook of command plugins: modules named in the ``metarr.commands`` entry-point group."""
+
+    @hookspec
+    def register_commands(self, cli: click.Group) -> None:
+        """Add commands to the ``metarr`` command group with ``cli.add_command(...)``."""
 
 
 HOOK_NAMES: tuple[str, ...] = ("lookup_by_id", "search", "extract_ids", "field_priority")

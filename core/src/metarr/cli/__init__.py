@@ -62,7 +62,28 @@ def _setup_logging(ctx: click.Context, debug: bool) -> None:
 
 
 class MetarrGroup(click.Group):
-    """The root group: turns every error into one line on stderr and its exit code."""
+    """The root group: turns every error into one line on stderr and its exit code, and adds
+    the commands of installed packages (`metarr.cli.extensions`) when they are first needed."""
+
+    _extended = False
+
+    def _extend(self) -> None:
+        if not self._extended:
+            self._extended = True
+            from metarr.cli.extensions import load_commands
+
+            load_commands(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None:
+            self._extend()
+            found = super().get_command(ctx, cmd_name)
+        return found
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._extend()
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -118,11 +139,9 @@ def main(
 def _register() -> None:
     from metarr.cli.batch import batch
     from metarr.cli.cachecmds import cache, identities, refresh, remerge
-    from metarr.cli.demo import demo
     from metarr.cli.identify import identify, lookup, queue, resolve, search
     from metarr.cli.plugins import plugins
     from metarr.cli.provider import provider
-    from metarr.cli.sim import sim
 
     for command in (
         plugins,
@@ -137,8 +156,6 @@ def _register() -> None:
         remerge,
         identities,
         provider,
-        demo,
-        sim,
     ):
         main.add_command(command)
 

@@ -1,6 +1,6 @@
 """Simulated movie content shared by every simulated provider, so providers agree with each other.
 
-Everything is a pure function of a `Movie` (see `metarr.sim.synth`): plots and taglines are
+Everything is a pure function of a `Movie` (see `metarr_sim.synth`): plots and taglines are
 marked ``[simulated]``, people have invented names, dates and ratings are derived from the
 MovieLens year and mean rating.
 """
@@ -11,8 +11,8 @@ import datetime as dt
 import functools
 from typing import Any, NamedTuple
 
-from metarr.sim import synth
-from metarr.sim.world import Movie
+from metarr_sim import synth
+from metarr_sim.world import Movie
 
 # MovieLens genre → (TMDB id, TMDB name, OMDb name, TVDB id, TVDB name).
 GENRES: dict[str, tuple[int, str, str, int, str]] = {

@@ -8,9 +8,9 @@ import secrets
 import threading
 from typing import Any, ClassVar
 
-from metarr.sim import content, synth
-from metarr.sim.base import Reply, SimKeys, SimProvider, SimRequest, bearer
-from metarr.sim.world import Movie, World
+from metarr_sim import content, synth
+from metarr_sim.base import Reply, SimKeys, SimProvider, SimRequest, bearer
+from metarr_sim.world import Movie, World
 
 __all__ = ["TvdbSim", "base_record", "extended_record"]
 

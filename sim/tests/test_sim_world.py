@@ -7,11 +7,11 @@ import gzip
 from pathlib import Path
 
 import pytest
-from metarr.sim import World, content
-from metarr.sim.titles import normalise, split_title
-from metarr.sim.world import DEFAULT_WORLD_PATH
+from metarr_sim import World, content
+from metarr_sim.titles import normalise, split_title
+from metarr_sim.world import DEFAULT_WORLD_PATH
 
-ML_SMALL = Path(__file__).resolve().parents[2] / "shared/data/movielens/ml-latest-small"
+ML_SMALL = Path(__file__).resolve().parents[3] / "shared/data/movielens/ml-latest-small"
 needs_movielens = pytest.mark.skipif(not ML_SMALL.exists(), reason="MovieLens data not present")
 
 

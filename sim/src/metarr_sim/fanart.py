@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from metarr.sim import content, synth
-from metarr.sim.base import Reply, SimProvider, SimRequest
-from metarr.sim.world import Movie
+from metarr_sim import content, synth
+from metarr_sim.base import Reply, SimProvider, SimRequest
+from metarr_sim.world import Movie
 
 __all__ = ["FanartSim", "movie_body"]
 

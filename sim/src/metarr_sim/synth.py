@@ -12,7 +12,7 @@ import hashlib
 import random
 import string
 
-from metarr.sim.titles import normalise
+from metarr_sim.titles import normalise
 
 __all__ = [
     "IMAGE_HOSTS",

@@ -16,7 +16,6 @@ from typing import Any
 
 import click
 import platformdirs
-
 from metarr.cli import exits, output
 from metarr.cli.batch import Display, Row, Tally, run_batch, summary_lines
 from metarr.cli.state import get_state
@@ -83,7 +82,7 @@ def demo(latency: float, seed: int, concurrency: int) -> None:
     Uses the demo database (--db, default: metarr-demo.sqlite in the data dir); run it twice
     and the second run sends no request.
     """
-    from metarr.sim import PROVIDERS, Knobs, SimServer, World
+    from metarr_sim import PROVIDERS, Knobs, SimServer, World
 
     state = get_state()
     db = state.db or default_demo_db()

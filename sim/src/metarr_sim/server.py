@@ -29,13 +29,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
-from metarr.sim import synth
-from metarr.sim.base import Reply, SimKeys, SimProvider, SimRequest
-from metarr.sim.fanart import FanartSim
-from metarr.sim.omdb import OmdbSim
-from metarr.sim.tmdb import TmdbSim
-from metarr.sim.tvdb import TvdbSim
-from metarr.sim.world import World
+from metarr_sim import synth
+from metarr_sim.base import Reply, SimKeys, SimProvider, SimRequest
+from metarr_sim.fanart import FanartSim
+from metarr_sim.omdb import OmdbSim
+from metarr_sim.tmdb import TmdbSim
+from metarr_sim.tvdb import TvdbSim
+from metarr_sim.world import World
 
 __all__ = ["FAULTS", "PROVIDERS", "Knobs", "SimServer"]
 

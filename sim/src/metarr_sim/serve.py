@@ -38,7 +38,7 @@ def sim(
     The world is MovieLens ml-latest-small plus simulated details. The printed keys are
     simulator keys, not secrets.
     """
-    from metarr.sim import Knobs, SimServer, World
+    from metarr_sim import Knobs, SimServer, World
 
     base = Knobs(latency=latency, jitter=jitter, rate=rate, fault_rate=fault_rate)
     knobs = {"*": base}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from metarr.sim import content, synth
-from metarr.sim.base import Reply, SimProvider, SimRequest
-from metarr.sim.titles import normalise
-from metarr.sim.world import Movie
+from metarr_sim import content, synth
+from metarr_sim.base import Reply, SimProvider, SimRequest
+from metarr_sim.titles import normalise
+from metarr_sim.world import Movie
 
 __all__ = ["OmdbSim", "record", "search_item"]
 

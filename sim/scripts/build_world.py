@@ -1,11 +1,11 @@
 """Build metarr's bundled simulator world from MovieLens ml-latest-small.
 
-Usage: uv run python scripts/build_sim_world.py [MOVIELENS_DIR] [OUTPUT]
+Usage: uv run python sim/scripts/build_world.py [MOVIELENS_DIR] [OUTPUT]
 
 MOVIELENS_DIR defaults to ../shared/data/movielens/ml-latest-small (next to the repository);
-OUTPUT defaults to core/src/metarr/sim/world.csv.gz. Only ml-latest-small may be bundled (its
+OUTPUT defaults to sim/src/metarr_sim/world.csv.gz. Only ml-latest-small may be bundled (its
 licence allows redistribution of transformations under the same terms; see
-core/src/metarr/sim/NOTICE-MovieLens.txt). The build is deterministic: the same input gives a
+sim/src/metarr_sim/NOTICE-MovieLens.txt). The build is deterministic: the same input gives a
 byte-identical file.
 """
 
@@ -14,9 +14,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from metarr.sim.world import DEFAULT_WORLD_PATH, World
+from metarr_sim.world import DEFAULT_WORLD_PATH, World
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SOURCE = REPO.parent / "shared" / "data" / "movielens" / "ml-latest-small"
 
 

@@ -6,9 +6,9 @@ import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from metarr.sim import content, synth
-from metarr.sim.base import Reply, SimProvider, SimRequest, bearer
-from metarr.sim.world import Movie
+from metarr_sim import content, synth
+from metarr_sim.base import Reply, SimProvider, SimRequest, bearer
+from metarr_sim.world import Movie
 
 PAGE_SIZE = 20
 MAX_APPEND = 20

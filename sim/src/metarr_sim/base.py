@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from metarr.sim.world import World
+from metarr_sim.world import World
 
 __all__ = ["Reply", "SimKeys", "SimProvider", "SimRequest"]
 

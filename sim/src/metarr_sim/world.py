@@ -4,7 +4,7 @@ The bundled world (``world.csv.gz`` next to this module) is built by
 ``scripts/build_sim_world.py`` from MovieLens *ml-latest-small* only (see
 ``NOTICE-MovieLens.txt``). Each row keeps the MovieLens facts (title, year, genres, IMDb and TMDB
 ids, the mean user rating); everything else (TVDB ids, runtimes, which provider knows which
-movie, year disagreements) is derived from the ids by `metarr.sim.synth` when the world loads.
+movie, year disagreements) is derived from the ids by `metarr_sim.synth` when the world loads.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import attrs
 
-from metarr.sim import synth
-from metarr.sim.titles import normalise, split_title, tokens
+from metarr_sim import synth
+from metarr_sim.titles import normalise, split_title, tokens
 
 __all__ = ["DEFAULT_WORLD_PATH", "Movie", "World"]
 

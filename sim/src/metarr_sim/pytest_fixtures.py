@@ -1,7 +1,7 @@
 """Pytest fixtures for tests against the simulator.
 
-Enable them in a ``conftest.py`` with ``pytest_plugins = ["metarr.sim.pytest_fixtures"]``, or
-import the fixtures you need into a test module (``from metarr.sim.pytest_fixtures import
+Enable them in a ``conftest.py`` with ``pytest_plugins = ["metarr_sim.pytest_fixtures"]``, or
+import the fixtures you need into a test module (``from metarr_sim.pytest_fixtures import
 sim_world, sim_server``). ``sim_server`` is a running `SimServer` on a free port, stopped after
 the test; its counts start at zero. For custom knobs, build one with `start_sim`::
 
@@ -16,9 +16,9 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from metarr.sim.base import SimKeys
-from metarr.sim.server import Knobs, SimServer
-from metarr.sim.world import World
+from metarr_sim.base import SimKeys
+from metarr_sim.server import Knobs, SimServer
+from metarr_sim.world import World
 
 __all__ = ["sim_env", "sim_server", "sim_world", "start_sim"]
 
