@@ -472,6 +472,7 @@ def test_stats_incomplete_prune_and_export(cache: Cache, clock: Clock) -> None:
         "expired_pauses": 0,
         "retries_for_cached": 1,
         "queued_for_cached": 0,
+        "void_disputes": 0,
     }
 
     out = io.StringIO()
@@ -482,25 +483,51 @@ def test_stats_incomplete_prune_and_export(cache: Cache, clock: Clock) -> None:
     assert cache.stats().movies == 1
 
 
-def test_secrets_are_never_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    secret = "sekret-api-key-0123456789"
+def test_redaction_never_rewrites_stored_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11 item 6: a secret that also occurs in data (a PIN of 1999, an option set to
+    true) left stored JSON as ``"year":***`` and the movie unreadable for good."""
     monkeypatch.setattr(redaction, "_registered", set())
-    redaction.register(secret)
-    leaky = ProviderResult(
-        provider="omdb", ids=MATRIX, title="The Matrix", raw={"echo": f"apikey={secret}"}
+    redaction.register("1999", "true", "sekret-api-key-0123456789")
+    flagged = ProviderResult(
+        provider="omdb",
+        ids=MATRIX,
+        title="The Matrix",
+        year=1999,
+        raw={"Response": "True", "ok": True},
     )
-    with Cache(tmp_path / "c.db") as cache:
+    with Cache(tmp_path / "c.db", clock=Clock()) as cache:
         cache.commit(
             movie(),
             parts(
-                ProviderPart(provider="omdb", status="ok", fetched_at=T0, result=leaky),
-                ProviderPart(provider="tmdb", status="error", fetched_at=T0, error=secret),
+                ProviderPart(provider="omdb", status="ok", fetched_at=T0, result=flagged),
+                ProviderPart(
+                    provider="tmdb",
+                    status="error",
+                    fetched_at=T0,
+                    error="key sekret-api-key-0123456789",
+                ),
             ),
+            key="k",
+            input={"title": "The Matrix", "year": 1999},
         )
-        cache.pause_provider("omdb", T0 + timedelta(days=1), f"quota for {secret}")
+        cache.pause_provider("omdb", T0 + timedelta(days=1), "quota for sekret-api-key-0123456789")
+        cache.queue_identification("q", {"year": 1999}, Outcome(status="not_found"))
+        found = cache.get("imdb", "tt0133093")
+        assert found is not None
+        assert found.movie == movie()
+        assert found.movie.year == 1999
+        assert found.input == {"title": "The Matrix", "year": 1999}
+        assert found.parts["omdb"].result == flagged
+        assert found.parts["omdb"].result.raw == {"Response": "True", "ok": True}
+        assert cache.queued("q").input == {"year": 1999}  # type: ignore[union-attr]
+        # error texts and pause reasons are messages: those are still redacted
+        assert found.parts["tmdb"].error == "key ***"
+        assert cache.paused_providers()["omdb"].reason == "quota for ***"
         dump = "\n".join(cache.db.conn.iterdump())
-    assert secret not in dump
-    assert "apikey=***" in dump
+    assert "sekret-api-key-0123456789" not in dump
+    assert '"year":1999' in dump
 
 
 def test_get_uses_an_index(cache: Cache) -> None:
