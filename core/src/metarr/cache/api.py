@@ -52,6 +52,7 @@ _PART_RANK = {"ok": 2, "not_found": 1}
 Merge = Callable[[Mapping[str, ProviderResult]], Movie]
 P = ParamSpec("P")
 R = TypeVar("R")
+E = TypeVar("E", bound=StorageError)
 
 
 def _guarded(method: Callable[Concatenate[Cache, P], R]) -> Callable[Concatenate[Cache, P], R]:
@@ -131,15 +132,25 @@ class Cache:
 
     @contextlib.contextmanager
     def _naming_errors(self) -> Iterator[None]:
-        name = str(self.path)
         try:
             yield
         except sqlite3.Error as exc:
-            raise StorageError(f"cache {name}: {exc}") from exc
+            raise StorageError(f"cache {self.path}: {exc}") from exc
         except StorageError as exc:
-            if name not in str(exc):
-                exc.args = (f"cache {name}: {exc}", *exc.args[1:])
-            raise
+            raise self._named(exc) from exc.__cause__
+
+    def _named(self, exc: E) -> E:
+        """``exc`` with the cache file in its message."""
+        name = f"cache {self.path}"
+        if not str(exc).startswith(name):
+            exc.args = (f"{name}: {exc}", *exc.args[1:])
+        return exc
+
+    def _naming(self, handler: OnUnreadable | None) -> OnUnreadable | None:
+        """``handler``, given errors that name the cache file."""
+        if handler is None:
+            return None
+        return lambda exc: handler(self._named(exc))
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -189,7 +200,7 @@ class Cache:
         to that function instead and skipped.
         """
         with self._naming_errors():
-            yield from store.iter_movies(self.db, on_unreadable=on_unreadable)
+            yield from store.iter_movies(self.db, on_unreadable=self._naming(on_unreadable))
 
     def unreadable(self) -> Iterator[UnreadableMovieError]:
         """Every cached movie whose stored data cannot be read (reads the whole cache)."""
@@ -198,7 +209,7 @@ class Cache:
                 try:
                     store.load(self.db, [row])
                 except UnreadableMovieError as exc:
-                    yield exc
+                    yield self._named(exc)
 
     @_guarded
     def id_disputes(self, movie_id: int) -> tuple[IdDispute, ...]:
@@ -379,7 +390,7 @@ class Cache:
             except UnreadableMovieError as exc:
                 if on_unreadable is None:
                     raise
-                on_unreadable(exc)
+                on_unreadable(self._named(exc))
         return done
 
     @_guarded
@@ -600,7 +611,7 @@ class Cache:
         An unreadable movie raises `UnreadableMovieError`; with ``on_unreadable`` it is handed
         to that function and left out.
         """
-        return maintenance.export_movies(self.db, out, on_unreadable)
+        return maintenance.export_movies(self.db, out, self._naming(on_unreadable))
 
     @_guarded
     def _load_ids(
@@ -611,7 +622,9 @@ class Cache:
             chunk = movie_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             found.extend(
-                store.iter_movies(self.db, f"id IN ({marks})", chunk, on_unreadable=on_unreadable)
+                store.iter_movies(
+                    self.db, f"id IN ({marks})", chunk, on_unreadable=self._naming(on_unreadable)
+                )
             )
         return found
 

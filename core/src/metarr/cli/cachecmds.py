@@ -143,7 +143,7 @@ class _Unreadable:
 
     def __call__(self, error: UnreadableMovieError) -> None:
         self.found.append(error)
-        click.echo(f"metarr: skipped: {exits.describe(error)}", err=True)
+        click.echo(f"metarr: skipped: {error}", err=True)
 
     def finish(self) -> None:
         """End the command with the cache failure's exit code when a movie was skipped."""
