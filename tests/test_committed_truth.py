@@ -348,3 +348,31 @@ def test_an_older_part_of_equal_rank_never_replaces_a_newer_one(tmp_path: Path) 
         late = cache.commit(Movie(ids=ids), {"tmdb": part("older", t1)}, merge=merge)
     assert late.parts["tmdb"].result.title == "newer"  # type: ignore[union-attr]
     assert late.movie.title == "newer"
+
+
+def test_remerge_memory_does_not_grow_with_the_cache(world: FakeWorld, tmp_path: Path) -> None:
+    """200 movies of 50 KB each: remerge holds one movie at a time, not the whole cache."""
+    import tracemalloc
+
+    db = tmp_path / "m.sqlite"
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with Cache(db) as cache:
+        for n in range(200):
+            ids = Ids(tmdb=10_000 + n, imdb=f"tt{9_000_000 + n}")
+            result = ProviderResult(
+                provider="tmdb", ids=ids, title=f"Movie {n}", raw={"movie": {"blob": "x" * 50_000}}
+            )
+            part = ProviderPart(provider="tmdb", status="ok", fetched_at=at, result=result)
+            cache.commit(Movie(ids=ids, title=f"Movie {n}"), {"tmdb": part})
+
+    async def remerge(orc: Orchestrator) -> tuple[int, int]:
+        tracemalloc.start()
+        try:
+            count = orc.remerge()
+            return count, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    count, peak = run(db, remerge)
+    assert count == 200
+    assert peak < 2_000_000, f"remerge peaked at {peak / 1e6:.1f} MB for a 10 MB cache"
