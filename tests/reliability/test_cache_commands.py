@@ -92,7 +92,7 @@ def _seed(db: Path, movies: int) -> None:
                 provider="tmdb", ids=ids, title=f"Movie {n}", plot="A long plot. " * 300
             )
             part = ProviderPart(provider="tmdb", status="ok", fetched_at=now, result=result)
-            cache.commit(Movie(ids=ids), {"tmdb": part}, merge=lambda r: _movie(r["tmdb"]))
+            cache.commit(_movie(result), {"tmdb": part})
             cache.confirm_identity(f"library/movie number {n:05d}.mkv", ids, by="person")
 
 
@@ -125,11 +125,11 @@ def test_an_export_cut_short_keeps_the_previous_file(tmp_path: Path, command: st
         check=False,
     )
 
+    assert target.read_bytes() == previous
+    assert sorted(p.name for p in target.parent.iterdir()) == ["export.jsonl"]  # no temp file
     assert cut.returncode == exits.USAGE
     line = one_line(cut.stderr)
     assert f"cannot write {target}" in line and "previous file is unchanged" in line, line
-    assert target.read_bytes() == previous
-    assert sorted(p.name for p in target.parent.iterdir()) == ["export.jsonl"]  # no temp file
     again = run_cli(["--db", str(db), *command.split(), str(target)], env)
     assert again.returncode == 0
     assert len(target.read_bytes()) >= len(previous)

@@ -200,9 +200,9 @@ def _serial(raw: Mapping[str, Any]) -> int | None:
 def _loop(
     args: list[str], env: dict[str, str], stop: threading.Event, runs: list[int]
 ) -> list[str]:
-    """Run ``metarr ARGS`` again and again until ``stop`` (at least twice); return problems."""
+    """Run ``metarr ARGS`` again and again until ``stop`` (at least 3 times); return problems."""
     problems = []
-    while not stop.is_set() or len(runs) < 2:
+    while not stop.is_set() or len(runs) < 3:
         done = run_cli(args, env, timeout=300)
         runs.append(done.returncode)
         err = done.stderr.decode()
@@ -233,7 +233,7 @@ def test_batch_refreshes_and_remerge_together_lose_no_update(world: World, tmp_p
             setup = run_cli(["--db", str(db), "batch", str(first), "--json"], env, timeout=120)
             assert setup.returncode in (0, 3), setup.stderr.decode()[-2000:]
         with Cache(db) as cache:
-            incomplete = len(cache.incomplete_ids())
+            incomplete = len(cache.incomplete())
             cache.resume_provider("omdb")  # the quota has reset
         assert incomplete >= 20
         # Together: everything is stale, OMDb answers again, 20 more movies come in.
@@ -243,22 +243,26 @@ def test_batch_refreshes_and_remerge_together_lose_no_update(world: World, tmp_p
             env = cli_env(proxy.env(sim))
             env.update({f"METARR_{name.upper()}_TTL_DAYS": TINY_TTL for name in PROVIDERS})
             base = ["--db", str(db)]
-            stop = threading.Event()
+            refreshing, remerging = threading.Event(), threading.Event()
             runs: dict[str, list[int]] = {"stale": [], "incomplete": [], "remerge": []}
             commands = {
                 "stale": [*base, "refresh", "--stale"],
                 "incomplete": [*base, "refresh", "--incomplete"],
                 "remerge": [*base, "remerge"],
             }
+            stops = {"stale": refreshing, "incomplete": refreshing, "remerge": remerging}
             with ThreadPoolExecutor(max_workers=3) as pool:
-                loops = [
-                    pool.submit(_loop, commands[name], env, stop, runs[name]) for name in commands
-                ]
+                loops = {
+                    name: pool.submit(_loop, args, env, stops[name], runs[name])
+                    for name, args in commands.items()
+                }
                 batch = run_cli(
                     [*base, "batch", str(both), "--json", "--concurrency", "4"], env, timeout=300
                 )
-                stop.set()
-                problems = [problem for loop in loops for problem in loop.result()]
+                refreshing.set()  # the refreshes end after the batch ...
+                problems = loops["stale"].result() + loops["incomplete"].result()
+                remerging.set()  # ... and remerge runs on until they have ended
+                problems += loops["remerge"].result()
     assert batch.returncode in (0, 3), batch.stderr.decode()[-2000:]
     assert not problems, problems
     lines = outcome_lines(batch.stdout)
@@ -301,4 +305,4 @@ def test_batch_refreshes_and_remerge_together_lose_no_update(world: World, tmp_p
     )
     assert not stale_records, stale_records
     assert lost == 0
-    assert all(n >= 2 for n in counts.values())
+    assert all(n >= 3 for n in counts.values())

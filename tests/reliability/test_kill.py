@@ -197,9 +197,7 @@ def test_sigkill_during_remerge_changes_nothing_but_whole_records(
                 name: ProviderPart(provider=name, status="ok", fetched_at=at, result=result)
                 for name, result in results.items()
             }
-            cache.commit(
-                merge_old(results), parts, merge=merge_old, key=f"movie {n}.mkv", input={"n": n}
-            )
+            cache.commit(merge_old(results), parts, key=f"movie {n}.mkv", input={"n": n})
     columns, part_rows = _movie_columns(db), _part_rows(db)
     args = ["--config", str(config), "--db", str(db), "remerge"]
     pristine = tmp_path / "pristine.sqlite"
