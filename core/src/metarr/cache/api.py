@@ -141,9 +141,8 @@ class Cache:
 
     def _named(self, exc: E) -> E:
         """``exc`` with the cache file in its message."""
-        name = f"cache {self.path}"
-        if not str(exc).startswith(name):
-            exc.args = (f"{name}: {exc}", *exc.args[1:])
+        if str(self.path) not in str(exc):
+            exc.args = (f"cache {self.path}: {exc}", *exc.args[1:])
         return exc
 
     def _naming(self, handler: OnUnreadable | None) -> OnUnreadable | None:

@@ -237,7 +237,7 @@ def to_part(row: Mapping[str, Any]) -> ProviderPart:
             error=row["error"],
         )
     except Exception as exc:
-        raise ValueError(f"its {row['provider']} part: {_why(exc)}") from exc
+        raise ValueError(f"its {row['provider']} part: {why(exc)}") from exc
 
 
 def unreadable(row: Mapping[str, Any], reason: str) -> UnreadableMovieError:
@@ -245,7 +245,7 @@ def unreadable(row: Mapping[str, Any], reason: str) -> UnreadableMovieError:
     return UnreadableMovieError(int(row["id"]), disputes.row_ids(row), reason)
 
 
-def _why(exc: BaseException) -> str:
+def why(exc: BaseException) -> str:
     """A short reason: the first leaf of a cattrs exception group, else the exception."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
@@ -266,7 +266,7 @@ def to_cached(
         try:
             movie = from_json(Movie, json.loads(row["movie"]))
         except Exception as exc:
-            raise ValueError(f"its merged record: {_why(exc)}") from exc
+            raise ValueError(f"its merged record: {why(exc)}") from exc
         return CachedMovie(
             id=row["id"],
             movie=movie,
@@ -278,7 +278,7 @@ def to_cached(
             disputes=known_disputes,
         )
     except ValueError as exc:  # JSONDecodeError and bad timestamps are ValueErrors too
-        raise unreadable(row, str(exc) if str(exc).startswith("its ") else _why(exc)) from exc
+        raise unreadable(row, str(exc) if str(exc).startswith("its ") else why(exc)) from exc
 
 
 def load(db: Database, rows: list[dict[str, Any]]) -> list[CachedMovie]:
