@@ -198,7 +198,9 @@ def test_a_group_needs_all_its_keys(registry_of: Callable[..., Registry]) -> Non
     half = registry_of(FAKES, {"METARR_PAIRED_API_KEY": "k-paired-123"})
     assert half.entries["paired"].state == "disabled"
     assert "set METARR_PAIRED_API_KEY + METARR_PAIRED_PIN" in (half.reason("paired") or "")
-    full = registry_of(FAKES, {"METARR_PAIRED_API_KEY": "k-paired-123", "METARR_PAIRED_PIN": "99"})
+    full = registry_of(
+        FAKES, {"METARR_PAIRED_API_KEY": "k-paired-123", "METARR_PAIRED_PIN": "pin-9999"}
+    )
     assert "paired" in full.enabled
 
 
@@ -443,7 +445,7 @@ def test_discovery_is_sorted_by_name() -> None:
 
 
 def test_registry_calls_hooks_of_one_provider(registry_of: Callable[..., Registry]) -> None:
-    env = {"METARR_KEYED_API_KEY": "k-keyed-123", "METARR_TOKENED_ACCESS_TOKEN": "tok-123"}
+    env = {"METARR_KEYED_API_KEY": "k-keyed-123", "METARR_TOKENED_ACCESS_TOKEN": "tok-1234"}
     registry = registry_of(FAKES, env)
 
     async def calls() -> tuple[Any, ...]:
@@ -464,7 +466,7 @@ def test_registry_calls_hooks_of_one_provider(registry_of: Callable[..., Registr
 
 
 def test_registry_pure_calls_and_introspection(registry_of: Callable[..., Registry]) -> None:
-    env = {"METARR_KEYED_API_KEY": "k-keyed-123", "METARR_TOKENED_ACCESS_TOKEN": "tok-123"}
+    env = {"METARR_KEYED_API_KEY": "k-keyed-123", "METARR_TOKENED_ACCESS_TOKEN": "tok-1234"}
     registry = registry_of(FAKES, env)
     result = ProviderResult(provider="keyed", ids=Ids(tmdb=603))
     assert registry.call_pure("keyed", "extract_ids", result=result) == Ids(tmdb=603)
