@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from metarr.cli import main
-from metarr.cli.exits import FAILURE, NEEDS_PERSON, OK, USAGE
+from metarr.cli.exits import NEEDS_PERSON, OK, STORAGE, USAGE
 from metarr_sim import SimServer
 from metarr_sim.world import World
-from reliability.helpers import PROVIDERS, check_db, cli_env, run_cli
+from reliability.helpers import PROVIDERS, check_db, cli_env, outcome_lines, run_cli
 
 TRIED: Counter[str] = Counter()
 BAD_IDS = [
@@ -211,22 +211,28 @@ def test_bad_csv_lines_are_reported_and_the_rest_continues(
     lines = [
         b"tmdb_id,title,year",
         b"603,,",
-        b'"unclosed,quote,1999',
         b"1,2,3,4,5",
         b"abc,,",
         b",,",
         b"\xff\xfe,Heat,1995",
         b",Heat,19x5",
-        b"949,,",
+        b'949,"Heat\r\n",1995',  # one record over lines 8 and 9
+        b"1,x\rbad,",
+        b"862,,",
+        b'"unclosed,quote,1999',
+        b"12,,",
     ]
     path = tmp_path / "lib.csv"
     path.write_bytes(b"\r\n".join(lines) + b"\r\n")
-    TRIED["batch line"] += 6
+    TRIED["batch line"] += 7
     result = invoke(["batch", str(path), "--json"], env, "batch file")
     assert result.exit_code == USAGE, result.output
     reported = [line for line in result.stderr.splitlines() if line.startswith("batch: line ")]
-    assert [int(line.split()[2].rstrip(":")) for line in reported] == [3, 4, 5, 6, 7, 8]
-    assert {m.movie.ids.tmdb for m in check_db(Path(env["METARR_DB"]))} == {603, 949}
+    assert [int(line.split()[2].rstrip(":")) for line in reported] == [3, 4, 5, 6, 7, 10, 12]
+    assert "lines 12-13 are one record" in reported[-1]
+    assert {m.movie.ids.tmdb for m in check_db(Path(env["METARR_DB"]))} == {603, 949, 862}
+    [heat] = [line for line in outcome_lines(result.stdout_bytes) if line["line"] == 8]
+    assert heat["input"] == {"tmdb_id": 949, "title": "Heat", "year": 1995}
 
 
 @pytest.mark.parametrize(
@@ -361,8 +367,8 @@ def test_unusable_cache_file_is_a_clear_failure(
         conn.commit()
         conn.close()
     result = invoke(["lookup", "--tmdb", "603"], {**env, "METARR_DB": str(db)}, "cache file")
-    line = assert_one_line_error(result, FAILURE)
-    assert "cache" in line
+    line = assert_one_line_error(result, STORAGE)
+    assert "cache" in line and str(db) in line
 
 
 # -- the real process: argv that is not UTF-8 --------------------------------------------------
