@@ -34,7 +34,8 @@ _BATCH = 500
 
 
 def dumps(data: Any) -> str:
-    """Compact JSON text for a column, with registered secrets scrubbed.
+    """Compact JSON text for a column, exactly as given: redaction never alters data (secrets
+    never reach it: they travel in URLs and headers, and `metarr.http` scrubs echoed ones).
 
     A raw payload may hold lone surrogates (a provider's ``"\ud800"`` escape), which SQLite
     cannot store as UTF-8: such a document is written with ASCII escapes instead.
@@ -44,7 +45,7 @@ def dumps(data: Any) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
-    return redact(text)
+    return text
 
 
 def id_column(kind: str) -> str:

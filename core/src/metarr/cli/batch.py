@@ -426,6 +426,7 @@ async def run_batch(
             ).outcome
         except Exception as exc:  # one row's failure must not stop the others...
             if exits.is_storage_failure(exc):  # ...unless it is the cache's: nothing can be kept
+                log.debug("line %d: the cache failed", row.line, exc_info=True)
                 if tally.storage is None:
                     tally.storage, tally.storage_line = exc, row.line
                 stop.set()
