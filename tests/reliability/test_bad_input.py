@@ -184,6 +184,11 @@ BAD_JSONL_LINES: list[bytes] = [
     b'{"tmdb_id": 1e400}',
     b'{"tmdb_id": true}',
     b'{"imdb_id": ["tt0133093"]}',
+    b"[" * 100_000,
+    b'{"tmdb_id": ' + b"[" * 100_000,
+    b'{"title": "Heat", "title": "Casino"}',
+    b'{"title": "Heat", "TITLE": "Casino"}',
+    b'{"imdb_id": "tt0133093", "IMDB_ID": "tt0113277"}',
 ]
 
 
@@ -245,6 +250,7 @@ def test_bad_csv_lines_are_reported_and_the_rest_continues(
         ("lib.csv", b"", ["--format", "xml"]),
         ("-", None, []),
         ("dir.jsonl", "dir", []),
+        ("lib.csv", b'"tmdb_id\n603\n', []),
     ],
 )
 def test_unusable_batch_files_are_usage_errors(
@@ -259,6 +265,47 @@ def test_unusable_batch_files_are_usage_errors(
     result = invoke(["batch", target, *extra], env, "batch file")
     assert result.exit_code == USAGE, result.output
     assert "Error" in result.output or "error: " in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("header", "named"),
+    [
+        (b"title,title", "'title'"),
+        (b"imdb_id,year,IMDB_ID", "'imdb_id'"),
+        (b"\xef\xbb\xbfTmdb_Id, tmdb_id ", "'tmdb_id'"),
+    ],
+)
+def test_duplicate_columns_refuse_the_file(
+    env: dict[str, str], tmp_path: Path, header: bytes, named: str
+) -> None:
+    path = tmp_path / "lib.csv"
+    path.write_bytes(header + b"\n603,1999,tt0133093\n")
+    result = invoke(["batch", str(path)], env, "batch file")
+    line = assert_one_line_error(result, USAGE)
+    assert str(path) in line and named in line and "twice" in line
+    assert not Path(env["METARR_DB"]).exists() or check_db(Path(env["METARR_DB"])) == []
+
+
+def test_a_key_used_again_for_another_input_is_refused(env: dict[str, str], tmp_path: Path) -> None:
+    rows = [
+        b'{"key": "movie.mkv", "tmdb_id": 603}',
+        b'{"key": "movie.mkv", "tmdb_id": 949}',  # the same handle, another movie: refused
+        b'{"key": "movie.mkv", "tmdb_id": 603}',  # the same input again: fine
+        b'{"tmdb_id": 862}',
+        b'{"title": "Toy Story", "year": 1995}',
+        b'{"title": "Toy Story", "year": 1995}',
+    ]
+    path = tmp_path / "lib.jsonl"
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    result = invoke(["batch", str(path), "--json", "--concurrency", "1"], env, "batch line")
+    assert result.exit_code == USAGE, result.output
+    reported = [line for line in result.stderr.splitlines() if line.startswith("batch: line ")]
+    assert len(reported) == 1 and reported[0].startswith("batch: line 2: key 'movie.mkv'")
+    assert "already used by line 1" in reported[0] and "tmdb_id=603" in reported[0]
+    done = {line["line"]: line for line in outcome_lines(result.stdout_bytes)}
+    assert sorted(done) == [1, 3, 4, 5, 6]
+    assert done[1]["movie"]["ids"]["tmdb"] == done[3]["movie"]["ids"]["tmdb"] == 603
+    assert {m.movie.ids.tmdb for m in check_db(Path(env["METARR_DB"]))} == {603, 862}
 
 
 def test_empty_batch_files_do_nothing(env: dict[str, str], tmp_path: Path) -> None:

@@ -142,6 +142,8 @@ def _csv_rows(lines: _Lines, name: str) -> Iterator[Row]:
             continue  # a blank line
         if lines.ended and end > start:  # `csv` never reads ahead: only an open quote does
             error = f"a quote opened here is never closed: lines {start}-{end} are one record"
+            if header is None:
+                raise BatchFileError(f"{name}: line {start}: bad CSV header: {error}")
             yield Row(line=start, error=error)
             return
         problem = _not_utf8(",".join(values))
