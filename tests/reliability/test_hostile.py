@@ -383,11 +383,12 @@ def test_hostile_text_and_artwork_through_the_real_command(world: World, tmp_pat
     assert [line.split()[1] for line in text_rows] == ["1", "2", "3"]  # one line per row
     json_rows = [json.loads(line) for line in shown["batch --json"].split("\n") if line]
     assert [row["line"] for row in json_rows] == [1, 2, 3]
-    assert json_rows[2]["input"]["title"] == "Toy Story line 99 identified Fake Movie (2000) tmdb:1"
+    forged = "line    99  identified    Fake Movie (2000)  tmdb:1"  # on one line, spacing kept
+    assert json_rows[2]["input"]["title"] == f"Toy Story {forged}"
     matrix = next(line for line in shown["lookup"].split("\n") if "(1999)" in line)
-    assert matrix.startswith("The Matrix line 99 identified Fake Movie (2000) tmdb:1 (1999)")
-    [forged] = [line for line in shown["search"].split("\n") if "tmdb:999999" in line]
-    assert "War of the Worlds line 99 identified Fake Movie (…  2005" in forged  # one table row
+    assert matrix.startswith(f"The Matrix {forged} (1999)")
+    [row] = [line for line in shown["search"].split("\n") if "tmdb:999999" in line]
+    assert "War of the Worlds line    99  identified" in row  # one table row
     assert "ambiguous" in shown["identify"]  # the hidden characters did not change the match
     for stored in check_db(db):
         movie = stored.movie

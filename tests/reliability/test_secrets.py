@@ -63,6 +63,7 @@ SECRETS: dict[str, str] = {
     **{f"wrong {k}": v for k, v in WRONG.items()},
 }
 FOUND: list[str] = []
+pytestmark = pytest.mark.usefixtures("forget_secrets")  # no test's keys outlive it
 
 
 def _hits(where: str, data: bytes | str) -> list[str]:
@@ -408,7 +409,10 @@ def test_a_secret_that_looks_like_data_corrupts_nothing(world: World, tmp_path: 
         code, stdout, stderr = _run(["lookup", "--tmdb", "603", "--json"], env, real_process=False)
         assert code == 0, stderr
         again, shown, _ = _run(["lookup", "--imdb", "tt0133093", "--json"], env, real_process=False)
-    assert again == 0
+        args = ["provider", "tmdb", "lookup", "--tmdb", "603", "--json"]
+        raw_code, raw_view, _ = _run(args, env, real_process=False)
+    assert again == 0 and raw_code == 0
+    assert _find(json.loads(raw_view), "budget") == [int(PIN_LIKE_DATA)]  # a debug view too
     for text in (stdout, shown):
         movie = json.loads(text)["movie"]
         assert (movie["title"], movie["year"], movie["runtime"]) == ("The Matrix", 1999, 70)

@@ -6,7 +6,7 @@ cache, whichever plugin parsed it.
 
 Text is one line (`text`, `one_line`): control characters (C0, C1), format characters (bidi
 overrides and isolates, zero-width spaces and joiners, the BOM: Unicode category Cf) and lone
-surrogates are removed, line breaks and tabs become a space, runs of spaces one space. Long
+surrogates are removed, each line break and tab becomes a space. Long
 texts (`long_text`: plots, outlines, awards) keep their paragraphs: line breaks become ``\n``,
 with at most one empty line in a row. Image URLs must be public: no credentials, no loopback,
 private, link-local or otherwise non-global address, no ``localhost``.
@@ -40,24 +40,22 @@ _INVISIBLE = re.compile(
     "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
     "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
 )
-_SPACES = re.compile(" {2,}")
 _EMPTY_LINES = re.compile("\n{3,}")
 
 
 # What must never reach a line of output as is: line breaks, tabs and the invisible characters.
-HIDDEN = re.compile(f"[\t{_BREAKS}]|{_INVISIBLE.pattern}")
+HIDDEN = re.compile(f"\r\n|[\t{_BREAKS}]|{_INVISIBLE.pattern}")
 
 
 def visible(value: str) -> str:
-    """The text with line breaks and tabs as spaces and invisible characters removed (spacing
-    otherwise kept: for output that is already laid out)."""
-    return HIDDEN.sub(lambda m: "" if _INVISIBLE.match(m.group()) else " ", value)
+    """The text with each line break and tab as a space and invisible characters removed;
+    its other spacing is kept."""
+    return HIDDEN.sub(lambda m: "" if _INVISIBLE.fullmatch(m[0]) else " ", value)
 
 
 def one_line(value: str) -> str:
-    """The text on one line: line breaks and tabs as spaces, invisible characters removed,
-    runs of spaces as one, stripped."""
-    return _SPACES.sub(" ", visible(value)).strip()
+    """The text on one line (`visible`), stripped."""
+    return visible(value).strip()
 
 
 def paragraphs(value: str) -> str:
@@ -65,7 +63,7 @@ def paragraphs(value: str) -> str:
     most one in a row), tabs as spaces, invisible characters removed, lines stripped."""
     unified = _LINE_BREAK.sub(lambda m: "\n\n" if m.group() == "\u2029" else "\n", value)
     unified = _INVISIBLE.sub("", unified.replace("\t", " "))
-    lines = (_SPACES.sub(" ", line).strip() for line in unified.split("\n"))
+    lines = (line.strip() for line in unified.split("\n"))
     return _EMPTY_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
