@@ -603,13 +603,13 @@ def test_redaction_never_rewrites_stored_data(
     """Issue 11 item 6: a secret that also occurs in data (a PIN of 1999, an option set to
     true) left stored JSON as ``"year":***`` and the movie unreadable for good."""
     monkeypatch.setattr(redaction, "_registered", set())
-    redaction.register("1999", "true", "sekret-api-key-0123456789")
+    redaction.register("19991231", "sekret-api-key-0123456789")
     flagged = ProviderResult(
         provider="omdb",
         ids=MATRIX,
         title="The Matrix",
         year=1999,
-        raw={"Response": "True", "ok": True},
+        raw={"Response": "True", "ok": True, "Released": 19991231},
     )
     with Cache(tmp_path / "c.db", clock=Clock()) as cache:
         cache.commit(
@@ -634,7 +634,11 @@ def test_redaction_never_rewrites_stored_data(
         assert found.movie.year == 1999
         assert found.input == {"title": "The Matrix", "year": 1999}
         assert found.parts["omdb"].result == flagged
-        assert found.parts["omdb"].result.raw == {"Response": "True", "ok": True}
+        assert found.parts["omdb"].result.raw == {
+            "Response": "True",
+            "ok": True,
+            "Released": 19991231,
+        }
         assert cache.queued("q").input == {"year": 1999}  # type: ignore[union-attr]
         # error texts and pause reasons are messages: those are still redacted
         assert found.parts["tmdb"].error == "key ***"

@@ -127,3 +127,73 @@ def test_batch_ctrl_c_exits_130_with_summary(
     assert "Traceback" not in err
     finished = 1 + sum(line.startswith("line") for line in out.splitlines())
     assert finished < len(tmdb_ids)
+
+
+# -- retries, configuration -------------------------------------------------------------------
+
+
+def test_retries_are_silent_without_debug_and_shown_with_it(
+    base_env: dict[str, str], world: World, tmp_path: Path
+) -> None:
+    knobs = {"omdb": Knobs(fault_rate=1.0, faults=("500",))}
+    with SimServer(world, knobs=knobs) as server:
+        env = {**base_env, **server.settings_env(), "METARR_DB": str(tmp_path / "r.sqlite")}
+        quiet = metarr(env, "lookup", "--tmdb", "603")
+        loud = metarr(env, "--debug", "lookup", "--tmdb", "862")
+        omdb_requests = sum(server.counts()["omdb"].values())
+    assert quiet.returncode == 0, quiet.stderr
+    assert omdb_requests >= 4  # each lookup asked OMDb again after its 500
+    assert "stamina" not in quiet.stderr and "retry" not in quiet.stderr
+    assert quiet.stderr == ""
+    assert "DEBUG stamina: stamina.retry_scheduled: retry 1" in loud.stderr
+    assert "UnavailableError" in loud.stderr
+
+
+def test_an_empty_variable_leaves_the_config_file_key_in_force(
+    base_env: dict[str, str], sim: SimServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[providers.tmdb]\napi_key = "{sim.keys.tmdb_api_key}"\n')
+    config.chmod(0o600)
+    env = {**base_env, **sim.settings_env(), "METARR_CONFIG": str(config)}
+    env["METARR_TMDB_API_KEY"] = ""
+    env["METARR_DB"] = str(tmp_path / "c.sqlite")
+    done = metarr(env, "lookup", "--tmdb", "603", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["providers"]["tmdb"] == "ok"
+    assert done.stderr == ""  # a private file: no warning
+
+
+def test_a_readable_config_file_with_secrets_is_warned_about_once(
+    base_env: dict[str, str], sim: SimServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[providers.omdb]\napi_key = "{sim.keys.omdb_api_key}"\n')
+    config.chmod(0o644)
+    env = {**base_env, **sim.settings_env(), "METARR_DB": str(tmp_path / "c.sqlite")}
+    done = metarr(env, "--config", str(config), "lookup", "--tmdb", "603")
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert warnings == [
+        f"metarr: warning: config file {config} holds secrets (providers.omdb.api_key) and its "
+        f"group and others can read it: run chmod 600 {config}"
+    ]
+    assert sim.keys.omdb_api_key not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("short", "is 5 characters long"),
+        ("two words", "whitespace"),
+        ("a\u200bkey12345", "control"),
+    ],
+)
+def test_an_unusable_key_is_one_clear_error(
+    base_env: dict[str, str], tmp_path: Path, value: str, words: str
+) -> None:
+    env = {**base_env, "METARR_OMDB_API_KEY": value, "METARR_DB": str(tmp_path / "c.sqlite")}
+    done = metarr(env, "lookup", "--tmdb", "603")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ")
+    assert "METARR_OMDB_API_KEY" in done.stderr and words in done.stderr

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from metarr import ConfigError
 from metarr.config import (
+    ProviderSettings,
+    Settings,
     default_config_path,
     default_db_path,
     env_name,
@@ -197,7 +199,6 @@ def test_env_var_names() -> None:
     ("var", "value", "words"),
     [
         ("METARR_TMDB_ENABLED", "maybe", ["true or false", "'maybe'"]),
-        ("METARR_TMDB_ENABLED", "", ["true or false"]),
         ("METARR_TMDB_TIMEOUT", "fast", ["must be a number", "'fast'"]),
         ("METARR_TMDB_TIMEOUT", "-1", ["greater than 0", "'-1'"]),
         ("METARR_TMDB_TIMEOUT", "0", ["greater than 0"]),
@@ -226,7 +227,8 @@ def test_wrong_env_values_name_the_variable(var: str, value: str, words: list[st
         ("timeout = -1", ["METARR_OMDB_TIMEOUT", "greater than 0"]),
         ('timeout = "fast"', ["METARR_OMDB_TIMEOUT", "must be a number"]),
         ("base_url = 42", ["METARR_OMDB_BASE_URL", "non-empty text"]),
-        ("api_key = [1, 2]", ["providers.omdb.api_key must be text"]),
+        ("api_key = [1, 2]", ["providers.omdb.api_key", "must be text"]),
+        ("api_key = true", ["providers.omdb.api_key", "must be text"]),
     ],
 )
 def test_wrong_file_values_are_refused(tmp_path: Path, section: str, words: list[str]) -> None:
@@ -325,28 +327,136 @@ def test_priority_table_is_validated(tmp_path: Path, text: str, words: list[str]
 
 
 def test_secrets_are_wrapped_and_hidden(tmp_path: Path) -> None:
-    text = '[providers.tvdb]\napi_key = "tvdb-file-secret"\npin = 4321\n'
+    text = '[providers.tvdb]\napi_key = "tvdb-file-secret"\npin = 43214321\n'
     env = {"METARR_TMDB_ACCESS_TOKEN": "eyJhbGciOiJIUzI1NiJ9.token-secret"}
     settings = load_settings(KNOWN, config_path=write(tmp_path, text), env=env)
     tvdb = settings.provider("tvdb")
     assert isinstance(tvdb.options["api_key"], Secret)
     assert isinstance(tvdb.options["pin"], Secret)
-    assert tvdb.get("pin") == "4321"
+    assert tvdb.get("pin") == "43214321"
     assert tvdb.get("api_key") == "tvdb-file-secret"
-    assert sorted(tvdb.secrets()) == ["4321", "tvdb-file-secret"]
+    assert sorted(tvdb.secrets()) == ["43214321", "tvdb-file-secret"]
     assert settings.provider("tmdb").has("access_token")
     shown = repr(settings) + str(settings) + repr(settings.providers)
-    for secret in ("tvdb-file-secret", "4321", "token-secret"):
+    for secret in ("tvdb-file-secret", "43214321", "token-secret"):
         assert secret not in shown
     assert "***" in shown
     # ...and registered, so log redaction masks them wherever they turn up.
-    assert redact("pin=4321 key=tvdb-file-secret") == "pin=*** key=***"
+    assert redact("pin 43214321 key tvdb-file-secret") == "pin *** key ***"
 
 
-def test_blank_secret_counts_as_unset() -> None:
-    settings = load_settings(KNOWN, env={"METARR_OMDB_API_KEY": "   "})
-    assert not settings.provider("omdb").has("api_key")
-    assert "api_key" not in settings.provider("omdb").options
+def test_an_empty_variable_is_unset_and_the_file_value_stands(tmp_path: Path) -> None:
+    path = write(tmp_path, FILE)
+    env = {"METARR_TMDB_API_KEY": "", "METARR_TMDB_TIMEOUT": "", "METARR_OMDB_ENABLED": ""}
+    settings = load_settings(KNOWN, config_path=path, env=env)
+    assert settings.provider("tmdb").get("api_key") == "file-tmdb-key"
+    assert settings.provider("tmdb").timeout == 5.0
+    assert settings.provider("omdb").enabled is False
+    bare = load_settings(KNOWN, env={"METARR_OMDB_API_KEY": ""})
+    assert not bare.provider("omdb").has("api_key")
+    assert "api_key" not in bare.provider("omdb").options
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("   ", ["contains whitespace"]),
+        ("abcd 12345", ["contains whitespace"]),
+        ("abcd12345 ", ["contains whitespace"]),
+        ("abcd\n12345", ["control character"]),
+        ("abcd12345\r", ["control character"]),
+        ("abcd\x1b12345", ["control character"]),
+        ("abcd\u200b12345", ["control character"]),
+        ("1999", ["is 4 characters long", "at least 8"]),
+        ("k", ["is 1 characters long"]),
+    ],
+)
+def test_unusable_secrets_are_refused_naming_the_variable(value: str, words: list[str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(KNOWN, env={"METARR_TVDB_PIN": value})
+    message = str(info.value)
+    assert "providers.tvdb.pin" in message and "METARR_TVDB_PIN" in message
+    for word in words:
+        assert word in message
+    assert value.strip() not in message or len(value.strip()) < 2  # the value itself is not shown
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ('api_key = ""', ["is empty"]),
+        ('api_key = "short"', ["is 5 characters long"]),
+        ('api_key = "with space"', ["contains whitespace"]),
+        ('api_key = """two\nlines"""', ["control character"]),
+        ("pin = 1999", ["is 4 characters long"]),
+    ],
+)
+def test_unusable_secrets_in_the_file_are_refused(
+    tmp_path: Path, line: str, words: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(KNOWN, config_path=write(tmp_path, f"[providers.omdb]\n{line}\n"), env={})
+    message = str(info.value)
+    assert "providers.omdb." in message
+    for word in words:
+        assert word in message
+
+
+def test_the_shortest_secret_is_accepted() -> None:
+    settings = load_settings(KNOWN, env={"METARR_OMDB_API_KEY": "51m0mdb1"})
+    assert settings.provider("omdb").get("api_key") == "51m0mdb1"
+
+
+def test_secrets_given_in_code_are_wrapped_and_registered() -> None:
+    settings = Settings(
+        providers={
+            "tmdb": ProviderSettings(
+                name="tmdb", options={"api_key": "code-tmdb-key-0123", "region": "eu"}
+            ),
+            "tvdb": ProviderSettings(name="tvdb", options={"pin": 19991231}),
+        }
+    )
+    tmdb = settings.provider("tmdb")
+    assert isinstance(tmdb.options["api_key"], Secret)
+    assert tmdb.get("api_key") == "code-tmdb-key-0123"
+    assert tmdb.get("region") == "eu"
+    assert settings.provider("tvdb").get("pin") == "19991231"
+    assert sorted(tmdb.secrets()) == ["code-tmdb-key-0123"]
+    assert "code-tmdb-key-0123" not in repr(settings) and "19991231" not in repr(settings)
+    assert redact("GET /x?k=code-tmdb-key-0123 19991231") == "GET /x?k=*** ***"
+
+
+# -- a config file others can read ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "readers"),
+    [(0o644, "group and others"), (0o640, "group"), (0o604, "others")],
+)
+def test_a_readable_file_with_secrets_earns_one_warning(
+    tmp_path: Path, mode: int, readers: str
+) -> None:
+    path = write(tmp_path, FILE)
+    path.chmod(mode)
+    settings = load_settings(KNOWN, config_path=path, env={})
+    [warning] = settings.warnings
+    assert str(path) in warning
+    assert f"its {readers} can read it" in warning
+    assert "providers.tmdb.api_key" in warning and "providers.omdb.api_key" in warning
+    assert f"chmod 600 {path}" in warning
+    assert "file-tmdb-key" not in warning
+
+
+def test_no_warning_for_a_private_file_or_one_without_secrets(tmp_path: Path) -> None:
+    private = write(tmp_path, FILE)
+    private.chmod(0o600)
+    assert load_settings(KNOWN, config_path=private, env={}).warnings == ()
+    public = write(tmp_path, '[providers.tmdb]\ntimeout = 3\nlanguage_hint = "en"\n', "p.toml")
+    public.chmod(0o644)
+    assert load_settings(KNOWN, config_path=public, env={}).warnings == ()
+    # Secrets from the environment are not the file's business.
+    env = {"METARR_TMDB_API_KEY": "env-tmdb-key"}
+    assert load_settings(KNOWN, config_path=public, env=env).warnings == ()
 
 
 @pytest.mark.parametrize(

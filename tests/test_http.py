@@ -290,16 +290,11 @@ def test_a_body_at_the_cap_is_read(httpx_mock: HTTPXMock) -> None:
 
 
 @pytest.fixture
-def registered_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def registered_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """KEY registered as a secret and log redaction installed, as a real run does."""
-    factory = logging.getLogRecordFactory()
-    logging.setLogRecordFactory(logging.LogRecord)  # another test may have installed it already
     monkeypatch.setattr(redaction, "_registered", set())
-    monkeypatch.setattr(redaction, "_installed", False)
     redaction.register(KEY)
     redaction.install_log_redaction()
-    yield
-    logging.setLogRecordFactory(factory)
 
 
 @pytest.mark.usefixtures("registered_key")

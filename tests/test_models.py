@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import unicodedata
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -90,7 +92,7 @@ def test_year(raw: object, expected: int | None) -> None:
     [
         ("  The Matrix  ", "The Matrix"),
         ("The\x00 Matrix\x1b\x7f", "The Matrix"),
-        ("line one\nline two\ttab", "line one\nline two\ttab"),
+        ("line one\nline two\ttab", "line one line two tab"),
         ("N/A", None),
         ("   ", None),
         ("\x00\x01", None),
@@ -141,8 +143,10 @@ def test_release_date(raw: object, expected: date | None) -> None:
         ("https://image.tmdb.org/t/p/original/a.jpg", "https://image.tmdb.org/t/p/original/a.jpg"),
         ("http://assets.fanart.tv/x.png", "https://assets.fanart.tv/x.png"),
         ("HTTP://assets.fanart.tv/x.png", "https://assets.fanart.tv/x.png"),
-        ("http://127.0.0.1:8080/x.png", "http://127.0.0.1:8080/x.png"),
-        ("http://localhost/x.png", "http://localhost/x.png"),
+        ("https://image.tmdb.sim.invalid/t/p/a.jpg", "https://image.tmdb.sim.invalid/t/p/a.jpg"),
+        (" https://x.org/a.jpg ", "https://x.org/a.jpg"),
+        ("https://8.8.8.8/a.jpg", "https://8.8.8.8/a.jpg"),
+        ("https://[2606:4700::1111]/a.jpg", "https://[2606:4700::1111]/a.jpg"),
         ("javascript:alert(1)", None),
         ("JavaScript:alert(document.cookie)", None),
         ("file:///etc/passwd", None),
@@ -165,6 +169,108 @@ def test_url(raw: object, expected: str | None) -> None:
         assert image is None
     else:
         assert image is not None and image.url == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "http://127.0.0.1:8080/x.png",
+        "https://127.0.0.1/x.png",
+        "http://localhost/x.png",
+        "https://LOCALHOST./x.png",
+        "https://img.localhost/x.png",
+        "http://169.254.169.254/latest/meta-data/",
+        "https://user:pass@10.0.0.1/x.png",
+        "https://user@images.example.org/x.png",
+        "https://:token@images.example.org/x.png",
+        "https://10.1.2.3/x.png",
+        "https://172.16.0.1/x.png",
+        "https://192.168.1.10/x.png",
+        "https://100.64.0.1/x.png",
+        "https://0.0.0.0/x.png",
+        "https://224.0.0.1/x.png",
+        "https://[::1]/x.png",
+        "https://[::]/x.png",
+        "https://[::ffff:127.0.0.1]/x.png",
+        "https://[::ffff:7f00:1]/x.png",
+        "https://[::ffff:a9fe:a9fe]/x.png",
+        "https://[fe80::1]/x.png",
+        "https://[fe80::1%25eth0]/x.png",
+        "https://[fc00::1]/x.png",
+        "https://[64:ff9b::a00:1]/x.png",
+        "https://[2002:7f00:1::]/x.png",
+        "https://2130706433/x.png",
+        "https://0x7f000001/x.png",
+        "https://0x7f.1/x.png",
+        "https://0177.0.0.1/x.png",
+        "https://127.1/x.png",
+        "https://017700000001/x.png",
+        "https://3232235777/x.png",
+        "https://256.0.0.1/x.png",
+        "https://1.2.3.4.5/x.png",
+        "https://exa\u200bmple.org/x.png",
+        "https://example.org/x\u202e.png",
+    ],
+)
+def test_url_to_a_private_host_or_with_credentials_is_dropped(raw: str) -> None:
+    assert sanitize.url(raw) is None
+    assert Image.safe(provider="p", kind="poster", url=raw) is None
+    assert SearchHit(provider="p", ids=Ids(tmdb=1), title="t", poster=raw).poster is None
+
+
+HOSTILE_TITLES = [
+    ("Fake Movie (2000)\r\nline 99  identified    Forged (2001)", "Fake Movie (2000) line 99"),
+    ("Evil\u202eelif.exe", "Evilelif.exe"),
+    ("Zero\u200bWidth\u200c\u200dJoin\ufeff", "ZeroWidthJoin"),
+    ("C1\x85next\x9bline", "C1 nextline"),
+    ("Tab\tand\u2028separator\u2029paragraph", "Tab and separator paragraph"),
+    ("Isolates \u2066x\u2069 \u2067y\u2069 \u2068z\u2069", "Isolates x y z"),
+    ("Marks \u200e\u200f\u061c", "Marks"),
+    ("Bell\x07 and escape\x1b[2J", "Bell and escape[2J"),
+]
+
+
+@pytest.mark.parametrize(("raw", "expected"), HOSTILE_TITLES)
+def test_single_line_fields_lose_breaks_controls_and_invisible_characters(
+    raw: str, expected: str
+) -> None:
+    cleaned = sanitize.text(raw)
+    assert cleaned is not None and cleaned.startswith(expected)
+    assert cleaned.splitlines() == [cleaned]
+    assert ProviderResult(provider="p", title=raw).title == cleaned
+    member = CastMember(name=raw, provider="p", character=raw)
+    assert member.name == member.character == cleaned
+
+
+def test_plots_keep_their_paragraphs() -> None:
+    raw = "First line.\r\nSame paragraph.\u2029Second\u202e paragraph.\n\n\n\n\x85Third\t end. "
+    expected = "First line.\nSame paragraph.\n\nSecond paragraph.\n\nThird  end."
+    assert sanitize.long_text(raw) == expected
+    assert ProviderResult(provider="p", plot=raw, outline=raw, awards=raw).plot == expected
+    one_line = "First line. Same paragraph. Second paragraph." + " " * 5 + "Third  end."
+    assert ProviderResult(provider="p", tagline=raw).tagline == one_line
+
+
+def _chars(keep: Callable[[str], bool]) -> str:
+    return "".join(chr(cp) for cp in range(0x110000) if keep(chr(cp)))
+
+
+def test_every_control_format_and_surrogate_character_is_removed() -> None:
+    # Checked against this Python's Unicode database, so a new release cannot slip one in.
+    removed = _chars(lambda ch: unicodedata.category(ch) in ("Cc", "Cf", "Cs"))
+    assert len(removed) > 2000
+    assert set(sanitize.one_line(f"a{removed}b")) == {"a", "b", " "}  # breaks and tab: spaces
+    assert set(sanitize.paragraphs(f"a{removed}b")) <= {"a", "b", " ", "\n"}
+
+
+def test_every_other_character_is_kept() -> None:
+    kept = _chars(
+        lambda ch: (
+            unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp", "Cn")
+            and not ch.isspace()
+        )
+    )
+    assert sanitize.one_line(f"a{kept}b") == f"a{kept}b"
 
 
 def test_image_safe_refuses_unknown_kinds_and_keeps_good_ones() -> None:
@@ -283,8 +389,8 @@ def test_text_output_is_always_clean(value: str) -> None:
     if cleaned is not None:
         assert cleaned == cleaned.strip()
         assert 0 < len(cleaned) <= 200
-        assert not any(ord(ch) < 32 and ch not in "\t\n\r" for ch in cleaned)
-        assert "\x7f" not in cleaned
+        assert not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in cleaned)
+        assert cleaned.splitlines() == [cleaned]
         assert cleaned != "N/A"
 
 

@@ -27,7 +27,7 @@ from metarr.plugins import (
 )
 from pytest_httpx import HTTPXMock
 
-BUNDLED = ("example", "fanart", "omdb", "tmdb", "tvdb")
+BUNDLED = ("fanart", "omdb", "tmdb", "tvdb")
 
 
 pytestmark = pytest.mark.usefixtures("forget_secrets")
@@ -198,7 +198,9 @@ def test_a_group_needs_all_its_keys(registry_of: Callable[..., Registry]) -> Non
     half = registry_of(FAKES, {"METARR_PAIRED_API_KEY": "k-paired-123"})
     assert half.entries["paired"].state == "disabled"
     assert "set METARR_PAIRED_API_KEY + METARR_PAIRED_PIN" in (half.reason("paired") or "")
-    full = registry_of(FAKES, {"METARR_PAIRED_API_KEY": "k-paired-123", "METARR_PAIRED_PIN": "99"})
+    full = registry_of(
+        FAKES, {"METARR_PAIRED_API_KEY": "k-paired-123", "METARR_PAIRED_PIN": "pin-9999"}
+    )
     assert "paired" in full.enabled
 
 
@@ -430,8 +432,6 @@ def test_discovery_finds_the_installed_plugins() -> None:
         assert "lookup_by_id" in plugin.hooks
         assert "field_priority" in plugin.hooks
     assert set(found["tmdb"].id_types) >= {"tmdb", "imdb"}
-    assert found["example"].id_types == ("imdb",)
-    assert "search" not in found["example"].hooks
 
 
 def test_discovery_is_sorted_by_name() -> None:
@@ -443,7 +443,7 @@ def test_discovery_is_sorted_by_name() -> None:
 
 
 def test_registry_calls_hooks_of_one_provider(registry_of: Callable[..., Registry]) -> None:
-    env = {"METARR_KEYED_API_KEY": "k-keyed-123", "METARR_TOKENED_ACCESS_TOKEN": "tok-123"}
+    env = {"METARR_KEYED_API_KEY": "k-keyed-123", "METARR_TOKENED_ACCESS_TOKEN": "tok-1234"}
     registry = registry_of(FAKES, env)
 
     async def calls() -> tuple[Any, ...]:
@@ -464,7 +464,7 @@ def test_registry_calls_hooks_of_one_provider(registry_of: Callable[..., Registr
 
 
 def test_registry_pure_calls_and_introspection(registry_of: Callable[..., Registry]) -> None:
-    env = {"METARR_KEYED_API_KEY": "k-keyed-123", "METARR_TOKENED_ACCESS_TOKEN": "tok-123"}
+    env = {"METARR_KEYED_API_KEY": "k-keyed-123", "METARR_TOKENED_ACCESS_TOKEN": "tok-1234"}
     registry = registry_of(FAKES, env)
     result = ProviderResult(provider="keyed", ids=Ids(tmdb=603))
     assert registry.call_pure("keyed", "extract_ids", result=result) == Ids(tmdb=603)
@@ -554,16 +554,21 @@ EXAMPLE_BODY = {
 }
 
 
-def test_example_provider_is_discovered_configured_and_merged(
-    tmp_path: Path, httpx_mock: HTTPXMock
-) -> None:
+def test_example_provider_is_configured_and_merged(tmp_path: Path, httpx_mock: HTTPXMock) -> None:
+    # The example is a test fixture, never installed: injected, it works like any plugin.
+    from metarr_example import ExampleProvider
+
+    example_info = PluginInfo(
+        name="example", distribution="metarr-example", version="0.1.0", factory=ExampleProvider
+    )
+    assert example_info.id_types == ("imdb",)
+    assert "search" not in example_info.hooks
     config = tmp_path / "config.toml"
     config.write_text(
         '[providers.example]\napi_key = "example-file-key"\nbase_url = "https://ratings.test/v1"\n'
     )
-    found = discover()
+    found = sorted([*discover(), example_info], key=lambda info: info.name)
     names = [p.name for p in found]
-    assert "example" in names
     settings = load_settings(
         names,
         config_path=config,

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from metarr.cli import main
-from metarr.cli.exits import FAILURE, NEEDS_PERSON, OK, USAGE
+from metarr.cli.exits import NEEDS_PERSON, OK, STORAGE, USAGE
 from metarr_sim import SimServer
 from metarr_sim.world import World
-from reliability.helpers import PROVIDERS, check_db, cli_env, run_cli
+from reliability.helpers import PROVIDERS, check_db, cli_env, outcome_lines, run_cli
 
 TRIED: Counter[str] = Counter()
 BAD_IDS = [
@@ -184,6 +184,11 @@ BAD_JSONL_LINES: list[bytes] = [
     b'{"tmdb_id": 1e400}',
     b'{"tmdb_id": true}',
     b'{"imdb_id": ["tt0133093"]}',
+    b"[" * 100_000,
+    b'{"tmdb_id": ' + b"[" * 100_000,
+    b'{"title": "Heat", "title": "Casino"}',
+    b'{"title": "Heat", "TITLE": "Casino"}',
+    b'{"imdb_id": "tt0133093", "IMDB_ID": "tt0113277"}',
 ]
 
 
@@ -211,22 +216,28 @@ def test_bad_csv_lines_are_reported_and_the_rest_continues(
     lines = [
         b"tmdb_id,title,year",
         b"603,,",
-        b'"unclosed,quote,1999',
         b"1,2,3,4,5",
         b"abc,,",
         b",,",
         b"\xff\xfe,Heat,1995",
         b",Heat,19x5",
-        b"949,,",
+        b'949,"Heat\r\n",1995',  # one record over lines 8 and 9
+        b"1,x\rbad,",
+        b"862,,",
+        b'"unclosed,quote,1999',
+        b"12,,",
     ]
     path = tmp_path / "lib.csv"
     path.write_bytes(b"\r\n".join(lines) + b"\r\n")
-    TRIED["batch line"] += 6
+    TRIED["batch line"] += 7
     result = invoke(["batch", str(path), "--json"], env, "batch file")
     assert result.exit_code == USAGE, result.output
     reported = [line for line in result.stderr.splitlines() if line.startswith("batch: line ")]
-    assert [int(line.split()[2].rstrip(":")) for line in reported] == [3, 4, 5, 6, 7, 8]
-    assert {m.movie.ids.tmdb for m in check_db(Path(env["METARR_DB"]))} == {603, 949}
+    assert [int(line.split()[2].rstrip(":")) for line in reported] == [3, 4, 5, 6, 7, 10, 12]
+    assert "lines 12-13 are one record" in reported[-1]
+    assert {m.movie.ids.tmdb for m in check_db(Path(env["METARR_DB"]))} == {603, 949, 862}
+    [heat] = [line for line in outcome_lines(result.stdout_bytes) if line["line"] == 8]
+    assert heat["input"] == {"tmdb_id": 949, "title": "Heat", "year": 1995}
 
 
 @pytest.mark.parametrize(
@@ -239,6 +250,7 @@ def test_bad_csv_lines_are_reported_and_the_rest_continues(
         ("lib.csv", b"", ["--format", "xml"]),
         ("-", None, []),
         ("dir.jsonl", "dir", []),
+        ("lib.csv", b'"tmdb_id\n603\n', []),
     ],
 )
 def test_unusable_batch_files_are_usage_errors(
@@ -253,6 +265,47 @@ def test_unusable_batch_files_are_usage_errors(
     result = invoke(["batch", target, *extra], env, "batch file")
     assert result.exit_code == USAGE, result.output
     assert "Error" in result.output or "error: " in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("header", "named"),
+    [
+        (b"title,title", "'title'"),
+        (b"imdb_id,year,IMDB_ID", "'imdb_id'"),
+        (b"\xef\xbb\xbfTmdb_Id, tmdb_id ", "'tmdb_id'"),
+    ],
+)
+def test_duplicate_columns_refuse_the_file(
+    env: dict[str, str], tmp_path: Path, header: bytes, named: str
+) -> None:
+    path = tmp_path / "lib.csv"
+    path.write_bytes(header + b"\n603,1999,tt0133093\n")
+    result = invoke(["batch", str(path)], env, "batch file")
+    line = assert_one_line_error(result, USAGE)
+    assert str(path) in line and named in line and "twice" in line
+    assert not Path(env["METARR_DB"]).exists() or check_db(Path(env["METARR_DB"])) == []
+
+
+def test_a_key_used_again_for_another_input_is_refused(env: dict[str, str], tmp_path: Path) -> None:
+    rows = [
+        b'{"key": "movie.mkv", "tmdb_id": 603}',
+        b'{"key": "movie.mkv", "tmdb_id": 949}',  # the same handle, another movie: refused
+        b'{"key": "movie.mkv", "tmdb_id": 603}',  # the same input again: fine
+        b'{"tmdb_id": 862}',
+        b'{"title": "Toy Story", "year": 1995}',
+        b'{"title": "Toy Story", "year": 1995}',
+    ]
+    path = tmp_path / "lib.jsonl"
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    result = invoke(["batch", str(path), "--json", "--concurrency", "1"], env, "batch line")
+    assert result.exit_code == USAGE, result.output
+    reported = [line for line in result.stderr.splitlines() if line.startswith("batch: line ")]
+    assert len(reported) == 1 and reported[0].startswith("batch: line 2: key 'movie.mkv'")
+    assert "already used by line 1" in reported[0] and "tmdb_id=603" in reported[0]
+    done = {line["line"]: line for line in outcome_lines(result.stdout_bytes)}
+    assert sorted(done) == [1, 3, 4, 5, 6]
+    assert done[1]["movie"]["ids"]["tmdb"] == done[3]["movie"]["ids"]["tmdb"] == 603
+    assert {m.movie.ids.tmdb for m in check_db(Path(env["METARR_DB"]))} == {603, 862}
 
 
 def test_empty_batch_files_do_nothing(env: dict[str, str], tmp_path: Path) -> None:
@@ -361,8 +414,8 @@ def test_unusable_cache_file_is_a_clear_failure(
         conn.commit()
         conn.close()
     result = invoke(["lookup", "--tmdb", "603"], {**env, "METARR_DB": str(db)}, "cache file")
-    line = assert_one_line_error(result, FAILURE)
-    assert "cache" in line
+    line = assert_one_line_error(result, STORAGE)
+    assert "cache" in line and str(db) in line
 
 
 # -- the real process: argv that is not UTF-8 --------------------------------------------------

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from metarr import Ids
+from metarr import Ids, sanitize
 from metarr.query import Query
+from metarr_sim import SimServer
 from metarr_sim.world import World
-from reliability.helpers import InProcessSim, check_db, identify
+from reliability.helpers import InProcessSim, check_db, cli_env, identify, run_cli, write_jsonl
+from reliability.proxy import Exchange, MutatingProxy
 
 BAD_URLS = [
     "javascript:alert(1)",
@@ -295,3 +297,107 @@ def test_hostile_search_hits_are_not_candidates(
 def test_hostile_value_counts() -> None:
     """Not a check: prints how many hostile values were planted."""
     print(f"hostile values tried: {len(PLANTED)}")
+
+
+# -- hostile text and artwork through the real command ----------------------------------------
+
+FORGED = "\r\nline    99  identified    Fake Movie (2000)  tmdb:1\r\n"
+HIDDEN = "\u202e\u2066\u200b\u200d\ufeff\x85\x9b\u2028"
+PRIVATE_ARTWORK = [
+    "https://user:pass@10.0.0.1/poster.jpg",
+    "http://169.254.169.254/latest/meta-data/poster.jpg",
+    "https://[::1]/poster.jpg",
+    "https://[::ffff:127.0.0.1]/poster.jpg",
+    "http://localhost/poster.jpg",
+    "https://2130706433/poster.jpg",
+    "https://0x7f.1/poster.jpg",
+    "https://192.168.1.20/poster.jpg",
+]
+SHOWN_BAD = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]"
+)
+
+
+def _hostile_text(exchange: Exchange, status: int, body: Any) -> tuple[int, Any]:
+    """Forged lines, bidi overrides, zero-width and C1 characters in every text a provider
+    sends; artwork on private hosts and with credentials."""
+    if not isinstance(body, dict):
+        return status, body
+    if exchange.provider == "tmdb" and exchange.path.startswith("/search"):
+        for hit in body.get("results", []):
+            hit["title"] = HIDDEN[:3] + hit["title"] + HIDDEN[3:]
+            hit["poster_path"] = PRIVATE_ARTWORK[0]
+        body.setdefault("results", []).append(
+            {"id": 999_999, "title": f"War of the Worlds{FORGED}", "release_date": "2005-06-28"}
+        )
+    if exchange.provider == "omdb" and body.get("Response") == "True":
+        body["Title"] = f"{body.get('Title')}{FORGED}"
+        body["Plot"] = f"First paragraph.{HIDDEN}\r\n\r\n\r\nSecond{FORGED}paragraph."
+        body["Poster"] = PRIVATE_ARTWORK[1]
+    if exchange.provider == "tmdb" and exchange.path.startswith("/movie/"):
+        body["tagline"] = f"Tag{HIDDEN}line{FORGED}"
+        body["genres"] = [{"id": 1, "name": f"Action{FORGED}"}, {"id": 2, "name": HIDDEN}]
+        for cast in body.get("credits", {}).get("cast", [])[:2]:
+            cast["name"] = f"{cast['name']}{FORGED}"
+            cast["character"] = f"{HIDDEN}{cast.get('character')}"
+    if exchange.provider == "fanart":
+        body["movieposter"] = [
+            {"id": str(i), "url": url, "lang": "en", "likes": "1"}
+            for i, url in enumerate(PRIVATE_ARTWORK)
+        ] + list(body.get("movieposter", []))
+    return status, body
+
+
+def _run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    done = run_cli(args, env)
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+
+@pytest.mark.slow
+def test_hostile_text_and_artwork_through_the_real_command(world: World, tmp_path: Path) -> None:
+    db = tmp_path / "hostile.sqlite"
+    rows = [{"tmdb_id": 603}, {"imdb_id": "tt0113277"}, {"title": f"Toy Story{FORGED}"}]
+    batch = write_jsonl(tmp_path / "lib.jsonl", rows)
+    runs = {
+        "lookup": ["lookup", "--tmdb", "603"],
+        "batch": ["batch", str(batch), "--concurrency", "1"],
+        "batch --json": ["batch", str(batch), "--json", "--concurrency", "1"],
+        "identify": ["identify", "War of the Worlds", "--year", "2005", "--explain"],
+        "search": ["search", "War of the Worlds", "--year", "2005"],
+        "queue": ["queue"],
+        "cache show": ["cache", "show", "tmdb:603"],
+        "cache export": ["cache", "export"],
+    }
+    shown: dict[str, str] = {}
+    with SimServer(world) as sim, MutatingProxy(sim, _hostile_text) as proxy:
+        env = cli_env({**proxy.settings_env(), "METARR_DB": str(db), "NO_COLOR": "1"})
+        for name, args in runs.items():
+            code, stdout, stderr = _run(args, env)
+            assert code in (0, 3), (name, stderr)
+            assert "Traceback" not in stderr
+            for line in (stdout + stderr).split("\n"):
+                assert not SHOWN_BAD.search(line), (name, line)
+                assert not line.lstrip().startswith("line    99"), (name, line)
+            shown[name] = stdout
+    text_rows = [line for line in shown["batch"].split("\n") if line.startswith("line ")]
+    assert [line.split()[1] for line in text_rows] == ["1", "2", "3"]  # one line per row
+    json_rows = [json.loads(line) for line in shown["batch --json"].split("\n") if line]
+    assert [row["line"] for row in json_rows] == [1, 2, 3]
+    forged = "line    99  identified    Fake Movie (2000)  tmdb:1"  # on one line, spacing kept
+    assert json_rows[2]["input"]["title"] == f"Toy Story {forged}"
+    matrix = next(line for line in shown["lookup"].split("\n") if "(1999)" in line)
+    assert matrix.startswith(f"The Matrix {forged} (1999)")
+    [row] = [line for line in shown["search"].split("\n") if "tmdb:999999" in line]
+    assert "War of the Worlds line    99  identified" in row  # one table row
+    assert "ambiguous" in shown["identify"]  # the hidden characters did not change the match
+    for stored in check_db(db):
+        movie = stored.movie
+        for text in (movie.title, movie.tagline, *movie.genres, *(c.name for c in movie.cast)):
+            assert text is None or text.splitlines() == [text], text
+        assert movie.plot is None or "\n\n\n" not in movie.plot
+        for image in movie.images:
+            assert sanitize.url(image.url) == image.url
+            assert not any(url.split("/")[2] in image.url for url in PRIVATE_ARTWORK), image
+        assert any(".sim.invalid/" in image.url for image in movie.images)  # the sim's art stays
+    exported = [json.loads(line) for line in shown["cache export"].splitlines()]
+    assert len(exported) == len(check_db(db))

@@ -10,11 +10,17 @@ payloads are kept), in the export, and, in-process, in every log record and erro
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import sqlite3
-from collections.abc import Iterable
+import subprocess
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from metarr import Ids
@@ -25,7 +31,15 @@ from metarr.query import Query
 from metarr_sim import Knobs, SimServer
 from metarr_sim.base import SimKeys
 from metarr_sim.world import World
-from reliability.helpers import PROVIDERS, cli_env, real_plugins, run_cli, write_jsonl
+from reliability.helpers import (
+    PROVIDERS,
+    check_db,
+    cli_env,
+    real_plugins,
+    run_cli,
+    write_jsonl,
+)
+from reliability.proxy import Exchange, MutatingProxy
 
 KEYS = SimKeys(tvdb_pin="PIN-4f7a9c2e-tvdb-subscriber")
 FANART_CLIENT_KEY = "fanartclient-9b8c7d6e5f4a3b2c1d0e"
@@ -49,6 +63,7 @@ SECRETS: dict[str, str] = {
     **{f"wrong {k}": v for k, v in WRONG.items()},
 }
 FOUND: list[str] = []
+pytestmark = pytest.mark.usefixtures("forget_secrets")  # no test's keys outlive it
 
 
 def _hits(where: str, data: bytes | str) -> list[str]:
@@ -56,6 +71,12 @@ def _hits(where: str, data: bytes | str) -> list[str]:
     found = [f"{name} in {where}" for name, value in SECRETS.items() if value.encode() in blob]
     FOUND.extend(found)
     return found
+
+
+def _file_bytes(path: Path) -> bytes:
+    """A database file's bytes, read by another process: closing a descriptor of our own on
+    the file would drop this process's SQLite locks on it (POSIX locks are per process)."""
+    return subprocess.run(["cat", str(path)], capture_output=True, check=True).stdout
 
 
 def _db_files(db: Path) -> Iterable[Path]:
@@ -140,19 +161,21 @@ def test_no_secret_leaks_anywhere(world: World, tmp_path: Path) -> None:
             ]
             keeper = None
             for env, args in runs:
-                code, stdout, stderr = _run(args, env, real_process="--debug" in args)
+                code, stdout, stderr = _run(
+                    args, env, real_process="--debug" in args and "--retry-queued" not in args
+                )
                 where = " ".join(args)
                 if args[-3:] == ["lookup", "--tmdb", "603"] or args[:2] == ["lookup", "--tmdb"]:
                     assert code == (5 if env is wrong_env else 0), (where, stdout, stderr)
                 if env is token_env and "lookup" in args:
                     assert code == 0, (where, stderr)  # the token variant really works
-                assert code in (0, 2, 3, 4, 5), (where, stderr[-2000:])
+                assert code in (0, 2, 3, 4, 5), (where, stderr.decode()[-3000:])
                 leaks += _hits(f"stdout of {where}", stdout)
                 leaks += _hits(f"stderr of {where}", stderr)
                 if keeper is None and db.exists():
                     keeper = sqlite3.connect(db)  # keeps the WAL file around between runs
                 for path in _db_files(db):
-                    leaks += _hits(f"{path.name} after {where}", path.read_bytes())
+                    leaks += _hits(f"{path.name} after {where}", _file_bytes(path))
             _, _, stderr = _run(["--debug", "cache", "stats"], key_env, real_process=False)
             assert b"DEBUG" in stderr
             _, export, _ = _run(["cache", "export"], key_env, real_process=False)
@@ -217,3 +240,227 @@ async def _collect(env: dict[str, str], db: Path, texts: list[str]) -> None:
             texts.extend(found.outcome.reasons)
             texts.extend(repr(r) for r in found.reports.values())
             texts.append(repr(orc.registry.entries))
+
+
+# -- a provider that echoes the keys back, in every encoding ----------------------------------
+
+ECHO_KEYS = SimKeys(
+    tmdb_api_key="Tm&db=K3y+/x7",
+    omdb_api_key="0m/db&K=+",
+    fanart_api_key="f4n/art+K3y=&1",
+    tvdb_api_key="tv/db+K3y&=9é",
+    tvdb_pin="p1n/+&=Ωq",
+)
+ECHO_CLIENT_KEY = "cl1ent/K3y+é&="
+ECHO_SECRETS = (
+    ECHO_KEYS.tmdb_api_key,
+    ECHO_KEYS.omdb_api_key,
+    ECHO_KEYS.fanart_api_key,
+    ECHO_KEYS.tvdb_api_key,
+    ECHO_KEYS.tvdb_pin or "",
+    ECHO_CLIENT_KEY,
+)
+
+
+def wire_forms(secret: str) -> set[str]:
+    """Every spelling of a secret a provider might send back."""
+    upper = quote(secret, safe="")
+    return {
+        secret,
+        upper,
+        re.sub(r"%[0-9A-F]{2}", lambda m: m[0].lower(), upper),
+        quote_plus(secret, safe=""),
+        str(httpx.QueryParams({"k": secret}))[2:],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1].replace("/", "\\/"),
+        "".join(f"\\u{ord(ch):04x}" for ch in secret),
+        secret[:3] + quote(secret[3:], safe=""),
+    }
+
+
+def _leaks(where: str, data: bytes | str, secrets: tuple[str, ...] = ECHO_SECRETS) -> list[str]:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return [
+        f"{form!r} (a form of secret {i}) in {where}"
+        for i, secret in enumerate(secrets)
+        for form in wire_forms(secret)
+        if form in text
+    ]
+
+
+def _echo(forms: list[str]) -> Callable[[Exchange, int, Any], tuple[int, Any]]:
+    """A provider that sends every form of every key back: in extra fields, in a dict key, in
+    the texts metarr stores (plot, tagline, image URLs), and in its error messages."""
+
+    def rewrite(exchange: Exchange, status: int, body: Any) -> tuple[int, Any]:
+        said = " ".join(f"apikey={form}" for form in forms)
+        if exchange.provider == "omdb" and "i=tt0114709" in exchange.query:
+            return 401, {"Response": "False", "Error": f"Invalid API key! you sent {said}"}
+        if exchange.provider == "tmdb" and exchange.path == "/movie/862":
+            return 500, {"status_code": 11, "status_message": f"Internal error for {said}"}
+        if isinstance(body, dict):
+            body["echo"] = list(forms)
+            body["echo_text"] = f"you sent {said}"
+            body[forms[0]] = {form: [form] for form in forms}
+            for field in ("overview", "tagline", "Plot", "Awards"):
+                if isinstance(body.get(field), str):
+                    body[field] += f" (sent with {said})"
+            for posters in (body.get("movieposter"), body.get("images", {}).get("posters")):
+                for image in posters or []:
+                    for url_field in ("url", "file_path"):
+                        if isinstance(image.get(url_field), str):
+                            image[url_field] += f"?apikey={forms[-1]}"
+        return status, body
+
+    return rewrite
+
+
+@pytest.mark.slow
+def test_keys_echoed_in_every_encoding_appear_nowhere(world: World, tmp_path: Path) -> None:
+    forms = sorted({form for secret in ECHO_SECRETS for form in wire_forms(secret)})
+    db = tmp_path / "echo.sqlite"
+    toy = world.tmdb(862)
+    assert toy is not None and toy.tvdb_id
+    batch = write_jsonl(
+        tmp_path / "lib.jsonl",
+        [{"tmdb_id": 949}, {"imdb_id": "tt0114709"}, {"tvdb_id": toy.tvdb_id}, {"title": "Heat"}],
+    )
+    leaks: list[str] = []
+    with SimServer(world, keys=ECHO_KEYS) as sim, MutatingProxy(sim, _echo(forms)) as proxy:
+        env = {**proxy.settings_env(), "METARR_FANART_CLIENT_KEY": ECHO_CLIENT_KEY}
+        env["METARR_DB"] = str(db)
+        runs = [
+            ["lookup", "--tmdb", "603", "--json"],
+            ["--debug", "lookup", "--imdb", "tt0133093", "--refresh"],
+            ["identify", "Heat", "--year", "1995", "--json"],
+            ["--debug", "lookup", "--tmdb", "862"],
+            ["--debug", "batch", str(batch), "--concurrency", "2"],
+            ["batch", str(batch), "--json", "--retry-queued"],
+            ["provider", "omdb", "lookup", "--imdb", "tt0133093", "--json"],
+            ["--debug", "provider", "tmdb", "lookup", "--tmdb", "603"],
+            ["--debug", "provider", "fanart", "lookup", "--tmdb", "603"],
+            ["--debug", "provider", "tvdb", "search", "Heat"],
+            ["cache", "show", "tmdb:603", "--json"],
+            ["cache", "export"],
+        ]
+        keeper = None
+        for args in runs:
+            code, stdout, stderr = _run(args, env, real_process="--debug" in args)
+            where = " ".join(args)
+            assert code in (0, 2, 3, 4, 5), (where, stderr.decode()[-3000:])
+            leaks += _leaks(f"stdout of {where}", stdout) + _leaks(f"stderr of {where}", stderr)
+            if keeper is None and db.exists():
+                keeper = sqlite3.connect(db)  # keeps the WAL file around between runs
+                keeper.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            for path in _db_files(db):
+                leaks += _leaks(f"{path.name} after {where}", _file_bytes(path))
+            if args[:2] == ["lookup", "--tmdb"] and "--json" in args:
+                movie = json.loads(stdout)["movie"]
+                assert movie["title"] == "The Matrix" and movie["year"] == 1999
+                assert "apikey=***" in movie["plot"]  # the echo was there, and masked
+        assert keeper is not None
+        wal = Path(f"{db}-wal")
+        assert wal.exists() and wal.stat().st_size > 0
+        raw = keeper.execute("SELECT group_concat(result, '') FROM provider_parts").fetchone()[0]
+        assert "apikey=***" in raw
+        leaks += _leaks("raw payloads", raw)
+        keeper.close()
+        leaks += _in_process_echo(env, tmp_path / "inproc.sqlite")
+        assert proxy.requests > 0
+    assert leaks == []
+    assert _leaks("a positive control", f"x{quote(ECHO_CLIENT_KEY, safe='')}x")
+
+
+def _in_process_echo(env: dict[str, str], db: Path) -> list[str]:
+    """Every log record (DEBUG, every logger) and error text of an in-process run."""
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    handler = Collect(level=logging.DEBUG)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    texts: list[str] = []
+    try:
+        asyncio.run(_collect(env, db, texts))
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    assert any("HTTP Request" in r for r in records), "httpx should have logged its requests"
+    return _leaks("log records", "\n".join(records)) + _leaks("error texts", "\n".join(texts))
+
+
+PIN_LIKE_DATA = "69500000"  # the simulator's budget for The Matrix: a number in TMDB's answer
+
+
+@pytest.mark.slow
+def test_a_secret_that_looks_like_data_corrupts_nothing(world: World, tmp_path: Path) -> None:
+    # The shortest allowed secret that also occurs in normal data: every string that holds it
+    # is masked, every number stays, and the stored movie reads back whole.
+    keys = SimKeys(tvdb_pin=PIN_LIKE_DATA)
+    db = tmp_path / "pin.sqlite"
+    with SimServer(world, keys=keys) as sim, MutatingProxy(sim, _echo([PIN_LIKE_DATA])) as proxy:
+        env = {**proxy.settings_env(), "METARR_DB": str(db)}
+        assert env["METARR_TVDB_PIN"] == PIN_LIKE_DATA
+        code, stdout, stderr = _run(["lookup", "--tmdb", "603", "--json"], env, real_process=False)
+        assert code == 0, stderr
+        again, shown, _ = _run(["lookup", "--imdb", "tt0133093", "--json"], env, real_process=False)
+        args = ["provider", "tmdb", "lookup", "--tmdb", "603", "--json"]
+        raw_code, raw_view, _ = _run(args, env, real_process=False)
+    assert again == 0 and raw_code == 0
+    assert _find(json.loads(raw_view), "budget") == [int(PIN_LIKE_DATA)]  # a debug view too
+    for text in (stdout, shown):
+        movie = json.loads(text)["movie"]
+        assert (movie["title"], movie["year"], movie["runtime"]) == ("The Matrix", 1999, 70)
+        assert movie["release_date"].startswith("1999-")
+        assert movie["ids"] == {"tmdb": 603, "imdb": "tt0133093", "tvdb": 216822}
+        assert PIN_LIKE_DATA.encode() not in text
+    [stored] = check_db(db)
+    assert stored.movie.year == 1999 and stored.movie.ids.tvdb == 216822
+    tmdb_raw = stored.results["tmdb"].raw
+    assert _find(tmdb_raw, "budget") == [int(PIN_LIKE_DATA)]  # the number is data: kept
+    strings = [s for doc in _stored_documents(db) for s in _strings(doc)]
+    assert strings and not [s for s in strings if PIN_LIKE_DATA in s]
+    assert any("apikey=***" in s for s in strings)  # the echoes were there, masked
+
+
+def _find(data: Any, key: str) -> list[Any]:
+    found = []
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            found += [v for k, v in node.items() if k == key]
+            stack += list(node.values())
+        elif isinstance(node, list):
+            stack += node
+    return found
+
+
+def _strings(data: Any) -> list[str]:
+    out: list[str] = []
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            out.append(node)
+        elif isinstance(node, dict):
+            out += [k for k in node if isinstance(k, str)]
+            stack += list(node.values())
+        elif isinstance(node, list):
+            stack += node
+    return out
+
+
+def _stored_documents(db: Path) -> list[Any]:
+    conn = sqlite3.connect(db)
+    try:
+        docs = [json.loads(r[0]) for r in conn.execute("SELECT result FROM provider_parts")]
+        docs += [json.loads(r[0]) for r in conn.execute("SELECT movie FROM provider_cache_movies")]
+        return [d for d in docs if d is not None]
+    finally:
+        conn.close()

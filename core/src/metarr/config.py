@@ -3,11 +3,18 @@
 Each provider has a section ``[providers.<name>]``; every key in it can also be set as
 ``METARR_<NAME>_<KEY>`` (``METARR_TMDB_API_KEY``, ``METARR_FANART_ENABLED=false``). Third-party
 providers get the same treatment with no core change: their name comes from their entry point.
+An empty variable (``METARR_TMDB_API_KEY=``) counts as unset.
+
+Secrets (`is_secret_key`) are wrapped in `Secret` and registered for redaction, whether they
+come from the file, the environment or code; the loader refuses empty, short (see
+`metarr.redaction.MIN_LENGTH`), whitespace- or control-character-bearing values, naming the
+setting. A file holding secrets that others can read earns a warning in `Settings.warnings`.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -48,16 +55,29 @@ def is_secret_key(key: str) -> bool:
     return key in SECRET_KEYS or any(hint in key for hint in _SECRET_HINTS)
 
 
+def _wrap_secrets(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options with every secret-named text value wrapped in `Secret` and registered, so
+    a key given in code is protected exactly like one read from the environment."""
+    wrapped: dict[str, Any] = {}
+    for key, value in options.items():
+        if isinstance(value, str | int) and not isinstance(value, bool) and is_secret_key(key):
+            value = Secret(str(value))
+        if isinstance(value, Secret):
+            redaction.register(value.reveal())
+        wrapped[key] = value
+    return wrapped
+
+
 @attrs.frozen(kw_only=True)
 class ProviderSettings:
-    """One provider's settings, merged from file and environment."""
+    """One provider's settings, merged from file and environment (or given in code)."""
 
     name: str
     enabled: bool = True
     base_url: str | None = None
     timeout: float = 10.0
     ttl_days: float | None = None
-    options: Mapping[str, Any] = attrs.field(factory=dict)
+    options: Mapping[str, Any] = attrs.field(factory=dict, converter=_wrap_secrets)
 
     def get(self, key: str, default: Any = None) -> Any:
         """A plugin-specific option; secrets come back revealed."""
@@ -83,6 +103,9 @@ class Settings:
     tmdb_policy: str = "block"
     priority: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     config_path: Path | None = None
+    warnings: tuple[str, ...] = attrs.field(default=(), eq=False)
+    """Things a person should fix that do not stop metarr (a config file others can read);
+    the library never prints them, the CLI shows them once on stderr."""
 
     def provider(self, name: str) -> ProviderSettings:
         """A provider's settings (defaults when it has no section)."""
@@ -141,6 +164,31 @@ def load_settings(
         tmdb_policy=policy,
         priority=_priority(data.get("priority", {}), known, path),
         config_path=path if path.exists() else None,
+        warnings=_exposed_secrets(path, sections),
+    )
+
+
+def _exposed_secrets(path: Path, sections: Mapping[str, Any]) -> tuple[str, ...]:
+    """A warning when the config file holds secrets and its group or others may read it."""
+    held = [
+        f"providers.{name}.{key}"
+        for name, section in sections.items()
+        if isinstance(section, dict)
+        for key in section
+        if is_secret_key(key)
+    ]
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return ()
+    readers = [
+        who for who, bit in (("group", stat.S_IRGRP), ("others", stat.S_IROTH)) if mode & bit
+    ]
+    if not held or not readers:
+        return ()
+    return (
+        f"config file {path} holds secrets ({', '.join(held)}) and its "
+        f"{' and '.join(readers)} can read it: run chmod 600 {path}",
     )
 
 
@@ -173,6 +221,7 @@ def _provider_settings(
             and len(var) > len(prefix)
             and var not in TOP_LEVEL_ENV
             and not any(var.startswith(other) for other in longer)
+            and value != ""  # an empty variable is unset: the file's value stands
         ):
             values[var[len(prefix) :].lower()] = value
     common: dict[str, Any] = {}
@@ -181,15 +230,22 @@ def _provider_settings(
         if key in COMMON_KEYS:
             common[key] = _coerce(name, key, value, COMMON_KEYS[key])
         elif is_secret_key(key):
-            if not isinstance(value, str | int):
-                raise ConfigError(f"providers.{name}.{key} must be text")
-            secret = str(value).strip()
-            if secret:
-                redaction.register(secret)
-                options[key] = Secret(secret)
+            options[key] = Secret(_secret(name, key, value))
         else:
             options[key] = value
     return ProviderSettings(name=name, options=options, **common)
+
+
+def _secret(provider: str, key: str, value: Any) -> str:
+    """A secret's text, or a `ConfigError` naming the setting and its variable."""
+    where = f"providers.{provider}.{key} ({env_name(provider, key)})"
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ConfigError(f"{where} must be text")
+    text = str(value)
+    problem = redaction.problem(text)
+    if problem is not None:
+        raise ConfigError(f"{where} {problem}")
+    return text
 
 
 def _coerce(provider: str, key: str, value: Any, kind: type) -> Any:

@@ -5,6 +5,11 @@ own `ProviderHttp`, which resolves paths against the provider's ``base_url``, ca
 size and total time, classifies failures into `metarr.errors`, retries what the current
 `RetryPolicy` allows (stamina), redacts secrets from every message, and reuses responses
 through the current `RequestMemo` so one identification never sends the same request twice.
+
+Secrets: each `ProviderHttp` registers the secrets it sends (however they were configured)
+and puts the redacting filter on the loggers it drives; a parsed body is scrubbed of them
+(`metarr.redaction.scrub`) before any plugin sees it. stamina's notice of a retry metarr
+scheduled is logged at DEBUG, not WARNING: nothing reaches a host's stderr, ``--debug`` shows it.
 """
 
 from __future__ import annotations
@@ -12,14 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import email.utils
+import functools
 import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import attrs
 import httpx
@@ -34,9 +40,11 @@ from metarr.errors import (
     RateLimitedError,
     UnavailableError,
 )
-from metarr.redaction import redact
+from metarr.redaction import install_log_redaction, redact, register, scrub
 
 log = logging.getLogger("metarr.http")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 USER_AGENT = f"metarr/{__version__} (movie metadata orchestrator; python-httpx)"
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
@@ -136,6 +144,46 @@ def request_memo(memo: RequestMemo | None = None) -> Iterator[RequestMemo]:
         _memo.reset(token)
 
 
+_retrying: contextvars.ContextVar[bool] = contextvars.ContextVar("retrying", default=False)
+
+
+class RetryNotices(logging.Filter):
+    """On the ``stamina`` logger: a notice of a retry metarr scheduled becomes a DEBUG record
+    naming its cause, and is dropped unless that logger is enabled for DEBUG. The host's own
+    stamina retries are left as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _retrying.get() or record.levelno <= logging.DEBUG:
+            return True
+        cause = getattr(record, "stamina.caused_by", "")
+        wait = getattr(record, "stamina.wait_for", None)
+        record.msg = redact(
+            f"{record.getMessage()}: retry {getattr(record, 'stamina.retry_num', '?')}"
+            + (f" in {wait:g} s" if isinstance(wait, int | float) else "")
+            + (f" after {cause}" if cause else "")
+        )
+        record.args = None
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+_RETRY_NOTICES = RetryNotices()
+
+
+def _metarr_retries(send: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Mark the retries scheduled inside ``send`` as metarr's (see `RetryNotices`)."""
+
+    @functools.wraps(send)
+    async def marked(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _retrying.set(True)
+        try:
+            return await send(*args, **kwargs)
+        finally:
+            _retrying.reset(token)
+
+    return marked
+
+
 @attrs.define
 class TrafficStats:
     """Requests sent and 429s received per provider over a whole run (benchmarks, batch summary)."""
@@ -165,6 +213,11 @@ class ProviderHttp:
         self.max_bytes = max_bytes
         self.stats = stats or TrafficStats()
         self._secrets = secrets
+        register(*secrets)
+        install_log_redaction(f"metarr.provider.{provider}")
+        stamina_log = logging.getLogger("stamina")
+        if _RETRY_NOTICES not in stamina_log.filters:
+            stamina_log.addFilter(_RETRY_NOTICES)
 
     def __repr__(self) -> str:
         return f"ProviderHttp(provider={self.provider!r}, base_url={self.base_url!r})"
@@ -234,6 +287,7 @@ class ProviderHttp:
             return result
         return await asyncio.shield(future)
 
+    @_metarr_retries
     async def _send_with_retries(
         self,
         method: str,
@@ -334,7 +388,7 @@ class ProviderHttp:
         parsed: Any = None
         parse_error: str | None = None
         try:
-            parsed = json.loads(body) if body else None
+            parsed = scrub(json.loads(body)) if body else None  # an echoed key goes no further
         except (ValueError, UnicodeDecodeError) as exc:
             parse_error = f"body is not JSON ({type(exc).__name__})"
         if classify is not None:

@@ -7,6 +7,7 @@ each is produced by `metarr.convert` and documented in the README ("JSON contrac
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import Any, Literal, get_args
 
@@ -136,7 +137,9 @@ class CrewMember:
 
 
 def _images(values: object) -> tuple[Image, ...]:
-    return tuple(v for v in (values or ()) if isinstance(v, Image))  # type: ignore[union-attr]
+    if not isinstance(values, Iterable) or isinstance(values, str | bytes):
+        return ()
+    return tuple(v for v in values if isinstance(v, Image))
 
 
 @attrs.frozen(kw_only=True)

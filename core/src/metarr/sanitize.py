@@ -3,10 +3,18 @@
 Every model field that holds provider data runs through one of these, so a hostile or broken
 response (runtime -1, year 99999, a 10 MB title, a ``javascript:`` image URL) cannot reach the
 cache, whichever plugin parsed it.
+
+Text is one line (`text`, `one_line`): control characters (C0, C1), format characters (bidi
+overrides and isolates, zero-width spaces and joiners, the BOM: Unicode category Cf) and lone
+surrogates are removed, each line break and tab becomes a space. Long
+texts (`long_text`: plots, outlines, awards) keep their paragraphs: line breaks become ``\n``,
+with at most one empty line in a row. Image URLs must be public: no credentials, no loopback,
+private, link-local or otherwise non-global address, no ``localhost``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -18,12 +26,49 @@ MAX_RUNTIME = 1500  # minutes; the longest released films run about 14 hours
 SHORT_TEXT = 1_000  # titles, taglines, ratings, names
 LONG_TEXT = 20_000  # plots and awards
 MAX_URL = 2_000
-# Control characters, and lone surrogates (a JSON "\ud800" escape): not text, not storable.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# Line breaks, as `str.splitlines` sees them (a text "line" must never hold one), and tabs.
+_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_LINE_BREAK = re.compile(f"\r\n|[{_BREAKS}]")
+# Never text: the other C0 and C1 controls, lone surrogates (a JSON "\ud800" escape) and the
+# format characters (Unicode 15 category Cf: soft hyphen, Arabic and Syriac marks, zero-width
+# space / non-joiner / joiner, bidi marks, embeddings, overrides and isolates, invisible
+# operators, the BOM, interlinear annotations, tags). Invisible or reordering: a way to forge.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f\ud800-\udfff"
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+_EMPTY_LINES = re.compile("\n{3,}")
 
 
-def text(value: object, limit: int = SHORT_TEXT) -> str | None:
-    """Stripped text without control characters or lone surrogates; ``None`` for empty,
+# What must never reach a line of output as is: line breaks, tabs and the invisible characters.
+HIDDEN = re.compile(f"\r\n|[\t{_BREAKS}]|{_INVISIBLE.pattern}")
+
+
+def visible(value: str) -> str:
+    """The text with each line break and tab as a space and invisible characters removed;
+    its other spacing is kept."""
+    return HIDDEN.sub(lambda m: "" if _INVISIBLE.fullmatch(m[0]) else " ", value)
+
+
+def one_line(value: str) -> str:
+    """The text on one line (`visible`), stripped."""
+    return visible(value).strip()
+
+
+def paragraphs(value: str) -> str:
+    """The text with its line breaks as ``\n`` (a paragraph separator as an empty line, at
+    most one in a row), tabs as spaces, invisible characters removed, lines stripped."""
+    unified = _LINE_BREAK.sub(lambda m: "\n\n" if m.group() == "\u2029" else "\n", value)
+    unified = _INVISIBLE.sub("", unified.replace("\t", " "))
+    lines = (line.strip() for line in unified.split("\n"))
+    return _EMPTY_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def text(value: object, limit: int = SHORT_TEXT, *, multiline: bool = False) -> str | None:
+    """Clean text on one line (with ``multiline``: its paragraphs kept); ``None`` for empty,
     ``"N/A"`` or too long."""
     if value is None or isinstance(value, bool):
         return None
@@ -33,15 +78,15 @@ def text(value: object, limit: int = SHORT_TEXT) -> str | None:
             return None
     if len(value) > limit * 4:
         return None
-    cleaned = _CONTROL.sub("", value).strip()
+    cleaned = paragraphs(value) if multiline else one_line(value)
     if not cleaned or cleaned == "N/A" or len(cleaned) > limit:
         return None
     return cleaned
 
 
 def long_text(value: object) -> str | None:
-    """Like `text`, with room for a plot."""
-    return text(value, LONG_TEXT)
+    """Like `text`, with room for a plot, and its paragraphs kept."""
+    return text(value, LONG_TEXT, multiline=True)
 
 
 def year(value: object) -> int | None:
@@ -72,19 +117,85 @@ def release_date(value: object) -> date | None:
 
 
 def url(value: object) -> str | None:
-    """An absolute http(s) URL with a host (``http`` upgraded to ``https``); otherwise None."""
-    raw = text(value, MAX_URL)
-    if raw is None or any(ch.isspace() for ch in raw):
+    """An absolute http(s) URL on a public host, without credentials (``http`` upgraded to
+    ``https``); otherwise None. Artwork is downloaded by other tools later: a URL naming
+    ``localhost``, a loopback, private, link-local or other non-global address (in any
+    spelling: ``[::1]``, ``[::ffff:10.0.0.1]``, ``2130706433``, ``0x7f.1``) must not reach them."""
+    if not isinstance(value, str) or len(value) > MAX_URL * 4:
+        return None
+    raw = value.strip()
+    # A hidden character inside a URL is refused, not removed: removing it changes the host.
+    if not raw or len(raw) > MAX_URL or one_line(raw) != raw or any(c.isspace() for c in raw):
         return None
     try:
         parts = urlsplit(raw)
+        hostname = parts.hostname
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    if parts.scheme.lower() not in ("http", "https") or not hostname:
         return None
-    if parts.scheme.lower() == "http" and parts.hostname not in ("127.0.0.1", "localhost"):
+    if "@" in parts.netloc or not public_host(hostname):
+        return None
+    if parts.scheme.lower() == "http":
         raw = "https" + raw[len(parts.scheme) :]
     return raw
+
+
+def public_host(host: str) -> bool:
+    """Whether a URL's host is a public name or a globally routable address."""
+    name = host.rstrip(".").lower()
+    if not name or name == "localhost" or name.endswith(".localhost"):
+        return False
+    address = _ip_address(name)
+    if address is None:
+        return True
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour or _nat64(address)
+        if embedded is not None and not embedded.is_global:
+            return False
+    return address.is_global and not address.is_multicast
+
+
+def _ip_address(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host names, as a browser reads it: IPv6, or IPv4 in any of the forms
+    the URL standard accepts (``127.1``, ``0x7f000001``, ``2130706433``, ``0177.0.0.1``)."""
+    try:
+        return ipaddress.ip_address(name.split("%", 1)[0])  # an IPv6 zone id is not the address
+    except ValueError:
+        pass
+    labels = name.split(".")
+    if labels and labels[-1] == "":
+        labels.pop()
+    if not labels or not re.fullmatch(r"0x[0-9a-f]*|[0-9]+", labels[-1]):
+        return None  # not numeric: a name
+    numbers = [_ipv4_number(label) for label in labels]
+    if len(numbers) > 4 or any(n is None for n in numbers):
+        return ipaddress.IPv4Address(0)  # numeric but invalid: never a public host
+    *head, last = [n for n in numbers if n is not None]
+    if any(n > 255 for n in head) or last >= 256 ** (5 - len(numbers)):
+        return ipaddress.IPv4Address(0)
+    value = last + sum(n << (8 * (3 - i)) for i, n in enumerate(head))
+    return ipaddress.IPv4Address(value)
+
+
+def _ipv4_number(label: str) -> int | None:
+    try:
+        if label.startswith("0x"):
+            return int(label[2:] or "0", 16)
+        if len(label) > 1 and label.startswith("0"):
+            return int(label, 8)
+        return int(label)
+    except ValueError:
+        return None
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _nat64(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 def number(value: object, low: float = 0.0, high: float = 1e12) -> float | None:

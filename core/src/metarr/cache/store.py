@@ -39,7 +39,8 @@ _BATCH = 500
 
 
 def dumps(data: Any) -> str:
-    """Compact JSON text for a column, exactly as given (never redacted: see the module doc).
+    """Compact JSON text for a column, exactly as given: redaction never alters data (secrets
+    never reach it: they travel in URLs and headers, and `metarr.http` scrubs echoed ones).
 
     A raw payload may hold lone surrogates (a provider's ``"\ud800"`` escape), which SQLite
     cannot store as UTF-8: such a document is written with ASCII escapes instead.

@@ -17,7 +17,6 @@ import click
 from metarr import __version__
 from metarr.cli import exits
 from metarr.cli.state import CliState, split_names
-from metarr.redaction import install_log_redaction
 
 __all__ = ["CliState", "main"]
 
@@ -30,7 +29,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.debug = debug
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -96,7 +95,8 @@ class MetarrGroup(click.Group):
             state = ctx.find_object(CliState)
             if state is not None and state.debug:
                 traceback.print_exception(exc, file=sys.stderr)
-            raise exits.CliError(exits.describe(exc), exits.for_exception(exc)) from None
+            db = state.db_path if state is not None else None
+            raise exits.CliError(exits.describe(exc, db=db), exits.for_exception(exc)) from None
 
 
 @click.group(cls=MetarrGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,7 +124,6 @@ def main(
     without: str | None,
 ) -> None:
     """Identify movies and merge what every metadata provider knows about them."""
-    install_log_redaction()
     state = ctx.ensure_object(CliState)
     state.config = config if config is not None else state.config
     state.db = db if db is not None else state.db

@@ -1,10 +1,17 @@
 """``metarr batch FILE``: identify a whole library, streaming, with bounded concurrency.
 
-The file is read lazily, one line at a time (CSV with a header row, or JSON Lines); at most
-about twice ``--concurrency`` rows are in memory at once. Rows run in automated mode: a fresh
-cached movie costs nothing, what needs a person is queued, what a provider throttled is
-scheduled for retry, so rerunning the same file resumes it. Ctrl-C stops starting rows, lets
-the rows in flight commit (a second Ctrl-C cancels them), prints the summary and exits 130.
+The file is read lazily (CSV with a header row, read by `csv` so a quoted field may hold a line
+break; or JSON Lines); at most about twice ``--concurrency`` rows are in memory at once. A bad
+line is reported and skipped (exit 2 at the end), the rest runs: bytes that are not UTF-8,
+JSON that is not an object or nests too deeply, duplicate keys, and a row whose key an earlier
+row already used for a different input. A header naming a column twice stops the file.
+
+Rows run in automated mode: a fresh cached movie costs nothing, what needs a person is queued,
+what a provider throttled is scheduled for retry, so rerunning the same file resumes it. The
+run stops starting rows, lets the rows in flight commit and prints the summary when Ctrl-C is
+pressed (exit 130; a second Ctrl-C cancels them), when the output is closed (``| head``; exit
+141), or at the first cache failure (exit 6, naming the database: no more requests for rows
+that could not be stored).
 """
 
 from __future__ import annotations
@@ -14,11 +21,12 @@ import contextlib
 import csv
 import json
 import logging
+import os
 import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -28,6 +36,7 @@ import click
 from metarr.cli import exits, output
 from metarr.cli.state import get_state
 from metarr.convert import to_json
+from metarr.errors import StorageError
 from metarr.models import OUTCOME_STATUSES, Outcome
 from metarr.orchestrator import Orchestrator
 from metarr.query import Query
@@ -46,7 +55,7 @@ class BatchFileError(Exception):
 
 @attrs.frozen(kw_only=True)
 class Row:
-    """One input line: a query to identify, or why the line is unusable."""
+    """One input record (``line`` is where it starts): a query, or why it is unusable."""
 
     line: int
     query: Query | None = None
@@ -65,42 +74,104 @@ def detect_format(path: Path, given: str | None) -> str:
     return found
 
 
-def read_rows(handle: BinaryIO, fmt: str) -> Iterator[Row]:
-    """The file's rows, lazily; unusable lines become rows with an ``error``."""
-    header: list[str] | None = None
-    for number, raw in enumerate(handle, start=1):
+def read_rows(handle: BinaryIO, fmt: str, name: str = "the file") -> Iterator[Row]:
+    """The file's rows, lazily; unusable records become rows with an ``error``.
+
+    ``name`` is how messages name the file. A record whose key an earlier one used for a
+    different input is refused (its answer would be the earlier one's).
+    """
+    lines = _Lines(handle, name)
+    rows = _csv_rows(lines, name) if fmt == "csv" else _json_rows(lines)
+    return _unique_keys(rows)
+
+
+class _Lines:
+    """The file's lines as text, numbered (``number`` is the last one read). Bytes that are
+    not UTF-8 become lone surrogates (``surrogateescape``), for the rows to report."""
+
+    def __init__(self, handle: BinaryIO, name: str) -> None:
+        self.handle = handle
+        self.name = name
+        self.number = 0
+        self.ended = False
+
+    def __iter__(self) -> Iterator[str]:
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
-            if fmt == "csv" and header is None:
-                raise BatchFileError(f"line {number}: the header is {message}") from None
-            yield Row(line=number, error=message)
-            continue
-        if number == 1:
-            text = text.removeprefix("\ufeff")
+            for raw in self.handle:
+                self.number += 1
+                text = raw.decode("utf-8", "surrogateescape")
+                yield text.removeprefix("\ufeff") if self.number == 1 else text
+        except OSError as exc:
+            raise BatchFileError(f"cannot read {self.name}: {exc.strerror or exc}") from None
+        self.ended = True
+
+
+def _not_utf8(text: str) -> str | None:
+    """Why a decoded record is not text (its first undecodable byte), or None."""
+    for column, ch in enumerate(text, start=1):
+        if "\udc80" <= ch <= "\udcff":
+            return f"not UTF-8 text (byte 0x{ord(ch) - 0xDC00:02x} at column {column})"
+    return None
+
+
+def _json_rows(lines: _Lines) -> Iterator[Row]:
+    for text in lines:
         text = text.rstrip("\r\n")
-        if not text.strip():
-            continue
-        if fmt == "csv":
+        if text.strip():
+            yield _json_row(lines.number, text)
+
+
+def _csv_rows(lines: _Lines, name: str) -> Iterator[Row]:
+    reader = csv.reader(iter(lines))
+    header: list[str] | None = None
+    end = 0  # the last line of the previous record
+    while True:
+        start = end + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            end = lines.number
             if header is None:
-                header = _header(number, text)
-                continue
-            yield _csv_row(number, text, header)
+                raise BatchFileError(f"{name}: line {start}: bad CSV header: {exc}") from None
+            yield Row(line=start, error=f"bad CSV: {exc}")
+            continue
+        end = lines.number
+        if len(values) <= 1 and not "".join(values).strip():
+            continue  # a blank line
+        if lines.ended and end > start:  # `csv` never reads ahead: only an open quote does
+            error = f"a quote opened here is never closed: lines {start}-{end} are one record"
+            if header is None:
+                raise BatchFileError(f"{name}: line {start}: bad CSV header: {error}")
+            yield Row(line=start, error=error)
+            return
+        problem = _not_utf8(",".join(values))
+        if header is None:
+            if problem is not None:
+                raise BatchFileError(f"{name}: line {start}: the header is {problem}")
+            header = _header(name, start, values)
+        elif problem is not None:
+            yield Row(line=start, error=problem)
         else:
-            yield _json_row(number, text)
+            yield _csv_row(start, values, header)
 
 
-def _header(number: int, text: str) -> list[str]:
-    try:
-        names = [name.strip().lower() for name in next(csv.reader([text]))]
-    except csv.Error as exc:
-        raise BatchFileError(f"line {number}: the CSV header cannot be parsed: {exc}") from None
+def _header(name: str, number: int, values: list[str]) -> list[str]:
+    names = [value.strip().lower() for value in values]
     if not set(names) & set(COLUMNS[:4]):
         raise BatchFileError(
-            f"line {number}: the CSV header names none of {', '.join(COLUMNS[:4])} "
+            f"{name}: line {number}: the CSV header names none of {', '.join(COLUMNS[:4])} "
             f"(found: {', '.join(names) or 'nothing'})"
         )
+    seen: dict[str, str] = {}
+    for value, column in zip(values, names, strict=True):
+        if column and column in seen:
+            raise BatchFileError(
+                f"{name}: line {number}: the CSV header names column {column!r} twice "
+                f"({seen[column].strip()!r} and {value.strip()!r}); keep one"
+            )
+        seen[column] = value
     return names
 
 
@@ -114,36 +185,76 @@ def _query(number: int, data: dict[str, Any]) -> Row:
         return Row(line=number, error=str(exc))
 
 
-def _csv_row(number: int, text: str, header: list[str]) -> Row:
-    try:
-        values = next(csv.reader([text]))
-    except csv.Error as exc:
-        return Row(line=number, error=f"bad CSV: {exc}")
+def _csv_row(number: int, values: list[str], header: list[str]) -> Row:
     if len(values) > len(header):
         return Row(line=number, error=f"{len(values)} fields but the header has {len(header)}")
     fields = dict(zip(header, (value.strip() for value in values), strict=False))
     return _query(number, fields)
 
 
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"key {key!r} appears twice")
+        data[key] = value
+    return data
+
+
 def _json_row(number: int, text: str) -> Row:
+    problem = _not_utf8(text)
+    if problem is not None:
+        return Row(line=number, error=problem)
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_pairs)
+    except RecursionError:
+        return Row(line=number, error="bad JSON: nested too deeply")
     except ValueError as exc:
         return Row(line=number, error=f"bad JSON: {exc}")
     if not isinstance(data, dict):
         return Row(line=number, error=f"expected a JSON object, got {type(data).__name__}")
-    return _query(number, {str(k).lower(): v for k, v in data.items()})
+    fields: dict[str, Any] = {}
+    for key, value in data.items():
+        column = str(key).lower()
+        if column in fields:
+            return Row(line=number, error=f"bad JSON: key {column!r} appears twice (any case)")
+        fields[column] = value
+    return _query(number, fields)
+
+
+def _unique_keys(rows: Iterable[Row]) -> Iterator[Row]:
+    """The rows, with a row refused when an earlier one used its key for another input."""
+    seen: dict[str, tuple[int, str]] = {}
+    for row in rows:
+        if row.query is not None:
+            key = row.query.input_key
+            given = json.dumps(row.query.to_input(), sort_keys=True, ensure_ascii=False)
+            first = seen.setdefault(key, (row.line, given))
+            if first[1] != given:
+                row = Row(
+                    line=row.line,
+                    error=f"key {key!r} is already used by line {first[0]} for another input "
+                    f"({_input_text(first[1])}): give this row its own key",
+                )
+        yield row
+
+
+def _input_text(given: str) -> str:
+    return output.shorten(" ".join(f"{k}={v}" for k, v in json.loads(given).items()), 120)
 
 
 @attrs.define
 class Tally:
-    """Counts per outcome and the exit code they add up to."""
+    """Counts per outcome, why the run stopped early (if it did) and the exit code."""
 
     started: float = attrs.field(factory=time.monotonic)
     counts: Counter[str] = attrs.field(factory=Counter)
     code: int = exits.OK
     interrupted: bool = False
     blocked: str | None = None
+    output_closed: bool = False
+    storage: BaseException | None = None
+    storage_line: int | None = None
 
     def add(self, status: str) -> None:
         self.counts[status] += 1
@@ -162,9 +273,23 @@ class Tally:
         identified = self.done - self.counts[INVALID]
         return identified / self.elapsed if self.elapsed > 0 else 0.0
 
+    def exit_code(self) -> int:
+        """Ctrl-C, then a cache failure, then a closed output, then the worst outcome."""
+        if self.interrupted:
+            return exits.INTERRUPTED
+        if self.storage is not None:
+            return exits.STORAGE
+        if self.output_closed:
+            return exits.OUTPUT_CLOSED
+        return self.code
+
 
 class Display:
-    """Per-row output (JSONL or lines) and, on a terminal, one live progress line on stderr."""
+    """Per-row output (JSONL or lines) and, on a terminal, one live progress line on stderr.
+
+    When stdout is closed (``| head``) the rows are still counted but no longer printed, and
+    ``tally.output_closed`` tells the run to stop.
+    """
 
     def __init__(self, tally: Tally, *, as_json: bool, progress: bool) -> None:
         self.tally = tally
@@ -179,11 +304,21 @@ class Display:
         if self.as_json:
             self._clear()
             line = {"line": row.line, "key": row.query.input_key, "input": row.query.to_input()}
-            click.echo(json.dumps({**line, **to_json(outcome)}, ensure_ascii=False))
+            self.out(output.json_text({**line, **to_json(outcome)}))
         elif not self.progress or outcome.status != "identified":
             self._clear()
-            click.echo(_row_line(row, outcome))
+            self.out(_row_line(row, outcome))
         self.tick()
+
+    def out(self, text: str) -> None:
+        """Print a line on stdout, unless it was closed (then note that it was)."""
+        if self.tally.output_closed:
+            return
+        try:
+            click.echo(text)
+        except BrokenPipeError:
+            self.tally.output_closed = True
+            _discard_stdout()
 
     def bad(self, row: Row) -> None:
         self.tally.add(INVALID)
@@ -192,7 +327,7 @@ class Display:
 
     def note(self, text: str) -> None:
         self._clear()
-        click.echo(click.style("batch: ", fg="yellow") + text, err=True)
+        click.echo(click.style("batch: ", fg="yellow") + output.safe(text), err=True)
         self.tick(force=True)
 
     def tick(self, *, force: bool = False) -> None:
@@ -216,6 +351,15 @@ class Display:
         self._clear()
 
 
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered, and Python's flush at exit, must
+    not fail again on the closed pipe."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+
+
 def _ordered(counts: Counter[str]) -> list[tuple[str, int]]:
     order = [*OUTCOME_STATUSES, INVALID]
     return sorted(counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
@@ -228,7 +372,7 @@ def _row_line(row: Row, outcome: Outcome) -> str:
     if movie is not None:
         return f"{head}  {output.label(movie.title, movie.year)}  {movie.ids}"
     why = output.shorten("; ".join(outcome.reasons), 240)
-    return f"{head}  {row.query.input_key}" + (f"  ({why})" if why else "")
+    return f"{head}  {output.safe(row.query.input_key)}" + (f"  ({why})" if why else "")
 
 
 async def run_batch(
@@ -239,15 +383,17 @@ async def run_batch(
     display: Display,
     retry_queued: bool = False,
 ) -> None:
-    """Identify every row with at most ``concurrency`` in flight; SIGINT stops cleanly.
+    """Identify every row with at most ``concurrency`` in flight.
 
-    Rows already waiting for a person are not searched again unless ``retry_queued``
-    (`Orchestrator.run`): their queued outcome is reported, with no request.
+    No new row starts once SIGINT arrives, stdout is closed, a blocked configuration shows or
+    the cache fails; the rows in flight finish (and commit) either way. Rows already waiting
+    for a person are not searched again unless ``retry_queued`` (`Orchestrator.run`).
     """
     tally = display.tally
     stop = asyncio.Event()
     work: asyncio.Queue[Row | None] = asyncio.Queue(maxsize=concurrency)
     tasks: list[asyncio.Task[None]] = []
+    failures: list[BaseException] = []
 
     def on_sigint() -> None:
         if not tally.interrupted:
@@ -280,21 +426,31 @@ async def run_batch(
             outcome = (
                 await orc.run(row.query, interactive=False, retry_queued=retry_queued)
             ).outcome
-        except Exception as exc:  # one row's failure must not stop the others
+        except Exception as exc:  # one row's failure must not stop the others...
+            if exits.is_storage_failure(exc):  # ...unless it is the cache's: nothing can be kept
+                log.debug("line %d: the cache failed", row.line, exc_info=True)
+                if tally.storage is None:
+                    tally.storage, tally.storage_line = exc, row.line
+                stop.set()
+                return
             log.debug("line %d failed", row.line, exc_info=True)
             outcome = Outcome(status="error", reasons=(exits.describe(exc),))
         display.result(row, outcome)
+        if tally.output_closed:
+            stop.set()
         if outcome.status == "blocked" and tally.blocked is None:
             tally.blocked = "; ".join(outcome.reasons) or "blocked"
             stop.set()
 
     async def worker() -> None:
-        while True:
-            row = await work.get()
-            if row is None:
-                return
-            if not stop.is_set():
+        while (row := await work.get()) is not None:
+            if stop.is_set():
+                continue  # drain: the producer must never wait on a full queue
+            try:
                 await identify(row)
+            except Exception as exc:  # a bug in the output: stop cleanly, then report it
+                failures.append(exc)
+                stop.set()
 
     loop = asyncio.get_running_loop()
     handled = False
@@ -305,7 +461,7 @@ async def run_batch(
     tasks.extend(asyncio.ensure_future(worker()) for _ in range(concurrency))
     try:
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-        failures = [
+        failures += [
             r
             for r in outcomes
             if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
@@ -337,6 +493,11 @@ def summary_lines(tally: Tally, requests: dict[str, int], limited: dict[str, int
         lines.append(
             "stopped early by Ctrl-C: rows not started were skipped; rerun the same command to "
             "continue (finished rows are cached)"
+        )
+    elif tally.output_closed:
+        lines.append(
+            "stopped early: the output was closed; the rows in flight were committed, rows not "
+            "started were skipped; rerun the same command to continue"
         )
     return lines
 
@@ -382,17 +543,18 @@ def batch(
     cost nothing and scheduled retries run when due.
 
     Exit: 0 all identified, 3 some need a person, 4 some were rate limited, 2 bad lines or a
-    blocked configuration, 5 a provider failed, 130 interrupted.
+    blocked configuration, 5 a provider failed, 6 the cache failed (the run stops), 130
+    interrupted, 141 the output was closed (the run stops).
     """
     state = get_state()
     if str(file) == "-":
         if fmt is None:
             raise exits.CliError("reading stdin: give --format csv or jsonl")
-        fmt_name, handle = fmt, sys.stdin.buffer
+        fmt_name, handle, name = fmt, sys.stdin.buffer, "stdin"
     else:
         try:
             fmt_name = detect_format(file, fmt)
-            handle = file.open("rb")
+            handle, name = file.open("rb"), str(file)
         except BatchFileError as exc:
             raise exits.CliError(str(exc)) from None
         except OSError as exc:
@@ -407,7 +569,7 @@ def batch(
         try:
             await run_batch(
                 orc,
-                read_rows(handle, fmt_name),
+                read_rows(handle, fmt_name, name),
                 concurrency=concurrency,
                 display=display,
                 retry_queued=retry_queued,
@@ -422,16 +584,23 @@ def batch(
     except BatchFileError as exc:
         display.close()
         raise exits.CliError(str(exc)) from None
-    except OSError as exc:
-        display.close()
-        raise exits.CliError(f"cannot read {file}: {exc.strerror or exc}") from None
     except KeyboardInterrupt:
         tally.interrupted = True
     display.close()
-    lines = summary_lines(tally, stats.get("requests", {}), stats.get("limited", {}))
-    click.echo("\n".join(lines), err=as_json)
-    if tally.blocked:
+    summary = "\n".join(summary_lines(tally, stats.get("requests", {}), stats.get("limited", {})))
+    if as_json or tally.output_closed:
+        click.echo(summary, err=True)
+    else:
+        display.out(summary)  # stdout may be gone by now: then the summary is dropped
+    code = tally.exit_code()
+    if code == exits.STORAGE:
+        message = exits.describe(tally.storage or StorageError(), db=state.db_path)
+        raise exits.CliError(
+            f"{message}; the batch stopped at line {tally.storage_line}: rerun it once the "
+            "cache is fixed (the rows finished before are kept)",
+            code,
+        )
+    if tally.blocked and not tally.interrupted:
         raise exits.CliError(tally.blocked, exits.USAGE)
-    code = exits.INTERRUPTED if tally.interrupted else tally.code
     if code:
         click.get_current_context().exit(code)

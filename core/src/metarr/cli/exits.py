@@ -9,17 +9,25 @@ code    meaning
 3       needs identification: ambiguous, not found or conflicting providers
 4       retry later: a provider asked us to slow down (rate limited)
 5       a provider or the network failed
+6       the cache cannot be read or written (disk full, corrupt or read-only file);
+        the message names the file, and a batch stops at the first such failure
 130     interrupted (Ctrl-C)
+141     the output was closed (``metarr batch … | head``): the batch stopped, the rows
+        in flight were committed (141 is what a shell reports for a process that
+        SIGPIPE ended)
 ======  ==========================================================================
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
+from pathlib import Path
 from typing import IO, Any
 
 import click
 
+from metarr.cache.errors import UnreadableMovieError
 from metarr.errors import (
     ConfigError,
     InvalidIdError,
@@ -36,7 +44,9 @@ USAGE = 2
 NEEDS_PERSON = 3
 RETRY_LATER = 4
 PROVIDER_ERROR = 5
+STORAGE = 6
 INTERRUPTED = 130
+OUTPUT_CLOSED = 141
 
 _BY_STATUS = {
     "identified": OK,
@@ -55,7 +65,9 @@ _SEVERITY = {
     USAGE: 3,
     FAILURE: 4,
     PROVIDER_ERROR: 5,
-    INTERRUPTED: 6,
+    STORAGE: 6,
+    OUTPUT_CLOSED: 7,
+    INTERRUPTED: 8,
 }
 
 
@@ -69,8 +81,18 @@ def worst(codes: Iterable[int]) -> int:
     return max(codes, key=lambda code: _SEVERITY.get(code, 4), default=OK)
 
 
+def is_storage_failure(exc: BaseException) -> bool:
+    """Whether the cache failed (SQLite is used by the cache only). One unreadable movie is
+    not a failure of the cache: it is reported for that movie (``metarr cache repair``)."""
+    if isinstance(exc, UnreadableMovieError):
+        return False
+    return isinstance(exc, StorageError | sqlite3.Error)
+
+
 def for_exception(exc: BaseException) -> int:
     """The exit code for an error that ended a command."""
+    if is_storage_failure(exc) or isinstance(exc, UnreadableMovieError):
+        return STORAGE
     if isinstance(exc, ConfigError | InvalidIdError):
         return USAGE
     if isinstance(exc, RateLimitedError):
@@ -82,10 +104,14 @@ def for_exception(exc: BaseException) -> int:
     return FAILURE
 
 
-def describe(exc: BaseException) -> str:
-    """One line saying what went wrong and, where we know it, what to do."""
-    if isinstance(exc, StorageError):
-        return f"cache: {exc} (check --db / METARR_DB)"
+def describe(exc: BaseException, *, db: Path | None = None) -> str:
+    """One line saying what went wrong and, where we know it, what to do; a cache failure
+    names the database file (``db``, when the message does not already)."""
+    if is_storage_failure(exc):
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        if not text.startswith("cache"):  # the cache's own errors name it and its file
+            text = (f"cache {db}: " if db is not None and str(db) not in text else "cache: ") + text
+        return redact(f"{text} (check --db / METARR_DB)")
     if isinstance(exc, MetarrError):
         text = str(exc)
     elif isinstance(exc, OSError) and exc.strerror:
@@ -101,7 +127,7 @@ class CliError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = USAGE) -> None:
         super().__init__(redact(message))
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
 
     def show(self, file: IO[Any] | None = None) -> None:
         """Print ``error: <message>`` on stderr."""

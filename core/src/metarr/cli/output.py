@@ -1,6 +1,10 @@
 """Human output: aligned tables, the merged movie with provenance, outcomes and candidates.
 
 Colour goes through `click.style`; `click.echo` drops it when the stream is not a terminal.
+Everything printed is safe whatever the data holds (a title from an old cache, a provider's
+error text): every table cell and line is one line without control or invisible characters
+(`safe`; only metarr's own `Styled` words keep their colour codes), and JSON escapes the
+characters a reader could take for a line break or that reorder text (`json_text`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 import click
 
+from metarr import sanitize
 from metarr.convert import to_json
 from metarr.ids import Ids
 from metarr.models import Candidate, Movie, Outcome, ProviderResult
@@ -35,20 +40,48 @@ CAST_SHOWN = 5
 VALUE_WIDTH = 72
 
 
-def styled_status(status: str, width: int = 0) -> str:
+class Styled(str):
+    """Text metarr styled itself (colour codes around its own words): printed as it is."""
+
+    __slots__ = ()
+
+
+def style(text: str, **styles: Any) -> Styled:
+    """``click.style`` of the text made `safe`."""
+    return Styled(click.style(safe(text), **styles))
+
+
+def safe(value: object) -> str:
+    """A value as one printable line: no line break, control or invisible character (only a
+    `Styled` value keeps its colour codes)."""
+    if isinstance(value, Styled):
+        return value
+    return sanitize.one_line("" if value is None else str(value))
+
+
+def styled_status(status: str, width: int = 0) -> Styled:
     """A status word in its colour, padded to ``width``."""
-    text = click.style(status, fg=STATUS_COLOURS.get(status), bold=status == "identified")
-    return text + " " * max(0, width - len(status))
+    text = style(status, fg=STATUS_COLOURS.get(status), bold=status == "identified")
+    return Styled(text + " " * max(0, width - len(click.unstyle(text))))
+
+
+def json_text(data: Any, *, indent: int | None = None) -> str:
+    """JSON of plain data (or of models, through the converter), with every character that
+    could break or reorder a line (C1 controls, U+2028, bidi and zero-width characters, lone
+    surrogates) escaped: the values are the same, the text is safe to print and to split."""
+    text = json.dumps(to_json(data), ensure_ascii=False, indent=indent)
+    # json.dumps escapes what is below 0x20 in strings; an ASCII match is the layout's newline.
+    return sanitize.HIDDEN.sub(lambda m: m[0] if m[0] < "\x7f" else f"\\u{ord(m[0]):04x}", text)
 
 
 def echo_json(data: Any) -> None:
-    """Print pretty JSON of plain data (or of models, through the converter) on stdout."""
-    click.echo(json.dumps(to_json(data), ensure_ascii=False, indent=2))
+    """Print pretty JSON on stdout (`json_text`)."""
+    click.echo(json_text(data, indent=2))
 
 
 def echo_jsonl(data: Any) -> None:
-    """Print one compact JSON line on stdout."""
-    click.echo(json.dumps(to_json(data), ensure_ascii=False))
+    """Print one compact JSON line on stdout (`json_text`)."""
+    click.echo(json_text(data))
 
 
 def _visible(text: str) -> int:
@@ -56,9 +89,9 @@ def _visible(text: str) -> int:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, indent: int = 0) -> str:
-    """Rows as aligned columns under bold headers (none if all are empty); styled cells keep
-    their alignment."""
-    cells = [[("" if value is None else str(value)) for value in row] for row in rows]
+    """Rows as aligned columns under bold headers (none if all are empty); every cell is
+    made `safe`, and `Styled` cells keep their alignment."""
+    cells = [[safe(value) for value in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         for i, value in enumerate(row):
@@ -69,13 +102,13 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, indent: int 
         parts = [v + " " * (widths[i] - _visible(v)) for i, v in enumerate(values)]
         return (pad + "  ".join(parts)).rstrip()
 
-    head = [line([click.style(h, bold=True) for h in headers])] if any(headers) else []
+    head = [line([style(h, bold=True) for h in headers])] if any(headers) else []
     return "\n".join([*head, *(line(row) for row in cells)])
 
 
 def label(title: str | None, year: int | None) -> str:
-    """``Title (Year)``."""
-    return f"{title or '(untitled)'}" + (f" ({year})" if year else "")
+    """``Title (Year)``, safe to print."""
+    return safe(f"{title or '(untitled)'}" + (f" ({year})" if year else ""))
 
 
 def ids_text(ids: Ids) -> str:
@@ -84,8 +117,8 @@ def ids_text(ids: Ids) -> str:
 
 
 def shorten(text: str, width: int) -> str:
-    """The text on one line, cut to ``width`` with an ellipsis."""
-    flat = " ".join(text.split())
+    """The text on one `safe` line, cut to ``width`` with an ellipsis."""
+    flat = safe(text)
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
@@ -93,9 +126,9 @@ def movie_lines(movie: Movie) -> list[str]:
     """The merged movie: each field with the provider that gave it, then the collections."""
     prov = movie.provenance
     rows: list[tuple[str, str, str]] = []
-    for kind, value in movie.ids.items():
-        rows.append((f"{kind} id", str(value), prov.get(f"ids.{kind}", "")))
-    scalars = [
+    for kind, id_value in movie.ids.items():
+        rows.append((f"{kind} id", str(id_value), prov.get(f"ids.{kind}", "")))
+    scalars: list[tuple[str, object]] = [
         ("title", movie.title),
         ("original_title", movie.original_title),
         ("year", movie.year),
@@ -120,18 +153,18 @@ def movie_lines(movie: Movie) -> list[str]:
     images: dict[str, Counter[str]] = {}
     for image in movie.images:
         images.setdefault(image.kind, Counter())[image.provider] += 1
-    for kind, counts in images.items():
+    for image_kind, counts in images.items():
         by = ", ".join(f"{name} {n}" for name, n in counts.most_common())
-        rows.append((f"images {kind}", f"{sum(counts.values())}", by))
-    for member in movie.cast[:CAST_SHOWN]:
-        role = f" as {member.character}" if member.character else ""
-        rows.append(("cast", f"{member.name}{role}", member.provider))
+        rows.append((f"images {image_kind}", f"{sum(counts.values())}", by))
+    for actor in movie.cast[:CAST_SHOWN]:
+        role = f" as {actor.character}" if actor.character else ""
+        rows.append(("cast", f"{actor.name}{role}", actor.provider))
     if len(movie.cast) > CAST_SHOWN:
         rows.append(("cast", f"… and {len(movie.cast) - CAST_SHOWN} more", ""))
     directors = [c for c in movie.crew if c.job.casefold() == "director"]
     for member in directors[:3]:
         rows.append(("director", member.name, member.provider))
-    head = click.style(label(movie.title, movie.year), bold=True) + "  " + ids_text(movie.ids)
+    head = style(label(movie.title, movie.year), bold=True) + "  " + ids_text(movie.ids)
     ordered = [(field, source, value) for field, value, source in rows]
     return [head, table(("field", "from", "value"), ordered, indent=2)]
 
@@ -169,7 +202,7 @@ def outcome_lines(
         lines.append(f"{click.style('requests', bold=True)}   {requests_line(requests)}")
     if outcome.reasons:
         lines.append(click.style("reasons", bold=True))
-        lines.extend(f"  - {reason}" for reason in outcome.reasons)
+        lines.extend(f"  - {safe(reason)}" for reason in outcome.reasons)
     return lines
 
 
@@ -188,7 +221,7 @@ def candidates_table(
             candidate.year or "",
             ids_text(candidate.ids),
             ",".join(candidate.providers),
-            click.style("yes", fg="green") if candidate.matches else "no",
+            style("yes", fg="green") if candidate.matches else "no",
         ]
         if explain:
             comps = candidate.components
@@ -208,6 +241,6 @@ def _num(value: float | None) -> str:
 
 def result_data(result: ProviderResult) -> dict[str, Any]:
     """A provider result as JSON data without its raw bodies."""
-    data = to_json(result)
+    data: dict[str, Any] = to_json(result)
     data.pop("raw", None)
     return data

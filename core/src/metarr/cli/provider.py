@@ -6,7 +6,6 @@ For checking a provider (or a plugin being written) against its API or any serve
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,7 +21,7 @@ from metarr.convert import to_json
 from metarr.errors import ConfigError
 from metarr.models import ProviderResult, SearchHit
 from metarr.orchestrator import Orchestrator
-from metarr.redaction import redact
+from metarr.redaction import scrub
 
 
 @click.group()
@@ -81,7 +80,8 @@ def _bodies(memo: http.RequestMemo) -> list[tuple[str, Any]]:
 
 
 def _pretty(data: Any) -> str:
-    return redact(json.dumps(data, ensure_ascii=False, indent=2))
+    # Strings only: masking the JSON text would turn a number that equals a secret into ***.
+    return output.json_text(scrub(data), indent=2)
 
 
 def _echo_raw(raw: Any) -> None:

@@ -28,7 +28,10 @@ class CliState:
     without: tuple[str, ...] = ()
     plugins: list[PluginInfo] | None = None
     settings: Settings | None = None
+    db_path: Path | None = None
+    """The cache file of this run, once the settings are loaded (for error messages)."""
     _infos: list[PluginInfo] | None = None
+    _warned: bool = False
 
     def infos(self) -> list[PluginInfo]:
         """The installed provider plugins (discovered once)."""
@@ -37,15 +40,22 @@ class CliState:
         return self._infos
 
     def load_settings(self) -> Settings:
-        """Settings from the config file and the environment, with ``--config``/``--db``."""
+        """Settings from the config file and the environment, with ``--config``/``--db``; their
+        warnings are shown once on stderr."""
         if self.settings is not None:
             settings = self.settings
             if self.db is not None:
                 settings = attrs.evolve(settings, db_path=self.db)
-            return settings
-        return load_settings(
-            [info.name for info in self.infos()], config_path=self.config, db_path=self.db
-        )
+        else:
+            settings = load_settings(
+                [info.name for info in self.infos()], config_path=self.config, db_path=self.db
+            )
+        self.db_path = Path(settings.db_path).expanduser()
+        if not self._warned:
+            self._warned = True
+            for warning in settings.warnings:
+                click.echo(f"metarr: warning: {warning}", err=True)
+        return settings
 
     def orchestrator(
         self,
