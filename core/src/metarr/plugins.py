@@ -104,6 +104,7 @@ class ProviderEntry:
     state: State
     reason: str | None = None
     provider: Any = None
+    http: ProviderHttp | None = None  # the enabled provider's HTTP view (the engine listens to it)
 
     @property
     def name(self) -> str:
@@ -143,6 +144,11 @@ class Registry:
     def id_types(self, name: str) -> frozenset[str]:
         """The id kinds a provider's lookup accepts."""
         return frozenset(self.entries[name].info.id_types)
+
+    def http(self, name: str) -> ProviderHttp | None:
+        """The enabled provider's HTTP view (None for others, and for fakes built without one)."""
+        entry = self.entries.get(name)
+        return None if entry is None else entry.http
 
     def languages(self, name: str) -> frozenset[str] | None:
         """The metadata languages a provider serves (None: any)."""
@@ -271,7 +277,7 @@ def _enable(
         return ProviderEntry(
             info=info, state="broken", reason=f"failed to start: {type(exc).__name__}: {exc}"
         )
-    return ProviderEntry(info=info, state="enabled", provider=provider)
+    return ProviderEntry(info=info, state="enabled", provider=provider, http=http)
 
 
 def missing_settings(factory: Any, psettings: Any) -> str | None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
+from metarr.cache import input_keys
 from metarr.cache.database import write_transaction
 from metarr.cache.times import system_clock, to_text
 from metarr.errors import StorageError
@@ -157,6 +158,13 @@ def m003_movie_input_key(db: Database) -> None:
         f"ALTER TABLE {MOVIES} ADD COLUMN input TEXT",
         f"CREATE INDEX {MOVIES}_input_key ON {MOVIES}(input_key)",
     )
+
+
+@migration
+def m004_input_keys_as_given(db: Database) -> None:
+    """Keys derived from the whole input as given (all ids, the title as written): rows keyed
+    the old way (first id only, loose title) are re-keyed (`metarr.cache.input_keys`)."""
+    input_keys.rekey(db)
 
 
 LATEST_VERSION = len(MIGRATIONS)
