@@ -308,13 +308,13 @@ class Engine:
     def _nobody(self, task: str, able: Sequence[str]) -> Outcome:
         enabled = ", ".join(self.registry.enabled) or "none"
         if able:
-            fixes = "; ".join(f"{n}: {self.registry.reason(n) or 'disabled'}" for n in able)
-            what = f"configure one of the providers that can ({fixes})"
+            fixes = ", ".join(f"{n} ({self.registry.reason(n) or 'disabled'})" for n in able)
+            what = f"enable or configure one that can: {fixes}"
         else:
-            what = "no installed provider plugin can; install one (metarr plugins lists them)"
+            what = "no installed provider plugin can (metarr plugins lists them)"
         return Outcome(
             status="blocked",
-            reasons=(f"no enabled provider can {task}: {what}. Enabled: {enabled}.",),
+            reasons=(f"no enabled provider can {task}; {what}. Enabled: {enabled}.",),
         )
 
     # -- provider calls ----------------------------------------------------------------------
@@ -506,9 +506,9 @@ class Engine:
         if given is not None and keep != given:
             session.reasons.append(
                 f"the ids given name different movies: {kind} {given} is "
-                f"{_describe(records.get(given), authority)}, but the movie the other ids lead "
-                f"to is {_describe(records[keep], authority)} ({kind} {keep}, as {authority}, "
-                f"the {kind} authority, confirms)"
+                f"{_describe(records.get(given), authority)}, but the other ids lead to "
+                f"{_describe(records[keep])} ({kind} {keep}), says {authority} (the {kind} "
+                "authority)"
             )
             return None
         dropped = set(ordered) - {keep}
@@ -516,7 +516,7 @@ class Engine:
             offenders = sorted(values[value])
             session.reasons.append(
                 f"{', '.join(offenders)} claimed {kind} {value}, but {authority} (the {kind} "
-                f"authority) says that is {_describe(records.get(value), authority)}; kept "
+                f"authority) says that is {_describe(records.get(value))}; kept "
                 f"{kind} {keep} and dropped the wrong claim"
             )
             for name in offenders:
@@ -605,6 +605,9 @@ class Engine:
     def _outcome(self, session: _Session, results: dict[str, ProviderResult]) -> Outcome:
         for name, result in results.items():
             self._report(session, name, ProviderReport(status="ok", result=result))
+        backbone = self._backbone_check(session)
+        if backbone is not None:
+            return backbone
         statuses = self._statuses(session)
         if not results:
             failed = [s for s in statuses.values() if s in ("rate_limited", "error")]
@@ -876,11 +879,12 @@ def _titles(record: MovieData) -> list[str | None]:
 
 
 def _describe(record: MovieData | None, source: str | None = None) -> str:
-    """``'Heat' (1995)``, with the provider that says so; ``no such movie`` for None."""
+    """``'Heat' (1995)``, ``'Heat' (1995) (tmdb)`` with the provider that says so, or ``no
+    movie tmdb knows`` / ``no such movie`` for None."""
     if record is None:
         return f"no movie {source} knows" if source else "no such movie"
     year = f" ({record.year})" if record.year else ""
-    said = f" according to {source}" if source else ""
+    said = f" ({source})" if source else ""
     return f"'{record.title}'{year}{said}"
 
 
