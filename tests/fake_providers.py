@@ -75,7 +75,7 @@ class FakeWorld:
                 for f in self.films
                 if any(query in normalize_title(t) for t in (f.title, *f.alt_titles))
             ]
-        film = self.by(kind, int(value) if kind in ("tmdb", "tvdb") else value)
+        film = self.by(kind, int(value or 0) if kind in ("tmdb", "tvdb") else value)
         own = {"tmdb": "tmdb", "omdb": "imdb", "tvdb": "tvdb"}.get(provider)
         if film is None or (own is not None and getattr(film, own) is None):
             return None  # a provider does not know films without its own id
@@ -174,7 +174,7 @@ class FakeProvider(metarr.Provider):
             year=body["year"],
             plot=body["plot"],
             alternative_titles=body.get("alt", ()),
-            ratings=[rating] if rating else [],
+            ratings=(rating,) if rating else (),
             images=[image] if image else [],
             raw={"record": body},
         )
@@ -262,7 +262,7 @@ def fake_settings(*, disabled: tuple[str, ...] = (), **extra: Any) -> Settings:
     """Settings that point every fake provider at the fake world."""
     providers = {}
     for name in FAKES:
-        values = {"api_key": f"secret-{name}-key", "base_url": f"{BASE}/{name}"}
+        values: dict[str, Any] = {"api_key": f"secret-{name}-key", "base_url": f"{BASE}/{name}"}
         if name in disabled:
             values["enabled"] = False
         providers[name] = provider_settings(name, values)

@@ -108,7 +108,8 @@ def test_a_given_id_its_authority_does_not_know_is_a_conflict(world: FakeWorld) 
 def test_ids_of_one_movie_given_together_are_identified(world: FakeWorld) -> None:
     result = engine_lookup(Ids(tmdb=MATRIX.tmdb, imdb=MATRIX.imdb, tvdb=MATRIX.tvdb))
     assert result.outcome.status == "identified", result.outcome.reasons
-    assert result.outcome.movie.ids == Ids(tmdb=603, imdb="tt0133093", tvdb=169)
+    movie = result.outcome.movie
+    assert movie is not None and movie.ids == Ids(tmdb=603, imdb="tt0133093", tvdb=169)
     assert result.requests == 4  # one lookup per provider, nothing asked twice
 
 
@@ -266,7 +267,8 @@ def test_old_derived_keys_are_migrated(tmp_path: Path) -> None:
     conn.conn.close()
     with Cache(db) as cache:
         heat = derived_key(Ids(), "Heat", 1995)
-        assert cache.identity(heat) is not None and cache.identity(heat).by == "person"
+        identity = cache.identity(heat)
+        assert identity is not None and identity.by == "person"
         assert cache.identity("title:heat (1995)") is None
         assert cache.identity("title:lost (2001)") is not None  # no input known: left as is
         expected = sorted(
@@ -280,7 +282,8 @@ def test_old_derived_keys_are_migrated(tmp_path: Path) -> None:
         assert sorted(q.key for q in cache.identification_queue()) == expected
         for key in expected:
             assert cache.pending_retry(key) is not None
-        assert cache.get("tmdb", 949).key == heat
+        migrated = cache.get("tmdb", 949)
+        assert migrated is not None and migrated.key == heat
 
 
 # -- item 9: a provider failing on every row ---------------------------------------------------
@@ -304,7 +307,8 @@ def test_rejected_credentials_take_a_provider_out_for_the_run(
     assert any("not asked again in this run" in r for r in outcomes[1].reasons)
     assert failures["omdb"].out_for_run and failures["omdb"].failed == 2
     with Cache(tmp_path / "m.sqlite") as cache:  # an error part: a refresh fills it in later
-        assert cache.get("tmdb", HEAT.tmdb).parts["omdb"].status == "error"
+        heat = cache.get("tmdb", 949)
+        assert heat is not None and heat.parts["omdb"].status == "error"
 
 
 def test_tmdb_rejected_mid_run_blocks_the_rest_of_an_automated_run(
@@ -358,7 +362,8 @@ def test_a_404_that_is_not_the_apis_answer_is_stored_as_an_error(
     assert outcome.providers["fanart"] == "error"
     assert any("check base_url" in r and "METARR_FANART_BASE_URL" in r for r in outcome.reasons)
     with Cache(db) as cache:
-        assert cache.get("tmdb", 603).parts["fanart"].status == "error"
+        matrix = cache.get("tmdb", 603)
+        assert matrix is not None and matrix.parts["fanart"].status == "error"
         assert [m.ids.tmdb for m in cache.incomplete()] == [603]  # refresh --incomplete: yes
 
 

@@ -249,7 +249,11 @@ def test_deeply_nested_json_is_the_providers_bad_response(world: World, tmp_path
 def test_tmdb_rate_limited_in_a_batch_commits_nothing_and_waits(
     world: World, tmp_path: Path
 ) -> None:
-    rows = [{"tmdb_id": 603}, {"imdb_id": "tt0113277"}, {"title": "Toy Story", "year": 1995}]
+    rows: list[dict[str, Any]] = [
+        {"tmdb_id": 603},
+        {"imdb_id": "tt0113277"},
+        {"title": "Toy Story", "year": 1995},
+    ]
     batch = write_jsonl(tmp_path / "rows.jsonl", rows)
     db = tmp_path / "m.sqlite"
     with hostile(world, tmp_path) as (proxy, env):

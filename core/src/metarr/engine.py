@@ -52,6 +52,7 @@ from metarr.models import (
     Movie,
     MovieData,
     Outcome,
+    OutcomeStatus,
     ProviderResult,
     ProviderStatus,
     SearchHit,
@@ -589,7 +590,9 @@ class Engine:
         empty is a new chance; Fanart.tv by tmdb id after imdb is the same record again."""
         if asked is None:
             return True
-        own = getattr(self.registry.entries[name].info.factory, "authority_for", frozenset())
+        own: frozenset[str] = getattr(
+            self.registry.entries[name].info.factory, "authority_for", frozenset()
+        )
         return any(kind in own and kind not in asked.kinds() for kind in usable.kinds())
 
     def _authority(self, kind: str) -> str | None:
@@ -612,7 +615,7 @@ class Engine:
         if not results:
             failed = [s for s in statuses.values() if s in ("rate_limited", "error")]
             if "rate_limited" in failed:
-                status = "rate_limited"
+                status: OutcomeStatus = "rate_limited"
                 session.reasons.append(
                     "a provider asked us to slow down before the movie was identified "
                     f"({_failures(session)}); retry later"
@@ -683,7 +686,7 @@ class Engine:
             failed = {n for n, s in statuses.items() if s in ("rate_limited", "error")}
             searchers = [n for n in self.registry.enabled if self.registry.implements(n, "search")]
             if failed and set(searchers) <= failed:
-                status = (
+                status: OutcomeStatus = (
                     "rate_limited"
                     if any(statuses[n] == "rate_limited" for n in failed)
                     else "error"
@@ -761,8 +764,8 @@ class Engine:
                 continue
             budget -= len(chosen)
             lookups = await asyncio.gather(*(self._xref(session, groups[i]) for i in chosen))
-            for index, found in zip(chosen, lookups, strict=True):
-                extra[index] = found
+            for index, records in zip(chosen, lookups, strict=True):
+                extra[index] = records
             groups, extra = regroup(groups, extra, self._extract)
             scored = [score(query, year, m, extra.get(i, ())) for i, m in enumerate(groups)]
         order = sorted(

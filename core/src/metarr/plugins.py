@@ -69,20 +69,20 @@ def discover(env: Mapping[str, str] | None = None) -> list[PluginInfo]:
         if (allowed is not None and ep.name not in allowed) or ep.name in found:
             continue
         dist = ep.dist
-        common = {
-            "name": ep.name,
-            "distribution": dist.name if dist else None,
-            "version": dist.version if dist else None,
-        }
+        info = PluginInfo(
+            name=ep.name,
+            distribution=dist.name if dist else None,
+            version=dist.version if dist else None,
+        )
         try:
             factory = ep.load()
         except Exception as exc:  # a broken plugin must not stop the others
             log.warning("provider plugin %s failed to load: %s", ep.name, exc)
-            found[ep.name] = PluginInfo(
-                **common, error=f"failed to load: {type(exc).__name__}: {exc}"
+            found[ep.name] = attrs.evolve(
+                info, error=f"failed to load: {type(exc).__name__}: {exc}"
             )
             continue
-        found[ep.name] = PluginInfo(**common, factory=factory)
+        found[ep.name] = attrs.evolve(info, factory=factory)
     return [found[name] for name in sorted(found)]
 
 
@@ -182,7 +182,7 @@ class Registry:
         return ranks
 
     def _impl(self, name: str, hook: str) -> pluggy.HookImpl | None:
-        caller = getattr(self.pm.hook, hook)
+        caller: pluggy.HookCaller = getattr(self.pm.hook, hook)
         for impl in caller.get_hookimpls():
             if impl.plugin_name == name:
                 return impl

@@ -39,6 +39,10 @@ def _year(value: object) -> int | None:
     return year
 
 
+def _key(value: object) -> str | None:
+    return sanitize.text(value, MAX_TITLE)
+
+
 def derived_key(ids: Ids, title: str | None = None, year: int | None = None) -> str:
     """The key of an input without a caller's key: every part of the input, as given.
 
@@ -69,7 +73,7 @@ class Query:
     ids: Ids = attrs.field(factory=Ids)
     title: str | None = attrs.field(default=None, converter=_title)
     year: int | None = attrs.field(default=None, converter=_year)
-    key: str | None = attrs.field(default=None, converter=lambda v: sanitize.text(v, MAX_TITLE))
+    key: str | None = attrs.field(default=None, converter=_key)
 
     def __attrs_post_init__(self) -> None:
         if not self.ids and self.title is None:
