@@ -411,6 +411,26 @@ def test_while_tmdb_is_paused_no_request_goes_anywhere(world: FakeWorld, tmp_pat
     assert sent == 0
 
 
+def test_a_fill_in_without_tmdb_goes_ahead_while_tmdb_is_paused(
+    world: FakeWorld, tmp_path: Path
+) -> None:
+    for _ in range(3):
+        world.fail_next("omdb", 503)
+    db = tmp_path / "m.sqlite"
+
+    async def action(orc: Orchestrator) -> Any:
+        await orc.run(Query(ids=Ids(tmdb=MATRIX.tmdb)))  # committed without OMDb
+        world.fail_next("tmdb", 429, {"Retry-After": "120"})
+        paused = (await orc.run(Query(ids=Ids(tmdb=HEAT.tmdb)))).outcome
+        return paused, await orc.refresh_stale(incomplete_only=True)
+
+    paused, [filled] = run(db, action)
+    assert paused.status == "rate_limited"
+    assert filled.status == "identified" and filled.providers["omdb"] == "ok", filled.reasons
+    with Cache(db) as cache:
+        assert cache.incomplete() == []
+
+
 def test_a_short_tmdb_pause_is_waited_out(world: FakeWorld, tmp_path: Path) -> None:
     world.fail_next("tmdb", 429, {"Retry-After": "1"})
     [outcome] = identify(tmp_path / "m.sqlite", Query(ids=Ids(tmdb=MATRIX.tmdb)))

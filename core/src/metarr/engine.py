@@ -231,11 +231,20 @@ class Engine:
 
     # -- policy ------------------------------------------------------------------------------
 
-    def _session(self, interactive: bool, **state: Any) -> _Session:
+    def _session(
+        self, interactive: bool, *, only: frozenset[str] | None = None, **state: Any
+    ) -> _Session:
+        """A new identification. TMDB is required in automated runs under ``tmdb_policy =
+        "block"``, unless this is a partial refetch that does not ask it."""
         required: frozenset[str] = frozenset()
-        if not interactive and self.tmdb_policy == "block" and BACKBONE in self.registry.enabled:
+        if (
+            not interactive
+            and self.tmdb_policy == "block"
+            and BACKBONE in self.registry.enabled
+            and (only is None or BACKBONE in only)
+        ):
             required = frozenset({BACKBONE})
-        return _Session(interactive=interactive, required=required, **state)
+        return _Session(interactive=interactive, required=required, only=only, **state)
 
     @staticmethod
     def _policy(session: _Session) -> http.RetryPolicy:
@@ -475,7 +484,12 @@ class Engine:
             _claim_text(kind, value, who, value == given) for value, who in values.items()
         )
         authority = self._authority(kind)
-        if authority is None or authority in session.out or authority not in self.registry.enabled:
+        if (
+            authority is None
+            or authority in session.out
+            or authority in self.out_for_run
+            or authority not in self.registry.enabled
+        ):
             state = "not available" if authority else "not configured"
             session.reasons.append(
                 f"providers disagree about the {kind} id ({listing}) and the {kind} authority "
