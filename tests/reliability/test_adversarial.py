@@ -186,6 +186,24 @@ def test_a_key_revoked_mid_batch_is_sent_once_more_not_once_per_row(
     assert sorted(s.parts["omdb"]["status"] for s in stored) == ["error"] * 4 + ["ok"] * 2
 
 
+@pytest.mark.parametrize("provider", ["fanart", "tvdb"])
+def test_any_revoked_key_is_out_for_the_rest_of_the_run(
+    world: World, tmp_path: Path, provider: str
+) -> None:
+    # TheTVDB logs in again once when its token is refused; the fresh login is refused too.
+    rows = [{"tmdb_id": m.tmdb_id} for m in world if m.tmdb_id and m.in_fanart and m.in_tvdb][:6]
+    batch = write_jsonl(tmp_path / "rows.jsonl", rows)
+    with hostile(world, tmp_path) as (proxy, env):
+        proxy.reject_key_after(provider, 2)
+        done = run_cli(["batch", str(batch), "--json", "--concurrency", "1"], env, timeout=120)
+        sent = proxy.counts()[provider]
+    lines = sorted(outcome_lines(done.stdout), key=lambda line: line["line"])
+    assert [line["status"] for line in lines] == ["identified"] * 6
+    assert sent <= 2 + 2, f"{sent} requests to {provider}: the revoked key was sent again"
+    assert [line["providers"][provider] for line in lines][-4:] == ["error"] * 4
+    assert check_db(tmp_path / "m.sqlite")
+
+
 def test_tmdb_revoked_mid_batch_stops_the_run_blocked(world: World, tmp_path: Path) -> None:
     rows = [{"tmdb_id": m.tmdb_id} for m in world if m.tmdb_id and m.imdb_id][:6]
     batch = write_jsonl(tmp_path / "rows.jsonl", rows)
