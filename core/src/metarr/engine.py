@@ -45,7 +45,7 @@ from metarr.candidates import collapse, decide, regroup, score
 from metarr.errors import NotFoundError, ProviderError, RateLimitedError
 from metarr.gate import ProviderGate
 from metarr.ids import ID_KINDS, Ids
-from metarr.matching import YEAR_ADJACENT, fits_name, same_movie
+from metarr.matching import YEAR_ADJACENT, fits_name, same_movie, titles_of
 from metarr.merge import merge
 from metarr.models import (
     Candidate,
@@ -577,7 +577,7 @@ class Engine:
                     f"{_describe(named, named.provider)}"
                 )
         for (k1, v1, r1), (k2, v2, r2) in itertools.combinations(representatives, 2):
-            if r1 is not r2 and not same_movie(_titles(r1), r1.year, _titles(r2), r2.year):
+            if r1 is not r2 and not same_movie(titles_of(r1), r1.year, titles_of(r2), r2.year):
                 return (
                     f"the ids given name different movies: {k1} {v1} is "
                     f"{_describe(r1, r1.provider)}, but {k2} {v2} is {_describe(r2, r2.provider)}"
@@ -654,7 +654,7 @@ class Engine:
             title, year = session.name
             records = list(results.values())
             if not fits_name(
-                title, year, [t for r in records for t in _titles(r)], [r.year for r in records]
+                title, year, [t for r in records for t in titles_of(r)], [r.year for r in records]
             ):
                 session.reasons.append(
                     f"the ids given lead to {_describe(movie)} [{movie.ids}], which does not fit "
@@ -890,11 +890,6 @@ def _claim_text(kind: str, value: Any, who: set[str], given: bool) -> str:
     return f"{', '.join(names)} {verb} {kind} {value}"
 
 
-def _titles(record: MovieData) -> list[str | None]:
-    alternatives = getattr(record, "alternative_titles", ())
-    return [record.title, record.original_title, *alternatives]
-
-
 def _describe(record: MovieData | None, source: str | None = None) -> str:
     """``'Heat' (1995)``, ``'Heat' (1995) (tmdb)`` with the provider that says so, or ``no
     movie tmdb knows`` / ``no such movie`` for None."""
@@ -914,7 +909,7 @@ def _fits(record: ProviderResult, evidence: Iterable[ProviderResult]) -> bool:
     others = list(evidence)
     if not others:
         return False
-    agree = sum(same_movie(_titles(record), record.year, _titles(o), o.year) for o in others)
+    agree = sum(same_movie(titles_of(record), record.year, titles_of(o), o.year) for o in others)
     return agree * 2 > len(others)
 
 

@@ -145,6 +145,13 @@ def same_movie(
     return a_year is None or b_year is None or abs(a_year - b_year) <= 1
 
 
+def titles_of(record: object) -> list[str | None]:
+    """A record's titles for matching: title, original title and any alternative titles
+    (provider results have them; merged movies and search hits may not)."""
+    alternatives: Iterable[str] = getattr(record, "alternative_titles", ())
+    return [getattr(record, "title", None), getattr(record, "original_title", None), *alternatives]
+
+
 def fits_name(
     title: str, year: int | None, titles: Iterable[str | None], years: Iterable[int | None]
 ) -> bool:

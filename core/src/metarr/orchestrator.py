@@ -25,7 +25,7 @@ from metarr.config import Settings, load_settings
 from metarr.engine import Engine, Identification, ProviderFailures, ProviderReport
 from metarr.http import TrafficStats, new_client
 from metarr.ids import Ids
-from metarr.matching import fits_name
+from metarr.matching import fits_name, titles_of
 from metarr.models import Candidate, Outcome
 from metarr.plugins import PluginInfo, Registry, build_registry, discover
 from metarr.query import Query
@@ -243,8 +243,7 @@ class Orchestrator:
             return None
         if query.title is not None:
             records = [cached.movie, *(p.result for p in cached.parts.values() if p.result)]
-            titles = [t for r in records for t in (r.title, r.original_title)]
-            titles += [t for r in records for t in getattr(r, "alternative_titles", ())]
+            titles = [title for record in records for title in titles_of(record)]
             if not fits_name(query.title, query.year, titles, [r.year for r in records]):
                 return None
         return cached
