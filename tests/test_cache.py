@@ -10,15 +10,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import metarr.cache.store
 import pytest
 from metarr import redaction
-from metarr.cache import LATEST_VERSION, Cache, CachedMovie, ProviderPart
+from metarr.cache import (
+    LATEST_VERSION,
+    Cache,
+    CachedMovie,
+    IdConflictError,
+    ProviderPart,
+    UnreadableMovieError,
+)
 from metarr.cache.database import open_database
 from metarr.cache.schema import MIGRATIONS, MIGRATIONS_TABLE, migrate
 from metarr.convert import from_json, to_json
 from metarr.errors import InvalidIdError, StorageError
 from metarr.ids import Ids
+from metarr.merge import merge as merge_results
 from metarr.models import (
     Candidate,
     CastMember,
@@ -95,6 +104,23 @@ def failed(provider: str, status: str = "error", at: datetime = T0) -> ProviderP
 
 def parts(*items: ProviderPart) -> dict[str, ProviderPart]:
     return {part.provider: part for part in items}
+
+
+RANKS = {
+    "tmdb": {"title": 10, "year": 10, "images": 10, "ratings": 10, "cast": 10, "crew": 10},
+    "omdb": {"title": 20, "year": 20, "ratings": 20, "ids.imdb": 10},
+    "tvdb": {"title": 30, "images": 30, "ids.tvdb": 10},
+}
+for _rank in RANKS["tmdb"], RANKS["tvdb"]:
+    _rank.update({"ids.tmdb": 10, "ids.imdb": 20})
+
+
+def merge(results: Any) -> Movie:
+    """The merge under fixed priorities (TMDB first; TVDB gives the TVDB id)."""
+    return merge_results(results, RANKS)
+
+
+HEAT = Ids(tmdb=949, imdb="tt0113277", tvdb=1002)
 
 
 def counts(cache: Cache) -> dict[str, int]:
@@ -260,6 +286,94 @@ def test_rows_sharing_ids_are_merged_into_the_lowest(cache: Cache, clock: Clock)
     assert counts(cache)["movie_images"] == 2
     assert cache.find_all(MATRIX) == [cache.get("tvdb", 169)]
     assert cache.db.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_a_different_movie_is_never_merged_away(cache: Cache, clock: Clock) -> None:
+    """Issue 11 item 1: TheTVDB re-points Heat's TVDB id to The Matrix."""
+    heat = cache.commit(movie(HEAT, "Heat"), parts(ok("tmdb", HEAT, title="Heat")), merge=merge)
+    assert heat.movie.ids == Ids(tmdb=949, imdb="tt0113277")  # only TVDB gives a TVDB id
+    heat = cache.commit(movie(HEAT, "Heat"), parts(ok("tvdb", HEAT, title="Heat")), merge=merge)
+    assert heat.movie.ids == HEAT
+    before = counts(cache)
+    matrix = Ids(tmdb=603, imdb="tt0133093", tvdb=1002)
+    clock.advance(hours=1)
+    with pytest.raises(IdConflictError, match=r"tvdb 1002 is Heat .* The Matrix") as error:
+        cache.commit(
+            movie(matrix),
+            parts(ok("tmdb", matrix), ok("tvdb", matrix)),
+            merge=merge,
+            key="k",
+            given=Ids(tvdb=1002),
+        )
+    assert [c.holder_id for c in error.value.clashes] == [heat.id]
+    assert counts(cache) == before
+    assert cache.get("tmdb", 949) == heat
+    assert cache.queued("k") is None and cache.identity("k") is None
+
+    committed = cache.commit(
+        movie(matrix),
+        parts(ok("tmdb", matrix), ok("tvdb", matrix)),
+        merge=merge,
+        key="k",
+        confirmed_by="lookup",
+    )
+    assert committed.movie.ids == Ids(tmdb=603, imdb="tt0133093")
+    assert committed.parts["tvdb"].result.ids == matrix  # type: ignore[union-attr]
+    assert cache.get("tmdb", 949) == attrs.evolve(heat, disputes=committed.disputes)
+    assert cache.get("tvdb", 1002).id == heat.id  # type: ignore[union-attr]
+    [dispute] = committed.disputes
+    assert (dispute.kind, dispute.value, dispute.holder_id, dispute.claimant_id) == (
+        "tvdb",
+        1002,
+        heat.id,
+        committed.id,
+    )
+    assert dispute.provider == "tvdb" and dispute.at == clock()
+    assert "Heat (1999)" in dispute.describe(committed.id)
+    assert "The Matrix (1999)" in dispute.describe(heat.id)
+    assert cache.stats().id_disputes == 1
+    assert cache.identity("k").ids == committed.movie.ids  # type: ignore[union-attr]
+    # committing it again changes nothing about the dispute
+    again = cache.commit(movie(matrix), parts(ok("omdb", matrix)), merge=merge)
+    assert again.id == committed.id and again.disputes == committed.disputes
+
+
+def test_a_dispute_ends_when_the_holder_lets_go(cache: Cache) -> None:
+    heat = cache.commit(
+        movie(HEAT, "Heat"),
+        parts(ok("tmdb", HEAT, title="Heat"), ok("tvdb", HEAT, title="Heat")),
+        merge=merge,
+    )
+    matrix = Ids(tmdb=603, imdb="tt0133093", tvdb=1002)
+    claimant = cache.commit(
+        movie(matrix), parts(ok("tmdb", matrix), ok("tvdb", matrix)), merge=merge
+    )
+    assert claimant.movie.ids.tvdb is None and len(claimant.disputes) == 1
+    # A refresh of Heat: TVDB's record no longer gives it 1002.
+    unheld = cache.commit(
+        movie(Ids(tmdb=949), "Heat"),
+        {"tvdb": ok("tvdb", Ids(imdb="tt0113277"), at=T0 + timedelta(days=1), title="Heat")},
+        merge=merge,
+    )
+    assert unheld.id == heat.id and unheld.movie.ids == Ids(tmdb=949, imdb="tt0113277")
+    assert unheld.disputes == () and cache.stats().id_disputes == 0
+    assert cache.remerge(merge) == 2
+    assert cache.get("tvdb", 1002).id == claimant.id  # type: ignore[union-attr]
+
+
+def test_disputes_follow_merged_rows_and_go_with_deleted_ones(cache: Cache) -> None:
+    heat = cache.commit(movie(HEAT, "Heat"), parts(ok("tvdb", HEAT, title="Heat")), merge=merge)
+    by_tmdb = cache.commit(movie(Ids(tmdb=603)), parts(ok("tmdb", Ids(tmdb=603))), merge=merge)
+    both = Ids(tmdb=603, imdb="tt0133093", tvdb=1002)
+    merged = cache.commit(movie(both), parts(ok("tvdb", both)), merge=merge)
+    assert merged.id == by_tmdb.id and merged.movie.ids == Ids(tmdb=603, imdb="tt0133093")
+    by_imdb = cache.commit(
+        movie(Ids(imdb="tt0133093")), parts(ok("omdb", Ids(imdb="tt0133093"))), merge=merge
+    )
+    assert by_imdb.id == merged.id  # rows of one movie are one row
+    assert [d.claimant_id for d in cache.id_disputes(heat.id)] == [merged.id]
+    assert cache.forget(Ids(tmdb=603)) == 1
+    assert cache.id_disputes(heat.id) == () and cache.stats().id_disputes == 0
 
 
 def test_commit_rejects_unusable_input(cache: Cache) -> None:
@@ -472,6 +586,7 @@ def test_stats_incomplete_prune_and_export(cache: Cache, clock: Clock) -> None:
         "expired_pauses": 0,
         "retries_for_cached": 1,
         "queued_for_cached": 0,
+        "void_disputes": 0,
     }
 
     out = io.StringIO()
@@ -482,25 +597,134 @@ def test_stats_incomplete_prune_and_export(cache: Cache, clock: Clock) -> None:
     assert cache.stats().movies == 1
 
 
-def test_secrets_are_never_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    secret = "sekret-api-key-0123456789"
+def test_redaction_never_rewrites_stored_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11 item 6: a secret that also occurs in data (a PIN of 1999, an option set to
+    true) left stored JSON as ``"year":***`` and the movie unreadable for good."""
     monkeypatch.setattr(redaction, "_registered", set())
-    redaction.register(secret)
-    leaky = ProviderResult(
-        provider="omdb", ids=MATRIX, title="The Matrix", raw={"echo": f"apikey={secret}"}
+    redaction.register("1999", "true", "sekret-api-key-0123456789")
+    flagged = ProviderResult(
+        provider="omdb",
+        ids=MATRIX,
+        title="The Matrix",
+        year=1999,
+        raw={"Response": "True", "ok": True},
     )
-    with Cache(tmp_path / "c.db") as cache:
+    with Cache(tmp_path / "c.db", clock=Clock()) as cache:
         cache.commit(
             movie(),
             parts(
-                ProviderPart(provider="omdb", status="ok", fetched_at=T0, result=leaky),
-                ProviderPart(provider="tmdb", status="error", fetched_at=T0, error=secret),
+                ProviderPart(provider="omdb", status="ok", fetched_at=T0, result=flagged),
+                ProviderPart(
+                    provider="tmdb",
+                    status="error",
+                    fetched_at=T0,
+                    error="key sekret-api-key-0123456789",
+                ),
             ),
+            key="k",
+            input={"title": "The Matrix", "year": 1999},
         )
-        cache.pause_provider("omdb", T0 + timedelta(days=1), f"quota for {secret}")
+        cache.pause_provider("omdb", T0 + timedelta(days=1), "quota for sekret-api-key-0123456789")
+        cache.queue_identification("q", {"year": 1999}, Outcome(status="not_found"))
+        found = cache.get("imdb", "tt0133093")
+        assert found is not None
+        assert found.movie == movie()
+        assert found.movie.year == 1999
+        assert found.input == {"title": "The Matrix", "year": 1999}
+        assert found.parts["omdb"].result == flagged
+        assert found.parts["omdb"].result.raw == {"Response": "True", "ok": True}
+        assert cache.queued("q").input == {"year": 1999}  # type: ignore[union-attr]
+        # error texts and pause reasons are messages: those are still redacted
+        assert found.parts["tmdb"].error == "key ***"
+        assert cache.paused_providers()["omdb"].reason == "quota for ***"
         dump = "\n".join(cache.db.conn.iterdump())
-    assert secret not in dump
-    assert "apikey=***" in dump
+    assert "sekret-api-key-0123456789" not in dump
+    assert '"year":1999' in dump
+
+
+def test_an_unreadable_movie_is_named_skipped_and_mended(cache: Cache) -> None:
+    """Issue 11 item 6: one movie that cannot be read must not take the others with it."""
+    others = [Ids(tmdb=604, imdb="tt0234215"), Ids(tmdb=605, imdb="tt0242653")]
+    for ids in (MATRIX, *others):
+        cache.commit(movie(ids), parts(ok("tmdb", ids), failed("omdb")), merge=merge)
+    broken = cache.ref(MATRIX)
+    assert broken is not None
+    cache.db.execute(
+        "UPDATE provider_parts SET result = '{\"year\":***}' "
+        "WHERE movie_id = ? AND provider = 'tmdb'",
+        [broken.id],
+    )
+    with pytest.raises(UnreadableMovieError) as error:
+        cache.get("imdb", "tt0133093")
+    message = str(error.value)
+    assert f"cached movie {broken.id} (tmdb:603 imdb:tt0133093)" in message
+    assert "tmdb part" in message and "cache repair tmdb:603" in message
+    assert error.value.movie_id == broken.id and error.value.ids == broken.ids
+    with pytest.raises(UnreadableMovieError):
+        list(cache.iter_movies())
+    skipped: list[UnreadableMovieError] = []
+    assert [m.ids for m in cache.iter_movies(on_unreadable=skipped.append)] == others
+    assert [m.ids for m in cache.stale(on_unreadable=skipped.append)] == others
+    out = io.StringIO()
+    assert cache.export_movies(out, on_unreadable=skipped.append) == 3  # the record is fine
+    assert [e.movie_id for e in skipped] == [broken.id] * 2
+    assert [e.movie_id for e in cache.unreadable()] == [broken.id]
+    assert cache.stats().movies == 3
+    skipped.clear()
+    assert cache.remerge(merge, on_unreadable=skipped.append) == 2
+    assert [e.movie_id for e in skipped] == [broken.id]
+
+    # An unreadable merged record is rebuilt by remerge; unreadable parts are dropped.
+    cache.db.execute("UPDATE provider_cache_movies SET movie = 'x' WHERE id = ?", [broken.id + 1])
+    with pytest.raises(UnreadableMovieError, match="its merged record"):
+        cache.get("tmdb", 604)
+    export = io.StringIO()
+    assert cache.export_movies(export, on_unreadable=skipped.append) == 2
+    assert cache.remerge(merge, [broken.id + 1]) == 1
+    assert cache.get("tmdb", 604).movie.title == "The Matrix"  # type: ignore[union-attr]
+    assert cache.drop_unreadable_parts(broken.id) == [
+        "tmdb part: JSONDecodeError: Expecting value: line 1 column 9 (char 8)"
+    ]
+    mended = cache.get("tmdb", 603)
+    assert mended is not None and sorted(mended.parts) == ["omdb"]
+    assert list(cache.unreadable()) == []
+    assert cache.drop(broken.id) and cache.get("tmdb", 603) is None
+
+
+def test_database_failures_are_storage_errors_naming_the_file(tmp_path: Path) -> None:
+    """Issue 11 item 12: reads included; a corrupt page leaked sqlite3.DatabaseError."""
+    path = tmp_path / "broken.sqlite"
+    with Cache(path) as cache:
+        for tmdb in range(1, 40):
+            ids = Ids(tmdb=tmdb)
+            cache.commit(movie(ids, images=30), parts(ok("tmdb", ids)))
+        root = cache.db.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'provider_cache_movies'"
+        ).fetchone()[0]
+        page_size = cache.db.execute("PRAGMA page_size").fetchone()[0]
+    with path.open("r+b") as raw:  # scribble over the movies table's root page
+        raw.seek((root - 1) * page_size)
+        raw.write(b"\xff" * page_size)
+    with Cache(path) as cache:
+        for read in (
+            lambda: cache.get("tmdb", 7),
+            lambda: cache.stale(T0 + timedelta(days=30)),
+            lambda: list(cache.iter_movies()),
+            lambda: cache.remerge(merge),
+            lambda: cache.export_movies(io.StringIO()),
+        ):
+            with pytest.raises(StorageError, match=f"cache {path}: .*malformed"):
+                read()
+
+    full = tmp_path / "full.sqlite"
+    with Cache(full) as cache:
+        pages = cache.db.execute("PRAGMA page_count").fetchone()[0]
+        cache.db.execute(f"PRAGMA max_page_count = {pages + 1}")  # the disk is full
+        with pytest.raises(StorageError, match=f"cache {full}: .*full"):
+            cache.commit(movie(images=500), parts(ok("tmdb")))
+        assert cache.stats().movies == 0
 
 
 def test_get_uses_an_index(cache: Cache) -> None:

@@ -362,7 +362,8 @@ def test_refresh_and_remerge(cli: Cli, sim: SimServer) -> None:
     sent = sim.total()
     remerged = cli("remerge")
     assert remerged.stdout.strip() == "remerged 1 movies (0 requests)"
-    assert json.loads(cli("remerge", "tmdb:603", "--json").stdout) == {"remerged": 1, "requests": 0}
+    remerged_json = json.loads(cli("remerge", "tmdb:603", "--json").stdout)
+    assert remerged_json == {"remerged": 1, "requests": 0, "unreadable": []}
     assert sim.total() == sent
     usage = cli("refresh")
     assert usage.exit_code == 2

@@ -235,7 +235,7 @@ def test_a_failed_refresh_keeps_the_old_record(world: FakeWorld, tmp_path: Path)
         for _ in range(3):
             world.fail_next(name, 503)
     outcome = run(db, lambda o: o.refresh(Ids(tmdb=603)))
-    assert outcome.status == "identified"
+    assert outcome.status == "error"  # nothing was refetched (issue 11 item 4)
     assert outcome.movie == first.movie
     with Cache(db) as cache:
         assert cache.get("tmdb", 603).movie == first.movie

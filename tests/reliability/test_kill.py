@@ -1,4 +1,5 @@
-"""Crash safety: ``metarr batch`` killed with SIGKILL at random moments loses nothing.
+"""Crash safety: ``metarr batch`` and ``metarr remerge`` killed with SIGKILL at random moments lose
+nothing.
 
 A library of a few hundred world movies is identified by a real ``metarr batch`` subprocess
 against the simulator (with latency, so kills land mid-flight: during start-up, migrations,
@@ -10,21 +11,33 @@ A final rerun completes the rest, with no movie lost or stored twice.
 from __future__ import annotations
 
 import random
+import shutil
 import signal
+import sqlite3
+import subprocess
 import threading
 import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from metarr.cache import Cache, ProviderPart
+from metarr.config import Settings, load_settings
+from metarr.ids import Ids
+from metarr.models import CastMember, Image, Movie, ProviderResult
+from metarr.orchestrator import Orchestrator
 from metarr_sim import Knobs, SimServer
 from metarr_sim.world import World
 from reliability.helpers import (
+    PROVIDERS,
     check_db,
     cli_env,
     library,
     movie_key,
     outcome_lines,
     popen_cli,
+    real_plugins,
     run_cli,
     write_jsonl,
 )
@@ -102,3 +115,137 @@ def test_sigkill_at_random_moments_loses_nothing(world: World, tmp_path: Path) -
     assert len(identified) >= 0.9 * len(rows)
     assert killed_mid_batch >= KILLS // 2, "too few kills landed before the batch finished"
     print(f"kills survived: {KILLS} ({killed_mid_batch} mid-batch); movies: {len(stored)}")
+
+
+# -- a kill during remerge -------------------------------------------------------------------
+
+REMERGE_MOVIES = 200
+REMERGE_KILLS = 6
+
+
+def _synthetic_results(n: int) -> dict[str, ProviderResult]:
+    """Four providers' records of one made-up movie, each with its own title and artwork."""
+    ids = Ids(tmdb=500_000 + n, imdb=f"tt{8_000_000 + n}", tvdb=700_000 + n)
+    own = {
+        "tmdb": Ids(tmdb=ids.tmdb, imdb=ids.imdb),
+        "omdb": Ids(imdb=ids.imdb),
+        "fanart": Ids(tmdb=ids.tmdb, imdb=ids.imdb),
+        "tvdb": Ids(imdb=ids.imdb, tvdb=ids.tvdb),
+    }
+    return {
+        name: ProviderResult(
+            provider=name,
+            ids=own[name],
+            title=f"Movie {n} [{name}]",
+            year=1990 + n % 30,
+            plot=f"{name} plot of movie {n}. " * 20,
+            images=[
+                Image(provider=name, kind="poster", url=f"https://img.test/{name}/{n}/{i}.jpg")
+                for i in range(8)
+            ],
+            cast=[CastMember(name=f"{name} actor {i}", provider=name) for i in range(6)],
+            raw={"movie": {"id": n, "note": "x" * 2000}},
+        )
+        for name in PROVIDERS
+    }
+
+
+def _rows(db: Path, query: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(query).fetchall()
+    finally:
+        conn.close()
+
+
+def _movie_columns(db: Path) -> list[tuple[object, ...]]:
+    return _rows(
+        db,
+        "SELECT id, tmdb_id, imdb_id, tvdb_id, identified_at, refreshed_at, input_key, input "
+        "FROM provider_cache_movies ORDER BY id",
+    )
+
+
+def _part_rows(db: Path) -> list[tuple[object, ...]]:
+    return _rows(db, "SELECT * FROM provider_parts ORDER BY movie_id, provider")
+
+
+@pytest.mark.slow
+def test_sigkill_during_remerge_changes_nothing_but_whole_records(
+    world: World, tmp_path: Path
+) -> None:
+    """``metarr remerge`` under a new [priority], killed at random moments: every movie is
+    either its old record or its new one, whole; parts, keys, inputs and times never move."""
+    rng = random.Random(SEED)
+    db = tmp_path / "cache.sqlite"
+    config = tmp_path / "metarr.toml"
+    config.write_text('[priority]\ntitle = ["tvdb"]\nplot = ["fanart"]\n', encoding="utf-8")
+    env = cli_env(SimServer(world).settings_env())  # keys only: remerge sends no request
+    names = list(PROVIDERS)
+    plugins = real_plugins()
+
+    def merger(settings: Settings) -> Callable[[Mapping[str, ProviderResult]], Movie]:
+        return Orchestrator.from_settings(settings, plugins=plugins).engine.merge
+
+    merge_old = merger(load_settings(names, env=env, db_path=db))
+    merge_new = merger(load_settings(names, env=env, db_path=db, config_path=config))
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with Cache(db) as cache:
+        for n in range(REMERGE_MOVIES):
+            results = _synthetic_results(n)
+            parts = {
+                name: ProviderPart(provider=name, status="ok", fetched_at=at, result=result)
+                for name, result in results.items()
+            }
+            cache.commit(merge_old(results), parts, key=f"movie {n}.mkv", input={"n": n})
+    columns, part_rows = _movie_columns(db), _part_rows(db)
+    args = ["--config", str(config), "--db", str(db), "remerge"]
+    pristine = tmp_path / "pristine.sqlite"
+    shutil.copy(db, pristine)
+    first = _rows(db, "SELECT movie FROM provider_cache_movies ORDER BY id LIMIT 1")
+
+    def started(process: subprocess.Popen[bytes]) -> float:
+        """Wait until the remerge has rewritten its first movie; return when that was."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            if _rows(db, "SELECT movie FROM provider_cache_movies ORDER BY id LIMIT 1") != first:
+                return time.monotonic()
+            time.sleep(0.01)
+        raise AssertionError("the remerge never began")
+
+    def rebuilt() -> int:
+        """How many movies hold their new record (integrity and whole movies checked)."""
+        count = 0
+        for stored in check_db(db):
+            if stored.movie != merge_new(stored.results):
+                assert stored.movie == merge_old(stored.results), f"movie {stored.id} is mixed"
+            else:
+                count += 1
+        return count
+
+    with popen_cli(args, env) as probe:  # how long the rewriting takes here
+        began = started(probe)
+        assert probe.wait(timeout=120) == 0
+        span = time.monotonic() - began
+    assert rebuilt() == REMERGE_MOVIES
+    mid_remerge = 0
+    for _ in range(REMERGE_KILLS):
+        shutil.copy(pristine, db)  # every kill meets a whole remerge to do
+        for leftover in (db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+        with popen_cli(args, env) as process:
+            started(process)
+            time.sleep(rng.uniform(0, 0.8 * span))
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=15)
+        assert process.returncode in (-signal.SIGKILL, 0)
+        done = rebuilt()  # only old or new records, each whole
+        assert _movie_columns(db) == columns  # keys, inputs, times untouched
+        assert _part_rows(db) == part_rows  # parts untouched
+        mid_remerge += 0 < done < REMERGE_MOVIES
+    final = run_cli(args, env, timeout=120)  # a rerun finishes the job
+    assert final.returncode == 0, final.stderr.decode()
+    assert rebuilt() == REMERGE_MOVIES
+    assert _part_rows(db) == part_rows
+    assert mid_remerge >= REMERGE_KILLS // 2, "too few kills landed in the middle of a remerge"
+    print(f"remerge kills survived: {REMERGE_KILLS} ({mid_remerge} mid-remerge)")

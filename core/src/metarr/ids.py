@@ -98,20 +98,25 @@ def _show(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "...'"
 
 
-def _optional(kind: str):
-    def convert(value: object) -> int | str | None:
-        return None if value is None else parse_id(kind, value)
+def _tmdb(value: object) -> int | None:
+    return None if value is None else parse_numeric(value, "tmdb")
 
-    return convert
+
+def _imdb(value: object) -> str | None:
+    return None if value is None else parse_imdb(value)
+
+
+def _tvdb(value: object) -> int | None:
+    return None if value is None else parse_numeric(value, "tvdb")
 
 
 @attrs.frozen(kw_only=True)
 class Ids:
     """The ids known for one movie; each is normalized and validated on construction."""
 
-    tmdb: int | None = attrs.field(default=None, converter=_optional("tmdb"))
-    imdb: str | None = attrs.field(default=None, converter=_optional("imdb"))
-    tvdb: int | None = attrs.field(default=None, converter=_optional("tvdb"))
+    tmdb: int | None = attrs.field(default=None, converter=_tmdb)
+    imdb: str | None = attrs.field(default=None, converter=_imdb)
+    tvdb: int | None = attrs.field(default=None, converter=_tvdb)
 
     @classmethod
     def lenient(cls, **values: object) -> Ids:
@@ -124,7 +129,7 @@ class Ids:
                 kept[kind] = parse_id(kind, value)
             except InvalidIdError:
                 continue
-        return cls(**kept)  # type: ignore[arg-type]
+        return cls(**kept)
 
     def get(self, kind: str) -> int | str | None:
         """The id of the given kind, or None."""

@@ -47,7 +47,7 @@ def provider_order(
     order = preferred + [name for name in order if name not in preferred]
     if field in LANGUAGE_FIELDS and languages:
         base = language.split("-")[0].lower()
-        serves = [n for n in order if languages.get(n) is None or base in languages[n]]
+        serves = [n for n in order if (served := languages.get(n)) is None or base in served]
         order = serves + [n for n in order if n not in serves]
     return order
 

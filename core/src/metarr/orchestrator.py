@@ -12,7 +12,8 @@ Use it with ``async with Orchestrator.from_settings() as orc: ...``, or, without
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,18 +21,26 @@ from typing import Any
 import attrs
 import httpx
 
-from metarr.cache import Cache, CachedMovie, ProviderPart
+from metarr.cache import (
+    Cache,
+    CachedMovie,
+    IdConflictError,
+    MovieRef,
+    ProviderPart,
+    UnreadableMovieError,
+)
 from metarr.config import Settings, load_settings
 from metarr.engine import Engine, Identification, ProviderFailures, ProviderReport
 from metarr.http import TrafficStats, new_client
 from metarr.ids import Ids
 from metarr.matching import fits_name, titles_of
-from metarr.models import Candidate, Outcome
+from metarr.models import Candidate, Outcome, ProviderStatus
 from metarr.plugins import PluginInfo, Registry, build_registry, discover
 from metarr.query import Query
 from metarr.redaction import install_log_redaction
 
 RETRY_DEFAULT = timedelta(minutes=1)
+log = logging.getLogger("metarr.orchestrator")
 
 
 class Orchestrator:
@@ -132,29 +141,78 @@ class Orchestrator:
         return identification.outcome
 
     async def refresh(self, ids: Ids) -> Outcome:
-        """Refetch a movie from every provider now, whatever its age."""
-        return (await self.run(Query(ids=ids), interactive=True, refresh=True)).outcome
+        """Refetch a movie from every provider now, whatever its age (identify it if it is not
+        cached). When nothing could be refetched the outcome is ``error`` (or ``rate_limited``)
+        with the cached record, which stays as it was: still stale."""
+        ref = self.cache.ref(ids)
+        if ref is None:
+            return (await self.run(Query(ids=ids), interactive=True, refresh=True)).outcome
+        return await self._refresh(ref, everything=True, interactive=True)
 
     async def refresh_stale(self, *, incomplete_only: bool = False) -> list[Outcome]:
-        """Refetch stale parts (with ``incomplete_only``: only the missing ones)."""
-        cached = self.cache.incomplete() if incomplete_only else self.cache.stale(self._clock())
+        """Refetch stale parts (with ``incomplete_only``: only the missing ones).
+
+        Movies are loaded one at a time, as each comes up; an unreadable one gives an ``error``
+        outcome naming it. A refresh changes parts and the merged record, never the movie's
+        input key, input or confirmed identity.
+        """
+        movie_ids = (
+            self.cache.incomplete_ids() if incomplete_only else self.cache.stale_ids(self._clock())
+        )
         outcomes = []
-        for movie in cached:
-            outcomes.append((await self.run(Query(ids=movie.ids, key=movie.key))).outcome)
+        for movie_id in movie_ids:
+            ref = self.cache.ref_by_id(movie_id)
+            if ref is not None:  # else merged into another movie or deleted meanwhile
+                outcomes.append(await self._refresh(ref, everything=False, interactive=False))
         return outcomes
 
-    def remerge(self, ids: Iterable[Ids] | None = None) -> int:
-        """Rebuild merged records from the stored provider results, with zero requests."""
-        movies = (
-            [m for m in (self.cache.find(i) for i in ids) if m is not None]
-            if ids is not None
-            else list(self.cache.iter_movies())
+    async def repair(self, movie_id: int) -> Outcome:
+        """Mend a cached movie whose stored data cannot be read: drop what cannot be read,
+        refetch it from every provider and rebuild its record (from what is left, when nothing
+        could be refetched). ``identified`` when it reads back whole; else ``error``."""
+        ref = self.cache.ref_by_id(movie_id)
+        if ref is None:
+            return Outcome(status="error", reasons=(f"movie {movie_id} is not in the cache",))
+        dropped = self.cache.drop_unreadable_parts(movie_id)
+        notes = [f"dropped what could not be read: {', '.join(dropped)}"] if dropped else []
+        now = self._clock()
+        self._apply_pauses(now)
+        identification = await self.engine.lookup(ref.ids, interactive=True)
+        if identification.outcome.status == "identified":
+            query = Query(ids=ref.ids, key=ref.key)
+            identification = self._persist(query, identification, "lookup", now, maintenance=True)
+        else:
+            notes.append("nothing could be refetched: " + "; ".join(identification.outcome.reasons))
+            self.cache.remerge(self.engine.merge, [movie_id])
+        outcome = identification.outcome
+        try:
+            cached = self.cache.find(ref.ids)
+        except UnreadableMovieError as exc:
+            return attrs.evolve(outcome, status="error", movie=None, reasons=(*notes, str(exc)))
+        if cached is None or outcome.status not in ("identified", "error", "rate_limited"):
+            return attrs.evolve(outcome, reasons=(*notes, *outcome.reasons))
+        repaired = _cached_outcome(cached, self.registry)
+        return attrs.evolve(repaired, reasons=(*notes, "repaired: it reads back whole"))
+
+    def remerge(
+        self,
+        ids: Iterable[Ids] | None = None,
+        *,
+        on_unreadable: Callable[[UnreadableMovieError], None] | None = None,
+    ) -> int:
+        """Rebuild merged records from the stored provider results, with zero requests.
+
+        Each movie is re-read and rewritten in its own write transaction (see `Cache.remerge`);
+        only the merged record changes. Unreadable movies are skipped and handed to
+        ``on_unreadable`` (default: logged as a warning). Returns how many were rebuilt.
+        """
+        movie_ids = None
+        if ids is not None:
+            refs = (self.cache.ref(i) for i in ids)
+            movie_ids = [ref.id for ref in refs if ref is not None]
+        return self.cache.remerge(
+            self.engine.merge, movie_ids, on_unreadable=on_unreadable or _log_unreadable
         )
-        for cached in movies:
-            results = {n: p.result for n, p in cached.parts.items() if p.result is not None}
-            if results:
-                self.cache.commit(self.engine.merge(results), cached.parts, key=cached.key)
-        return len(movies)
 
     def get(self, ids: Ids) -> CachedMovie | None:
         """The committed movie for any of these ids, from the cache only (no network)."""
@@ -193,6 +251,7 @@ class Orchestrator:
             queued = self._queued(query)
             if queued is not None:
                 return Identification(outcome=queued)
+        todo: list[str] | None = None
         if cached is not None:
             todo = None if refresh else self._refetch(cached, key, now)
             if todo == []:
@@ -204,7 +263,7 @@ class Orchestrator:
             identification = await self.engine.lookup(
                 cached.ids, interactive=interactive, providers=todo
             )
-            identification = self._with_stored(identification, cached)
+            identification = self._with_stored(identification, cached, todo)
         else:
             waiting = None if interactive else self._waiting(key, now)
             if waiting is not None:
@@ -216,8 +275,8 @@ class Orchestrator:
                 )
             else:
                 identification = await self.engine.identify_title(query.title or "", query.year)
-        self._persist(query, identification, by or ("lookup" if query.ids else "search"), now)
-        return identification
+        by = by or ("lookup" if query.ids else "search")
+        return self._persist(query, identification, by, now, asked=todo)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -287,48 +346,125 @@ class Orchestrator:
         paused = self.cache.paused_providers(now)
         return sorted(stale - set(paused))
 
-    def _with_stored(self, identification: Identification, cached: CachedMovie) -> Identification:
-        """Merge fresh results with the stored parts that were not (successfully) refetched."""
+    async def _refresh(self, ref: MovieRef, *, everything: bool, interactive: bool) -> Outcome:
+        """Refetch a cached movie: every provider, or the stale ones. Never touches its key,
+        input or identity; an unreadable movie gives an ``error`` outcome naming it."""
+        now = self._clock()
+        self._apply_pauses(now)
+        try:
+            cached = self.cache.find(ref.ids)
+        except UnreadableMovieError as exc:
+            return Outcome(status="error", reasons=(str(exc),))
+        if cached is None:
+            return Outcome(status="error", reasons=(f"{ref.ids} is no longer in the cache",))
+        query = Query(ids=cached.ids, key=ref.key)
+        todo = None if everything else self._refetch(cached, query.input_key, now)
+        if todo == []:
+            return _cached_outcome(cached, self.registry)
+        identification = await self.engine.lookup(
+            cached.ids, interactive=interactive, providers=todo
+        )
+        identification = self._with_stored(identification, cached, todo)
+        return self._persist(
+            query, identification, "lookup", now, asked=todo, maintenance=True
+        ).outcome
+
+    def _with_stored(
+        self, identification: Identification, cached: CachedMovie, asked: Collection[str] | None
+    ) -> Identification:
+        """The outcome of refetching a cached movie (``asked``: the providers asked, None for
+        all): its stored results with the fresh ones on top. The reports stay the fresh ones:
+        only they become new parts, so kept parts keep their own fetch times. When no asked
+        provider answered, nothing is to be stored: the outcome is ``error`` (``rate_limited``
+        if every failure was a rate limit) with the cached record and its age."""
         outcome = identification.outcome
-        if outcome.status != "identified" and outcome.status not in (
-            "rate_limited",
-            "error",
-            "not_found",
-        ):
+        if outcome.status not in ("identified", "rate_limited", "error", "not_found"):
             return identification
-        reports = dict(identification.reports)
-        for name, part in cached.parts.items():
-            fresh = reports.get(name)
-            if part.result is not None and (fresh is None or fresh.result is None):
-                reports[name] = ProviderReport(
-                    status="ok", result=part.result, detail="kept from the cache"
-                )
-            elif fresh is None:
-                reports[name] = ProviderReport(
-                    status=part.status if part.status != "missing" else "skipped"
-                )
-        results = {n: r.result for n, r in reports.items() if r.result is not None}
-        movie = self.engine.merge(results)
+        names = set(self._lookup_providers() if asked is None else asked)
+        reports = identification.reports
+        answered = [n for n in names if n in reports and reports[n].status in ("ok", "not_found")]
+        results = {n: p.result for n, p in cached.parts.items() if p.result is not None}
+        results.update({n: r.result for n, r in reports.items() if r.result is not None})
         providers = dict(outcome.providers)
-        for name, report in reports.items():
-            if report.result is not None and providers.get(name) in ("skipped", None):
-                providers[name] = "ok"
-        merged = attrs.evolve(outcome, status="identified", movie=movie, providers=providers)
-        return attrs.evolve(identification, outcome=merged, reports=reports)
+        for name, part in cached.parts.items():
+            if providers.get(name) in ("skipped", None):  # not asked: the stored part stands
+                providers[name] = _part_status(part)
+        if not answered or not results:
+            failures = [r.status for n, r in reports.items() if n in names and r.status != "ok"]
+            limited = bool(failures) and all(status == "rate_limited" for status in failures)
+            fetched = min(
+                (p.fetched_at for p in cached.parts.values()), default=cached.refreshed_at
+            )
+            age = self._clock() - fetched
+            note = (
+                "nothing could be refetched, so nothing was stored: this is the cached record, "
+                f"fetched {fetched:%Y-%m-%d %H:%M} UTC ({_age(age)} old), and it stays stale"
+            )
+            stale = Outcome(
+                status="rate_limited" if limited else "error",
+                movie=cached.movie,
+                providers=providers,
+                reasons=(*outcome.reasons, note),
+            )
+            return attrs.evolve(identification, outcome=stale)
+        merged = attrs.evolve(
+            outcome, status="identified", movie=self.engine.merge(results), providers=providers
+        )
+        return attrs.evolve(identification, outcome=merged)
 
     def _persist(
-        self, query: Query, identification: Identification, by: str, now: datetime
-    ) -> None:
+        self,
+        query: Query,
+        identification: Identification,
+        by: str,
+        now: datetime,
+        *,
+        asked: Collection[str] | None = None,
+        maintenance: bool = False,
+    ) -> Identification:
+        """Store what an identification settled and return it as stored.
+
+        An identified movie is committed with the parts of the providers really asked
+        (``asked``, None for all) and merged from the stored parts under the write lock; its
+        outcome then holds the committed movie and says which ids it went without. An id the
+        caller gave that belongs to a different cached movie turns it into a ``conflict``
+        queued for a person (a person's own choice is committed without that id). With
+        ``maintenance`` (a refresh) the movie's key, input and identity are left alone.
+        """
         outcome = identification.outcome
         key = query.input_key
         for name, report in identification.reports.items():
             if report.until is not None:
                 self.cache.pause_provider(name, report.until, report.detail or "quota reached")
         if outcome.status == "identified" and outcome.movie is not None:
-            parts = self._parts(identification, now)
-            self.cache.commit(
-                outcome.movie, parts, key=key, confirmed_by=by, input=query.to_input()
+            parts = self._parts(identification, asked, self._clock())
+            try:
+                committed = self.cache.commit(
+                    outcome.movie,
+                    parts,
+                    merge=self.engine.merge,
+                    key=None if maintenance else key,
+                    confirmed_by=None if maintenance else by,
+                    input=None if maintenance else query.to_input(),
+                    given=None if maintenance or by == "person" else query.ids,
+                )
+            except IdConflictError as exc:
+                conflict = Outcome(
+                    status="conflict",
+                    reasons=(*outcome.reasons, *exc.reasons()),
+                    providers=outcome.providers,
+                )
+                self.cache.queue_identification(key, query.to_input(), conflict)
+                return attrs.evolve(identification, outcome=conflict)
+            notes = tuple(
+                d.describe(committed.id)
+                for d in committed.disputes
+                if d.claimant_id == committed.id
             )
+            outcome = attrs.evolve(
+                outcome, movie=committed.movie, reasons=(*outcome.reasons, *notes)
+            )
+            identification = attrs.evolve(identification, outcome=outcome)
             for name, report in identification.reports.items():
                 if report.status == "rate_limited":
                     self.cache.schedule_retry(
@@ -352,10 +488,17 @@ class Orchestrator:
                 _not_before(report, now),
                 "; ".join(outcome.reasons) or "rate limited",
             )
+        return identification
 
-    def _parts(self, identification: Identification, now: datetime) -> dict[str, ProviderPart]:
+    def _parts(
+        self, identification: Identification, asked: Collection[str] | None, fetched_at: datetime
+    ) -> dict[str, ProviderPart]:
+        """A new part for each provider asked (None: every lookup provider), stamped
+        ``fetched_at``; providers not asked get none, so their stored parts stay as they are."""
         parts: dict[str, ProviderPart] = {}
         for name in self._lookup_providers():
+            if asked is not None and name not in asked:
+                continue
             report = identification.reports.get(name)
             if report is None or report.status in ("skipped", "not_found", "disabled"):
                 status, result = "not_found", None
@@ -364,7 +507,7 @@ class Orchestrator:
             parts[name] = ProviderPart(
                 provider=name,
                 status=status,
-                fetched_at=now,
+                fetched_at=fetched_at,
                 result=result,
                 error=None if report is None else (report.detail if status != "ok" else None),
             )
@@ -380,12 +523,39 @@ class Orchestrator:
 
 
 def provider_ttls(settings: Settings, registry: Registry) -> dict[str, float]:
-    """Each provider's freshness in days: its ``ttl_days`` setting, else its plugin default."""
-    return {
-        name: settings.provider(name).ttl_days
-        or getattr(entry.info.factory, "default_ttl_days", 7.0)
-        for name, entry in registry.entries.items()
+    """Each provider's freshness in days: its ``ttl_days`` setting (0 included: always
+    stale), else its plugin default."""
+    ttls: dict[str, float] = {}
+    for name, entry in registry.entries.items():
+        ttl = settings.provider(name).ttl_days
+        default = getattr(entry.info.factory, "default_ttl_days", 7.0)
+        ttls[name] = float(ttl if ttl is not None else default)
+    return ttls
+
+
+def _part_status(part: ProviderPart) -> ProviderStatus:
+    """A stored part's status as a provider status (a part still ``missing`` was skipped)."""
+    statuses: dict[str, ProviderStatus] = {
+        "ok": "ok",
+        "not_found": "not_found",
+        "rate_limited": "rate_limited",
+        "error": "error",
     }
+    return statuses.get(part.status, "skipped")
+
+
+def _age(delta: timedelta) -> str:
+    """``3 days``, ``5 hours``, ``12 minutes``."""
+    seconds = max(0, int(delta.total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return "under a minute"
+
+
+def _log_unreadable(error: UnreadableMovieError) -> None:
+    log.warning("skipped: %s", error)
 
 
 def _not_before(report: ProviderReport, now: datetime) -> datetime:
@@ -418,7 +588,7 @@ def _cached_outcome(cached: CachedMovie, registry: Registry) -> Outcome:
         elif part is None:
             providers[name] = "skipped"
         else:
-            providers[name] = part.status if part.status != "missing" else "skipped"
+            providers[name] = _part_status(part)
     return Outcome(
         status="identified",
         movie=cached.movie,
@@ -469,9 +639,13 @@ class SyncOrchestrator:
         """Blocking `Orchestrator.refresh`."""
         return self._runner.run(self._orchestrator.refresh(ids))
 
-    def remerge(self, ids: Iterable[Ids] | None = None) -> int:
+    def remerge(self, ids: Iterable[Ids] | None = None, **kwargs: Any) -> int:
         """`Orchestrator.remerge` (no I/O beyond the cache)."""
-        return self._orchestrator.remerge(ids)
+        return self._orchestrator.remerge(ids, **kwargs)
+
+    def repair(self, movie_id: int) -> Outcome:
+        """Blocking `Orchestrator.repair`."""
+        return self._runner.run(self._orchestrator.repair(movie_id))
 
     def get(self, ids: Ids) -> CachedMovie | None:
         """`Orchestrator.get` (cache only)."""

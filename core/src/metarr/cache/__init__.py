@@ -1,12 +1,14 @@
 """The SQLite cache: committed movies, their provider parts, queues, pauses and identities."""
 
-from metarr.cache.api import Cache
+from metarr.cache.api import Cache, Merge, MovieRef
+from metarr.cache.errors import Clash, IdConflictError, UnreadableMovieError
 from metarr.cache.records import (
     DEFAULT_TTL_DAYS,
     PART_STATUSES,
     CachedMovie,
     CacheStats,
     ConfirmedIdentity,
+    IdDispute,
     PendingRetry,
     ProviderPart,
     ProviderPause,
@@ -21,9 +23,15 @@ __all__ = [
     "Cache",
     "CacheStats",
     "CachedMovie",
+    "Clash",
     "ConfirmedIdentity",
+    "IdConflictError",
+    "IdDispute",
+    "Merge",
+    "MovieRef",
     "PendingRetry",
     "ProviderPart",
     "ProviderPause",
     "QueuedIdentification",
+    "UnreadableMovieError",
 ]

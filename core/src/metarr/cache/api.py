@@ -3,38 +3,77 @@
 The engine identifies in memory and calls `Cache.commit` only for a confirmed identity;
 enrichment reads only from here. One `Cache` owns one connection: use it from one thread.
 Any number of processes may share the file (WAL, busy timeout, ``BEGIN IMMEDIATE`` writes).
+Every failure of the database, reads included, is a `StorageError` naming the cache file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-from collections.abc import Callable, Collection, Iterator, Mapping
+import logging
+import sqlite3
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, Concatenate, ParamSpec, TextIO, TypeVar
 
-from metarr.cache import identities, maintenance, provider_state, queues, store
+import attrs
+
+from metarr.cache import disputes, identities, maintenance, provider_state, queues, store
 from metarr.cache.database import open_database, write_transaction
+from metarr.cache.errors import Clash, IdConflictError, UnreadableMovieError
 from metarr.cache.records import (
     DEFAULT_TTL_DAYS,
     IDENTITY_SOURCES,
     CachedMovie,
     CacheStats,
     ConfirmedIdentity,
+    IdDispute,
     PendingRetry,
     ProviderPart,
     ProviderPause,
     QueuedIdentification,
 )
 from metarr.cache.schema import MOVIES, migrate
-from metarr.cache.times import from_text, system_clock, utc
+from metarr.cache.store import OnUnreadable
+from metarr.cache.times import from_text, system_clock, to_text, utc
+from metarr.convert import to_json
+from metarr.errors import StorageError
 from metarr.ids import Ids
-from metarr.models import Movie, Outcome
+from metarr.models import Movie, Outcome, ProviderResult
+
+log = logging.getLogger("metarr.cache")
 
 # Strength of a part: a new part weaker than the stored one does not replace it.
 _PART_RANK = {"ok": 2, "not_found": 1}
+
+Merge = Callable[[Mapping[str, ProviderResult]], Movie]
+P = ParamSpec("P")
+R = TypeVar("R")
+E = TypeVar("E", bound=StorageError)
+
+
+def _guarded(method: Callable[Concatenate[Cache, P], R]) -> Callable[Concatenate[Cache, P], R]:
+    """Database failures (``sqlite3.Error``, `StorageError`) leave as `StorageError` naming the
+    cache file."""
+
+    @functools.wraps(method)
+    def wrapper(self: Cache, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._naming_errors():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+@attrs.frozen(kw_only=True)
+class MovieRef:
+    """A cached movie's row id, ids and input key: read from its row alone, never unreadable."""
+
+    id: int
+    ids: Ids
+    key: str | None = None
 
 
 class Cache:
@@ -56,12 +95,13 @@ class Cache:
         self.ttl_days: dict[str, float] = dict(ttl_days or {})
         self.default_ttl_days = default_ttl_days
         self._clock = clock or system_clock
-        self.db = open_database(path)
-        try:
-            self.schema_version = migrate(self.db)
-        except BaseException:
-            self.db.close()
-            raise
+        with self._naming_errors():
+            self.db = open_database(path)
+            try:
+                self.schema_version = migrate(self.db)
+            except BaseException:
+                self.db.close()
+                raise
         self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -90,13 +130,39 @@ class Cache:
     def _at(self, now: datetime | None) -> datetime:
         return utc(now) if now is not None else self.now()
 
+    @contextlib.contextmanager
+    def _naming_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StorageError(f"cache {self.path}: {exc}") from exc
+        except StorageError as exc:
+            raise self._named(exc) from exc.__cause__
+
+    def _named(self, exc: E) -> E:
+        """``exc`` with the cache file in its message."""
+        if str(self.path) not in str(exc):
+            exc.args = (f"cache {self.path}: {exc}", *exc.args[1:])
+        return exc
+
+    def _naming(self, handler: OnUnreadable | None) -> OnUnreadable | None:
+        """``handler``, given errors that name the cache file."""
+        if handler is None:
+            return None
+        return lambda exc: handler(self._named(exc))
+
     # -- reads -----------------------------------------------------------------------------
 
+    @_guarded
     def get(self, kind: str, value: int | str) -> CachedMovie | None:
-        """The cached movie whose ``kind`` id (tmdb, imdb, tvdb) is ``value``."""
+        """The cached movie whose ``kind`` id (tmdb, imdb, tvdb) is ``value``.
+
+        `UnreadableMovieError` (a `StorageError`) when its stored data cannot be read.
+        """
         rows = store.rows_by_id(self.db, kind, value)
         return store.load(self.db, rows)[0] if rows else None
 
+    @_guarded
     def find(self, ids: Ids) -> CachedMovie | None:
         """The first cached movie matching any of ``ids`` (tried in tmdb, imdb, tvdb order)."""
         for kind, value in ids.items():
@@ -105,13 +171,49 @@ class Cache:
                 return found
         return None
 
+    @_guarded
     def find_all(self, ids: Ids) -> list[CachedMovie]:
         """Every cached movie sharing an id with ``ids`` (more than one means a conflict)."""
         return store.load(self.db, store.rows_matching(self.db, ids))
 
-    def iter_movies(self) -> Iterator[CachedMovie]:
-        """Every cached movie, in row order, loaded in batches."""
-        return store.iter_movies(self.db)
+    @_guarded
+    def ref(self, ids: Ids) -> MovieRef | None:
+        """Row id, ids and key of the first cached movie matching any of ``ids``, read from
+        its row alone (works for a movie whose stored data cannot be read)."""
+        for kind, value in ids.items():
+            rows = store.rows_by_id(self.db, kind, value)
+            if rows:
+                return _ref(rows[0])
+        return None
+
+    @_guarded
+    def ref_by_id(self, movie_id: int) -> MovieRef | None:
+        """`ref` by row id."""
+        row = store.movie_row(self.db, movie_id)
+        return _ref(row) if row is not None else None
+
+    def iter_movies(self, on_unreadable: OnUnreadable | None = None) -> Iterator[CachedMovie]:
+        """Every cached movie, in row order, loaded in batches.
+
+        An unreadable movie raises `UnreadableMovieError`; with ``on_unreadable`` it is handed
+        to that function instead and skipped.
+        """
+        with self._naming_errors():
+            yield from store.iter_movies(self.db, on_unreadable=self._naming(on_unreadable))
+
+    def unreadable(self) -> Iterator[UnreadableMovieError]:
+        """Every cached movie whose stored data cannot be read (reads the whole cache)."""
+        with self._naming_errors():
+            for row in store.iter_rows(self.db):
+                try:
+                    store.load(self.db, [row])
+                except UnreadableMovieError as exc:
+                    yield self._named(exc)
+
+    @_guarded
+    def id_disputes(self, movie_id: int) -> tuple[IdDispute, ...]:
+        """The id disputes naming this movie (as holder or as claimant)."""
+        return disputes.load(self.db, [movie_id]).get(movie_id, ())
 
     def stale_providers(self, cached: CachedMovie, now: datetime | None = None) -> list[str]:
         """`CachedMovie.stale_providers` with this cache's TTLs."""
@@ -121,21 +223,42 @@ class Cache:
 
     # -- commit ----------------------------------------------------------------------------
 
+    @_guarded
     def commit(
         self,
         movie: Movie,
         parts: Mapping[str, ProviderPart],
         *,
+        merge: Merge | None = None,
         key: str | None = None,
         confirmed_by: str | None = None,
         input: Mapping[str, Any] | None = None,
+        given: Ids | None = None,
     ) -> CachedMovie:
         """Store a confirmed movie and its provider parts in one transaction.
 
-        Rows sharing any id with ``movie`` are replaced (several are merged into the lowest
-        row id). A part that is not ``ok`` never replaces a stored ``ok`` part of its provider,
-        and stored parts of providers not in ``parts`` are kept. The key leaves both queues;
-        with ``confirmed_by`` the identity is recorded too.
+        *Which rows.* The stored rows that are this movie, the ones sharing an id with
+        ``movie.ids`` whose ids agree with it wherever both have one, become one record (the
+        lowest row id): ``{tmdb 603}`` and ``{imdb tt0133093}`` rows merge into one carrying
+        both. A row that shares an id but contradicts another is a different movie and is
+        never deleted or rewritten.
+
+        *Parts.* A new part replaces its provider's stored part unless it is weaker (``ok``
+        beats ``not_found`` beats a failure) or, equally strong, older; stored parts of
+        providers not in ``parts`` stay as they are, fetch times included.
+
+        *The record.* With ``merge``, the record is ``merge(results of the final parts)``,
+        computed here under the write lock, so it always reflects what is stored, whatever
+        another process committed meanwhile; without it, ``movie`` is stored as given.
+
+        *Disputed ids.* An id of the record that a different cached movie holds stays with that
+        movie: the record is committed without it and the dispute is recorded (kind, value,
+        holder, claimant, the provider that gave it, when; see `CachedMovie.disputes`). When a
+        disputed id is one of ``given`` (the ids the caller gave), nothing is written and
+        `IdConflictError` names both movies.
+
+        *Key.* The key moves here from any other movie and leaves both queues; with
+        ``confirmed_by`` the identity (the ids committed) is recorded too.
         """
         if not movie.ids:
             raise ValueError("cannot cache a movie without ids")
@@ -152,46 +275,124 @@ class Cache:
                 )
         now = self.now()
         with write_transaction(self.db) as db:
-            rows = store.rows_matching(db, movie.ids)
-            row_ids = [row["id"] for row in rows]
-            old_parts = store.part_rows(db, row_ids)
-            merged = _merge_parts([old_parts[row_id] for row_id in row_ids], parts)
-            identified_at = min((from_text(r["identified_at"]) for r in rows), default=now)
-            if key is None and rows:
-                key = rows[0].get("input_key")
-                if input is None and rows[0].get("input"):
-                    input = json.loads(rows[0]["input"])
-            store.delete_movies(db, row_ids)
+            same = disputes.same_movie(store.rows_matching(db, movie.ids), movie.ids)
+            same_ids = [int(row["id"]) for row in same]
+            stored = store.part_rows(db, same_ids)
+            final = _final_parts([row for i in same_ids for row in stored[i]], parts)
+            by_id = {int(row["id"]): row for row in same}
+            loaded = {name: _read(part, by_id) for name, part in final.items()}
+            if merge is not None:
+                results = {n: p.result for n, p in loaded.items() if p.result is not None}
+                if not results:
+                    raise ValueError("nothing to merge: no part holds a result")
+                record = merge(results)
+            else:
+                record = movie
+            record, clashes = _without_disputed(db, record, set(same_ids))
+            blocking = [c for c in clashes if given is not None and given.get(c.kind) == c.value]
+            if blocking or not record.ids:
+                raise IdConflictError(disputes.label(_columns(record)), blocking or clashes)
+            try:
+                identified_at = min((from_text(r["identified_at"]) for r in same), default=now)
+            except ValueError:
+                identified_at = now  # an unreadable stamp (`metarr cache repair` fixes it)
+            keep = same_ids[0] if same_ids else None
+            columns: dict[str, Any] = {
+                "identified_at": to_text(identified_at),
+                "refreshed_at": to_text(now),
+            }
+            raw_input = store.dumps(dict(input)) if input is not None else None
             if key is not None:
                 db.execute(
                     f"UPDATE {MOVIES} SET input_key = NULL, input = NULL WHERE input_key = ?",
                     [key],
                 )
-            movie_id = store.insert_movie(
+            elif same:
+                owner = next((row for row in same if row.get("input_key")), same[0])
+                key = owner.get("input_key")
+                if input is None:
+                    raw_input = owner.get("input")
+            columns.update(input_key=key, input=raw_input)
+            if keep is None:
+                keep = store.insert_movie(
+                    db,
+                    movie=record,
+                    identified_at=identified_at,
+                    refreshed_at=now,
+                    key=key,
+                    input=input,
+                )
+            else:
+                disputes.move(db, same_ids[1:], keep)
+                store.delete_movies(db, same_ids[1:])
+                store.update_movie(db, keep, record, **columns)
+            store.write_parts(
                 db,
-                movie_id=row_ids[0] if row_ids else None,
-                movie=movie,
-                parts=merged,
-                identified_at=identified_at,
-                refreshed_at=now,
-                key=key,
-                input=input,
+                same_ids,
+                keep,
+                [
+                    p if isinstance(p, dict) else store.part_row(keep, p)
+                    for _, p in sorted(final.items())
+                ],
             )
+            for clash in clashes:
+                disputes.record(
+                    db,
+                    kind=clash.kind,
+                    value=clash.value,
+                    holder_id=clash.holder_id,
+                    claimant_id=keep,
+                    provider=clash.provider,
+                    now=now,
+                )
+            disputes.settle(db, keep)
             if key is not None:
                 queues.remove(db, "identification_queue", key)
                 queues.remove(db, "retry_queue", key)
                 if confirmed_by is not None:
-                    identities.confirm(db, key, movie.ids, confirmed_by, now)
+                    identities.confirm(db, key, record.ids, confirmed_by, now)
+            known = disputes.load(db, [keep]).get(keep, ())
         return CachedMovie(
-            id=movie_id,
-            movie=movie,
+            id=keep,
+            movie=record,
             identified_at=identified_at,
             refreshed_at=now,
-            parts=merged,
+            parts=dict(sorted(loaded.items())),
             key=key,
-            input=dict(input) if input is not None else None,
+            input=_input(raw_input),
+            disputes=known,
         )
 
+    @_guarded
+    def remerge(
+        self,
+        merge: Merge,
+        movie_ids: Iterable[int] | None = None,
+        *,
+        on_unreadable: OnUnreadable | None = None,
+    ) -> int:
+        """Rebuild merged records from the stored parts; return how many were rebuilt.
+
+        Each movie is read and rewritten in its own write transaction, so what is rebuilt is
+        what is stored at that moment, and movies are streamed one at a time (memory does not
+        grow with the cache). Only the merged record, its child rows and its id columns change
+        (an id another movie holds becomes a dispute, as in `commit`); parts, input, key and
+        timestamps stay. A movie whose parts cannot be read raises `UnreadableMovieError`, or
+        with ``on_unreadable`` is handed to it and skipped; a movie without any result is
+        left alone.
+        """
+        done = 0
+        for movie_id in store.iter_ids(self.db) if movie_ids is None else movie_ids:
+            try:
+                with write_transaction(self.db) as db:
+                    done += _remerge_one(db, movie_id, merge, self.now())
+            except UnreadableMovieError as exc:
+                if on_unreadable is None:
+                    raise
+                on_unreadable(self._named(exc))
+        return done
+
+    @_guarded
     def forget(self, ids: Ids) -> int:
         """Delete every cached movie sharing an id with ``ids``; return how many."""
         with write_transaction(self.db) as db:
@@ -199,26 +400,75 @@ class Cache:
             store.delete_movies(db, row_ids)
         return len(row_ids)
 
+    @_guarded
+    def drop(self, movie_id: int) -> bool:
+        """Delete one cached movie by row id (readable or not); True when it was there."""
+        with write_transaction(self.db) as db:
+            there = store.movie_row(db, movie_id) is not None
+            store.delete_movies(db, [movie_id])
+        return there
+
+    @_guarded
+    def drop_unreadable_parts(self, movie_id: int) -> list[str]:
+        """Delete what of a movie cannot be read: its unreadable parts, an unreadable input
+        (its key stays), unreadable timestamps (set to now). Returns what was dropped. The
+        merged record is rebuilt by the next commit or `remerge`."""
+        dropped: list[str] = []
+        with write_transaction(self.db) as db:
+            row = store.movie_row(db, movie_id)
+            if row is None:
+                return dropped
+            for part in store.part_rows(db, [movie_id])[movie_id]:
+                try:
+                    store.to_part(part)
+                except ValueError as exc:
+                    dropped.append(str(exc).removeprefix("its "))
+                    db.execute(
+                        "DELETE FROM provider_parts WHERE movie_id = ? AND provider = ?",
+                        [movie_id, part["provider"]],
+                    )
+            if row.get("input"):
+                try:
+                    json.loads(row["input"])
+                except ValueError:
+                    dropped.append("its input")
+                    db.execute(f"UPDATE {MOVIES} SET input = NULL WHERE id = ?", [movie_id])
+            for column in ("identified_at", "refreshed_at"):
+                try:
+                    from_text(row[column])
+                except (TypeError, ValueError):
+                    dropped.append(f"its {column.replace('_', ' ')} time")
+                    db.execute(
+                        f"UPDATE {MOVIES} SET {column} = ? WHERE id = ?",
+                        [to_text(self.now()), movie_id],
+                    )
+        return dropped
+
     # -- queues ----------------------------------------------------------------------------
 
+    @_guarded
     def queue_identification(self, key: str, input: Mapping[str, Any], outcome: Outcome) -> None:
         """Queue ``key`` for a person (outcome ambiguous, not_found or conflict)."""
         with write_transaction(self.db) as db:
             queues.queue_identification(db, key, input, outcome, self.now())
 
+    @_guarded
     def identification_queue(self) -> list[QueuedIdentification]:
         """Inputs waiting for a person, oldest first."""
         return queues.identification_queue(self.db)
 
+    @_guarded
     def queued(self, key: str) -> QueuedIdentification | None:
         """The queued identification for ``key`` (None when it needs no person)."""
         return queues.queued(self.db, key)
 
+    @_guarded
     def dequeue_identification(self, key: str) -> None:
         """Remove ``key`` from the identification queue."""
         with write_transaction(self.db) as db:
             queues.remove(db, "identification_queue", key)
 
+    @_guarded
     def schedule_retry(
         self, key: str, input: Mapping[str, Any], provider: str, not_before: datetime, reason: str
     ) -> None:
@@ -226,14 +476,17 @@ class Cache:
         with write_transaction(self.db) as db:
             queues.schedule_retry(db, key, input, provider, not_before, reason, self.now())
 
+    @_guarded
     def due_retries(self, now: datetime | None = None) -> list[PendingRetry]:
         """Retries whose time has come, earliest first."""
         return queues.due_retries(self.db, self._at(now))
 
+    @_guarded
     def pending_retry(self, key: str) -> PendingRetry | None:
         """The retry scheduled for ``key``, due or not."""
         return queues.pending_retry(self.db, key)
 
+    @_guarded
     def clear_retry(self, key: str) -> None:
         """Drop the retry for ``key``."""
         with write_transaction(self.db) as db:
@@ -241,22 +494,26 @@ class Cache:
 
     # -- provider state --------------------------------------------------------------------
 
+    @_guarded
     def pause_provider(self, provider: str, until: datetime, reason: str) -> None:
         """Do not ask ``provider`` before ``until`` (a longer pause in force is kept)."""
         with write_transaction(self.db) as db:
             provider_state.pause_provider(db, provider, until, reason, self.now())
 
+    @_guarded
     def resume_provider(self, provider: str) -> None:
         """Lift a pause on ``provider`` before it ends."""
         with write_transaction(self.db) as db:
             provider_state.resume_provider(db, provider, self.now())
 
+    @_guarded
     def paused_providers(self, now: datetime | None = None) -> dict[str, ProviderPause]:
         """Pauses still in force, by provider."""
         return provider_state.paused_providers(self.db, self._at(now))
 
     # -- identities ------------------------------------------------------------------------
 
+    @_guarded
     def confirm_identity(self, key: str, ids: Ids, *, by: str) -> None:
         """Record the ids for ``key``, chosen ``by`` a person, a lookup or a search.
 
@@ -265,14 +522,17 @@ class Cache:
         with write_transaction(self.db) as db:
             identities.confirm(db, key, ids, by, self.now())
 
+    @_guarded
     def identity(self, key: str) -> ConfirmedIdentity | None:
         """The ids confirmed for ``key``."""
         return identities.identity(self.db, key)
 
+    @_guarded
     def export_identities(self, out: TextIO) -> int:
         """Write every identity as JSON Lines; return how many."""
         return identities.export(self.db, out)
 
+    @_guarded
     def import_identities(self, src: TextIO) -> int:
         """Read JSON Lines from `export_identities`, all or nothing; return how many were
         written. On a conflict a person's choice wins, then the newer one."""
@@ -286,18 +546,32 @@ class Cache:
 
     # -- maintenance -----------------------------------------------------------------------
 
-    def stale(self, now: datetime | None = None) -> list[CachedMovie]:
-        """Movies with a part past its provider's TTL, or a part that needs a fill-in."""
-        ids = maintenance.stale_movie_ids(
+    @_guarded
+    def stale_ids(self, now: datetime | None = None) -> list[int]:
+        """Row ids of movies with a part past its provider's TTL or needing a fill-in."""
+        return maintenance.stale_movie_ids(
             self.db, self.ttl_days, self.default_ttl_days, self._at(now)
         )
-        return self._load_ids(ids)
 
-    def incomplete(self, providers: Collection[str] = ()) -> list[CachedMovie]:
-        """Movies with a part that needs a fill-in (or, for ``providers``, no part at all)."""
+    @_guarded
+    def incomplete_ids(self, providers: Collection[str] = ()) -> list[int]:
+        """Row ids of movies with a part that needs a fill-in (or, for ``providers``, none)."""
         missing = maintenance.missing_by_provider(self.db, providers)
-        return self._load_ids(sorted(set().union(*missing.values())))
+        return sorted(set().union(*missing.values()))
 
+    def stale(
+        self, now: datetime | None = None, *, on_unreadable: OnUnreadable | None = None
+    ) -> list[CachedMovie]:
+        """Movies with a part past its provider's TTL, or a part that needs a fill-in."""
+        return self._load_ids(self.stale_ids(now), on_unreadable)
+
+    def incomplete(
+        self, providers: Collection[str] = (), *, on_unreadable: OnUnreadable | None = None
+    ) -> list[CachedMovie]:
+        """Movies with a part that needs a fill-in (or, for ``providers``, no part at all)."""
+        return self._load_ids(self.incomplete_ids(providers), on_unreadable)
+
+    @_guarded
     def stats(self, now: datetime | None = None, providers: Collection[str] = ()) -> CacheStats:
         """Counts of movies, stale and incomplete ones, queue sizes and the database size."""
         moment = self._at(now)
@@ -315,58 +589,158 @@ class Cache:
             identities=self.db["identities"].count,
             db_bytes=maintenance.db_bytes(self.db),
             schema_version=self.schema_version,
+            id_disputes=disputes.count(self.db),
         )
 
+    @_guarded
     def prune(self, now: datetime | None = None) -> dict[str, int]:
-        """Delete orphaned child rows, ended pauses, and queue entries for cached movies."""
+        """Delete orphaned child rows, ended pauses, void disputes and queue entries for
+        cached movies."""
         with write_transaction(self.db) as db:
             counts = maintenance.prune(db, self._at(now))
+            counts["void_disputes"] = disputes.settle(db)
         with contextlib.suppress(Exception):
             self.db.execute("PRAGMA optimize")
         return counts
 
-    def export_movies(self, out: TextIO) -> int:
-        """Write every cached movie as one line of the JSON contract; return how many."""
-        return maintenance.export_movies(self.db, out)
+    @_guarded
+    def export_movies(self, out: TextIO, *, on_unreadable: OnUnreadable | None = None) -> int:
+        """Write every cached movie as one line of the JSON contract; return how many.
 
-    def _load_ids(self, movie_ids: list[int]) -> list[CachedMovie]:
+        An unreadable movie raises `UnreadableMovieError`; with ``on_unreadable`` it is handed
+        to that function and left out.
+        """
+        return maintenance.export_movies(self.db, out, self._naming(on_unreadable))
+
+    @_guarded
+    def _load_ids(
+        self, movie_ids: list[int], on_unreadable: OnUnreadable | None
+    ) -> list[CachedMovie]:
         found: list[CachedMovie] = []
         for start in range(0, len(movie_ids), 500):
             chunk = movie_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = list(
-                self.db.query(f"SELECT * FROM {MOVIES} WHERE id IN ({marks}) ORDER BY id", chunk)
+            found.extend(
+                store.iter_movies(
+                    self.db, f"id IN ({marks})", chunk, on_unreadable=self._naming(on_unreadable)
+                )
             )
-            found.extend(store.load(self.db, rows))
         return found
+
+
+def _ref(row: Mapping[str, Any]) -> MovieRef:
+    return MovieRef(id=int(row["id"]), ids=disputes.row_ids(row), key=row.get("input_key"))
 
 
 def _rank(status: str) -> int:
     return _PART_RANK.get(status, 0)
 
 
-def _merge_parts(
-    previous: list[list[dict[str, Any]]], new: Mapping[str, ProviderPart]
-) -> dict[str, ProviderPart]:
-    """Stored part rows (from every merged movie row) overlaid with the new parts.
-
-    Between stored rows the stronger, then the newer wins; a new part replaces a stored one
-    unless it is weaker. Stored rows are parsed only when they are kept.
-    """
-    kept: dict[str, dict[str, Any]] = {}
-    for rows in previous:
-        for row in rows:
-            old = kept.get(row["provider"])
-            if old is None or (_rank(row["status"]), row["fetched_at"]) > (
-                _rank(old["status"]),
-                old["fetched_at"],
-            ):
-                kept[row["provider"]] = row
-    merged: dict[str, ProviderPart] = {}
+def _final_parts(
+    stored: list[dict[str, Any]], new: Mapping[str, ProviderPart]
+) -> dict[str, dict[str, Any] | ProviderPart]:
+    """Each provider's part after a commit: stored rows (of every row being merged) and the
+    new parts, the stronger winning, then the newer (stored rows are not parsed here)."""
+    final: dict[str, dict[str, Any] | ProviderPart] = {}
+    strength: dict[str, tuple[int, str]] = {}
+    for row in stored:
+        rank = (_rank(row["status"]), str(row["fetched_at"]))
+        if row["provider"] not in strength or rank > strength[row["provider"]]:
+            final[row["provider"]] = row
+            strength[row["provider"]] = rank
     for name, part in new.items():
-        old = kept.get(name)
-        if old is None or _rank(part.status) >= _rank(old["status"]):
-            merged[name] = part
-            kept.pop(name, None)
-    merged.update({name: store.to_part(row) for name, row in kept.items()})
-    return dict(sorted(merged.items()))
+        if name not in strength or (_rank(part.status), to_text(part.fetched_at)) >= strength[name]:
+            final[name] = part
+    return final
+
+
+def _read(
+    part: dict[str, Any] | ProviderPart, rows: Mapping[int, Mapping[str, Any]]
+) -> ProviderPart:
+    if isinstance(part, ProviderPart):
+        return part
+    try:
+        return store.to_part(part)
+    except ValueError as exc:
+        raise store.unreadable(rows[int(part["movie_id"])], str(exc)) from exc
+
+
+def _columns(movie: Movie) -> dict[str, Any]:
+    return {
+        "title": movie.title,
+        "year": movie.year,
+        **{f"{k}_id": v for k, v in movie.ids.items()},
+    }
+
+
+def _without_disputed(db: Any, record: Movie, own: Collection[int]) -> tuple[Movie, list[Clash]]:
+    """The record without the ids that rows other than ``own`` hold, and those clashes."""
+    clashes = []
+    for kind, value in record.ids.items():
+        for row in store.rows_by_id(db, kind, value):
+            if int(row["id"]) not in own:
+                clashes.append(
+                    Clash(
+                        kind=kind,
+                        value=value,
+                        holder_id=int(row["id"]),
+                        holder=disputes.label(row),
+                        holder_ids=disputes.row_ids(row),
+                        provider=record.provenance.get(f"ids.{kind}"),
+                    )
+                )
+    if not clashes:
+        return record, clashes
+    taken = {clash.kind for clash in clashes}
+    ids = Ids(**{kind: value for kind, value in record.ids.items() if kind not in taken})
+    provenance = {k: v for k, v in record.provenance.items() if k.removeprefix("ids.") not in taken}
+    return attrs.evolve(record, ids=ids, provenance=provenance), clashes
+
+
+def _remerge_one(db: Any, movie_id: int, merge: Merge, now: datetime) -> bool:
+    """Rebuild one movie's record from its stored parts (inside the caller's transaction)."""
+    row = store.movie_row(db, movie_id)
+    if row is None:
+        return False  # deleted meanwhile
+    results: dict[str, ProviderResult] = {}
+    for part_row in store.part_rows(db, [movie_id])[movie_id]:
+        if part_row["status"] != "ok":
+            continue
+        try:
+            part = store.to_part(part_row)
+        except ValueError as exc:
+            raise store.unreadable(row, str(exc)) from exc
+        if part.result is not None:
+            results[part.provider] = part.result
+    if not results:
+        return False
+    record, clashes = _without_disputed(db, merge(results), {movie_id})
+    if not record.ids:
+        log.warning(
+            "movie %s: every id of its rebuilt record is disputed; left as it was", movie_id
+        )
+        return False
+    for clash in clashes:
+        disputes.record(
+            db,
+            kind=clash.kind,
+            value=clash.value,
+            holder_id=clash.holder_id,
+            claimant_id=movie_id,
+            provider=clash.provider,
+            now=now,
+        )
+    if store.dumps(to_json(record)) != row["movie"]:
+        store.update_movie(db, movie_id, record)
+    disputes.settle(db, movie_id)
+    return True
+
+
+def _input(raw: str | None) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None

@@ -12,10 +12,9 @@ from sqlite_utils import Database
 from metarr.cache import provider_state
 from metarr.cache.records import SETTLED_STATUSES, ttl_for
 from metarr.cache.schema import MOVIES
-from metarr.cache.store import CHILD_TABLES, iter_rows
+from metarr.cache.store import CHILD_TABLES, OnUnreadable, iter_rows, unreadable, why
 from metarr.cache.times import to_text
 from metarr.convert import dumps, from_json
-from metarr.errors import StorageError
 from metarr.models import Movie
 
 _SETTLED = ", ".join(f"'{status}'" for status in sorted(SETTLED_STATUSES))
@@ -78,14 +77,22 @@ def prune(db: Database, now: datetime) -> dict[str, int]:
     }
 
 
-def export_movies(db: Database, out: TextIO) -> int:
-    """Write each cached movie's JSON (the JSON contract) as one line; return how many."""
+def export_movies(db: Database, out: TextIO, on_unreadable: OnUnreadable | None = None) -> int:
+    """Write each cached movie's JSON (the JSON contract) as one line; return how many.
+
+    A movie whose record cannot be read raises `UnreadableMovieError`, or is handed to
+    ``on_unreadable`` and left out.
+    """
     count = 0
     for row in iter_rows(db):
         try:
             movie = from_json(Movie, json.loads(row["movie"]))
         except Exception as exc:
-            raise StorageError(f"cached movie {row['id']} cannot be read: {exc}") from exc
+            error = unreadable(row, f"its merged record: {why(exc)}")
+            if on_unreadable is None:
+                raise error from exc
+            on_unreadable(error)
+            continue
         out.write(dumps(movie) + "\n")
         count += 1
     return count

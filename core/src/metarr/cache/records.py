@@ -62,8 +62,48 @@ def ttl_for(
 
 
 @attrs.frozen(kw_only=True)
+class IdDispute:
+    """An id two different cached movies claim.
+
+    The movie that held it first (``holder_id``) keeps it; the other (``claimant_id``) is
+    cached without it, because ``provider`` gave it that id. ``holder`` and ``claimant`` are
+    labels (``Heat (1995) tmdb:949 imdb:tt0113277``) for messages.
+    """
+
+    kind: str
+    value: int | str
+    holder_id: int
+    claimant_id: int
+    provider: str | None
+    at: datetime
+    holder: str = ""
+    claimant: str = ""
+
+    def describe(self, movie_id: int | None = None) -> str:
+        """One line about the dispute, seen from ``movie_id`` (either side) or from outside."""
+        by = f" by {self.provider}" if self.provider else ""
+        if movie_id == self.claimant_id:
+            return (
+                f"{self.kind} {self.value} was given to this movie{by}, but it is "
+                f"{self.holder} (movie {self.holder_id}) in the cache: cached without it"
+            )
+        if movie_id == self.holder_id:
+            return (
+                f"{self.kind} {self.value} of this movie is also claimed{by} for "
+                f"{self.claimant} (movie {self.claimant_id}), cached without it"
+            )
+        return (
+            f"{self.kind} {self.value}: held by {self.holder} (movie {self.holder_id}); "
+            f"claimed{by} for {self.claimant} (movie {self.claimant_id}), cached without it"
+        )
+
+
+@attrs.frozen(kw_only=True)
 class CachedMovie:
-    """A committed movie: the merged record and every provider part it was merged from."""
+    """A committed movie: the merged record and every provider part it was merged from.
+
+    ``disputes`` are the ids this movie holds that another claims, or claims and goes without.
+    """
 
     id: int
     movie: Movie
@@ -72,6 +112,7 @@ class CachedMovie:
     parts: dict[str, ProviderPart] = attrs.field(factory=dict)
     key: str | None = None
     input: dict[str, Any] | None = None
+    disputes: tuple[IdDispute, ...] = ()
 
     @property
     def ids(self) -> Ids:
@@ -175,3 +216,4 @@ class CacheStats:
     identities: int
     db_bytes: int
     schema_version: int
+    id_disputes: int = 0

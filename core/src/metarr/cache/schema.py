@@ -161,7 +161,31 @@ def m003_movie_input_key(db: Database) -> None:
 
 
 @migration
-def m004_input_keys_as_given(db: Database) -> None:
+def m004_id_disputes(db: Database) -> None:
+    """Ids two different movies claim: the movie holding one keeps it, the claimant goes without.
+
+    ``value`` has no declared type, so it compares equal to the id columns it mirrors (an
+    integer for tmdb and tvdb, text for imdb). No foreign keys: `metarr.cache.disputes` moves a
+    dispute along when its movie's row is merged, and drops it when either movie is deleted.
+    """
+    _run(
+        db,
+        """CREATE TABLE id_disputes (
+            kind TEXT NOT NULL,
+            value NOT NULL,
+            holder_id INTEGER NOT NULL,
+            claimant_id INTEGER NOT NULL,
+            provider TEXT,
+            at TEXT NOT NULL,
+            PRIMARY KEY (kind, value, claimant_id)
+        )""",
+        "CREATE INDEX id_disputes_holder ON id_disputes(holder_id)",
+        "CREATE INDEX id_disputes_claimant ON id_disputes(claimant_id)",
+    )
+
+
+@migration
+def m005_input_keys_as_given(db: Database) -> None:
     """Keys derived from the whole input as given (all ids, the title as written): rows keyed
     the old way (first id only, loose title) are re-keyed (`metarr.cache.input_keys`)."""
     input_keys.rekey(db)

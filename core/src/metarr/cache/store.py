@@ -1,27 +1,32 @@
 """Movie rows: the merged movie, its child rows (images, ratings, cast, crew) and provider parts.
 
-Functions here run inside the caller's transaction; `metarr.cache.api.Cache.commit` is the only
-writer. Every value goes through `metarr.convert` (never an attrs repr) and every stored text
-through `metarr.redaction.redact`.
+Functions here run inside the caller's transaction; `metarr.cache.api.Cache` is the only writer.
+Every value goes through `metarr.convert` (never an attrs repr). Stored JSON is never rewritten
+by redaction: secrets stay out of it by construction (they travel only in request URLs and
+headers, which are not stored); only free-text error messages are redacted.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
-from metarr.cache.records import CachedMovie, ProviderPart
+from metarr.cache import disputes
+from metarr.cache.errors import UnreadableMovieError
+from metarr.cache.records import CachedMovie, IdDispute, ProviderPart
 from metarr.cache.schema import MOVIES
 from metarr.cache.times import from_text, to_text
 from metarr.convert import from_json, to_json
-from metarr.errors import InvalidIdError, StorageError
+from metarr.errors import InvalidIdError
 from metarr.ids import ID_KINDS, Ids, parse_id
 from metarr.models import Movie, ProviderResult
 from metarr.redaction import redact
+
+OnUnreadable = Callable[[UnreadableMovieError], None]
 
 CHILD_TABLES: tuple[str, ...] = (
     "movie_images",
@@ -34,7 +39,7 @@ _BATCH = 500
 
 
 def dumps(data: Any) -> str:
-    """Compact JSON text for a column, with registered secrets scrubbed.
+    """Compact JSON text for a column, exactly as given (never redacted: see the module doc).
 
     A raw payload may hold lone surrogates (a provider's ``"\ud800"`` escape), which SQLite
     cannot store as UTF-8: such a document is written with ASCII escapes instead.
@@ -44,7 +49,7 @@ def dumps(data: Any) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
-    return redact(text)
+    return text
 
 
 def id_column(kind: str) -> str:
@@ -69,30 +74,26 @@ def rows_matching(db: Database, ids: Ids) -> list[dict[str, Any]]:
     return [found[key] for key in sorted(found)]
 
 
+def movie_row(db: Database, movie_id: int) -> dict[str, Any] | None:
+    """The movie row with this row id."""
+    rows = list(db.query(f"SELECT * FROM {MOVIES} WHERE id = ?", [movie_id]))
+    return rows[0] if rows else None
+
+
 def delete_movies(db: Database, movie_ids: Iterable[int]) -> None:
-    """Delete movie rows and, explicitly, all their child rows."""
+    """Delete movie rows and, explicitly, all their child rows and disputes."""
     ids = list(movie_ids)
     if not ids:
         return
     marks = ",".join("?" * len(ids))
     for table in CHILD_TABLES:
         db.execute(f"DELETE FROM {table} WHERE movie_id IN ({marks})", ids)
+    disputes.forget(db, ids)
     db.execute(f"DELETE FROM {MOVIES} WHERE id IN ({marks})", ids)
 
 
-def insert_movie(
-    db: Database,
-    *,
-    movie_id: int | None,
-    movie: Movie,
-    parts: Mapping[str, ProviderPart],
-    identified_at: datetime,
-    refreshed_at: datetime,
-    key: str | None,
-    input: Mapping[str, Any] | None,
-) -> int:
-    """Insert a movie row with its child rows and parts; return its row id."""
-    row: dict[str, Any] = {
+def _movie_columns(movie: Movie) -> dict[str, Any]:
+    return {
         "tmdb_id": movie.ids.tmdb,
         "imdb_id": movie.ids.imdb,
         "tvdb_id": movie.ids.tvdb,
@@ -100,22 +101,44 @@ def insert_movie(
         "year": movie.year,
         "movie": dumps(to_json(movie)),
         "provenance": dumps(dict(movie.provenance)),
-        "identified_at": to_text(identified_at),
-        "refreshed_at": to_text(refreshed_at),
-        "input_key": key,
-        "input": dumps(dict(input)) if input is not None else None,
     }
-    if movie_id is not None:
-        row["id"] = movie_id
-    columns = ", ".join(row)
+
+
+def insert_movie(
+    db: Database,
+    *,
+    movie: Movie,
+    identified_at: datetime,
+    refreshed_at: datetime,
+    key: str | None,
+    input: Mapping[str, Any] | None,
+) -> int:
+    """Insert a new movie row with its child rows (not its parts); return its row id."""
+    row = _movie_columns(movie)
+    row.update(
+        identified_at=to_text(identified_at),
+        refreshed_at=to_text(refreshed_at),
+        input_key=key,
+        input=dumps(dict(input)) if input is not None else None,
+    )
     cursor = db.execute(
-        f"INSERT INTO {MOVIES} ({columns}) VALUES ({', '.join('?' * len(row))})",
+        f"INSERT INTO {MOVIES} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
         list(row.values()),
     )
-    new_id = int(cursor.lastrowid or movie_id or 0)
+    new_id = int(cursor.lastrowid or 0)
     _insert_children(db, new_id, movie)
-    _insert_parts(db, new_id, parts.values())
     return new_id
+
+
+def update_movie(db: Database, movie_id: int, movie: Movie, **columns: Any) -> None:
+    """Rewrite a movie row's merged record and child rows, plus any other ``columns`` given."""
+    row = _movie_columns(movie)
+    row.update(columns)
+    assignments = ", ".join(f"{column} = ?" for column in row)
+    db.execute(f"UPDATE {MOVIES} SET {assignments} WHERE id = ?", [*row.values(), movie_id])
+    for table in _CHILD_COLUMNS:
+        db.execute(f"DELETE FROM {table} WHERE movie_id = ?", [movie_id])
+    _insert_children(db, movie_id, movie)
 
 
 _CHILD_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -161,18 +184,29 @@ def _insert_children(db: Database, movie_id: int, movie: Movie) -> None:
             db.table(table).insert_all(rows)
 
 
-def _insert_parts(db: Database, movie_id: int, parts: Iterable[ProviderPart]) -> None:
-    rows = [
-        {
-            "movie_id": movie_id,
-            "provider": part.provider,
-            "status": part.status,
-            "fetched_at": to_text(part.fetched_at),
-            "error": redact(part.error) if part.error is not None else None,
-            "result": dumps(to_json(part.result)) if part.result is not None else None,
-        }
-        for part in parts
-    ]
+def part_row(movie_id: int, part: ProviderPart) -> dict[str, Any]:
+    """The stored row of a part (its error text redacted: it is a message, not data)."""
+    return {
+        "movie_id": movie_id,
+        "provider": part.provider,
+        "status": part.status,
+        "fetched_at": to_text(part.fetched_at),
+        "error": redact(part.error) if part.error is not None else None,
+        "result": dumps(to_json(part.result)) if part.result is not None else None,
+    }
+
+
+def write_parts(db: Database, movie_ids: Iterable[int], movie_id: int, rows: Iterable[Any]) -> None:
+    """Replace the parts of ``movie_ids`` with ``rows`` (stored rows or `part_row` dicts),
+    all under ``movie_id``."""
+    ids = list(movie_ids)
+    if ids:
+        marks = ",".join("?" * len(ids))
+        db.execute(f"DELETE FROM provider_parts WHERE movie_id IN ({marks})", ids)
+    _insert_parts(db, [{**row, "movie_id": movie_id} for row in rows])
+
+
+def _insert_parts(db: Database, rows: list[dict[str, Any]]) -> None:
     if rows:
         db.table("provider_parts").insert_all(rows)
 
@@ -190,7 +224,7 @@ def part_rows(db: Database, movie_ids: list[int]) -> dict[int, list[dict[str, An
 
 
 def to_part(row: Mapping[str, Any]) -> ProviderPart:
-    """A `ProviderPart` from its stored row."""
+    """A `ProviderPart` from its stored row; `ValueError` naming the provider if unreadable."""
     try:
         result = None
         if row["result"] is not None:
@@ -203,24 +237,36 @@ def to_part(row: Mapping[str, Any]) -> ProviderPart:
             error=row["error"],
         )
     except Exception as exc:
-        raise StorageError(
-            f"cached {row['provider']} part of movie {row['movie_id']} cannot be read: {exc}"
-        ) from exc
+        raise ValueError(f"its {row['provider']} part: {why(exc)}") from exc
 
 
-def load_parts(db: Database, movie_ids: list[int]) -> dict[int, dict[str, ProviderPart]]:
-    """The provider parts of each movie, keyed by movie id then provider."""
-    return {
-        movie_id: {row["provider"]: to_part(row) for row in rows}
-        for movie_id, rows in part_rows(db, movie_ids).items()
-    }
+def unreadable(row: Mapping[str, Any], reason: str) -> UnreadableMovieError:
+    """The error for a movie row whose stored data cannot be read."""
+    return UnreadableMovieError(int(row["id"]), disputes.row_ids(row), reason)
 
 
-def to_cached(row: Mapping[str, Any], parts: dict[str, ProviderPart]) -> CachedMovie:
-    """Build a `CachedMovie` from a movie row and its parts."""
+def why(exc: BaseException) -> str:
+    """A short reason: the first leaf of a cattrs exception group, else the exception."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+def to_cached(
+    row: Mapping[str, Any],
+    part_rows: Iterable[Mapping[str, Any]],
+    known_disputes: tuple[IdDispute, ...] = (),
+) -> CachedMovie:
+    """Build a `CachedMovie` from a movie row and its part rows (`UnreadableMovieError` if any
+    of it cannot be read)."""
     try:
-        movie = from_json(Movie, json.loads(row["movie"]))
+        parts = {part["provider"]: to_part(part) for part in part_rows}
         raw_input = row.get("input")
+        try:
+            movie = from_json(Movie, json.loads(row["movie"]))
+        except Exception as exc:
+            raise ValueError(f"its merged record: {why(exc)}") from exc
         return CachedMovie(
             id=row["id"],
             movie=movie,
@@ -229,17 +275,36 @@ def to_cached(row: Mapping[str, Any], parts: dict[str, ProviderPart]) -> CachedM
             parts=parts,
             key=row.get("input_key"),
             input=json.loads(raw_input) if raw_input else None,
+            disputes=known_disputes,
         )
-    except StorageError:
-        raise
-    except Exception as exc:
-        raise StorageError(f"cached movie {row['id']} cannot be read: {exc}") from exc
+    except ValueError as exc:  # JSONDecodeError and bad timestamps are ValueErrors too
+        raise unreadable(row, str(exc) if str(exc).startswith("its ") else why(exc)) from exc
 
 
 def load(db: Database, rows: list[dict[str, Any]]) -> list[CachedMovie]:
-    """`CachedMovie` records for movie rows (parts fetched in one query)."""
-    parts = load_parts(db, [row["id"] for row in rows])
-    return [to_cached(row, parts[row["id"]]) for row in rows]
+    """`CachedMovie` records for movie rows (parts and disputes fetched in one query each)."""
+    ids = [row["id"] for row in rows]
+    parts = part_rows(db, ids)
+    known = disputes.load(db, ids)
+    return [to_cached(row, parts[row["id"]], known.get(row["id"], ())) for row in rows]
+
+
+def iter_ids(db: Database, where: str = "", params: list[Any] | None = None) -> Iterator[int]:
+    """Movie row ids in order, fetched in batches (no long-lived cursor across yields)."""
+    last = 0
+    clause = f" AND ({where})" if where else ""
+    while True:
+        batch = [
+            row[0]
+            for row in db.execute(
+                f"SELECT id FROM {MOVIES} WHERE id > ?{clause} ORDER BY id LIMIT {_BATCH}",
+                [last, *(params or [])],
+            ).fetchall()
+        ]
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1]
 
 
 def iter_rows(
@@ -262,14 +327,38 @@ def iter_rows(
 
 
 def iter_movies(
-    db: Database, where: str = "", params: list[Any] | None = None
+    db: Database,
+    where: str = "",
+    params: list[Any] | None = None,
+    on_unreadable: OnUnreadable | None = None,
 ) -> Iterator[CachedMovie]:
-    """Cached movies in id order, loaded a batch at a time."""
+    """Cached movies in id order, loaded a batch at a time.
+
+    An unreadable movie raises `UnreadableMovieError`, or, with ``on_unreadable``, is handed to
+    it and skipped.
+    """
     batch: list[dict[str, Any]] = []
     for row in iter_rows(db, where, params):
         batch.append(row)
         if len(batch) >= _BATCH:
-            yield from load(db, batch)
+            yield from _load_batch(db, batch, on_unreadable)
             batch = []
     if batch:
-        yield from load(db, batch)
+        yield from _load_batch(db, batch, on_unreadable)
+
+
+def _load_batch(
+    db: Database, rows: list[dict[str, Any]], on_unreadable: OnUnreadable | None
+) -> list[CachedMovie]:
+    if on_unreadable is None:
+        return load(db, rows)
+    try:
+        return load(db, rows)
+    except UnreadableMovieError:
+        found = []
+        for row in rows:  # one at a time, to skip only the unreadable ones
+            try:
+                found.extend(load(db, [row]))
+            except UnreadableMovieError as exc:
+                on_unreadable(exc)
+        return found

@@ -1,4 +1,10 @@
-"""Cache commands: ``cache show|stats|prune|export``, ``refresh``, ``remerge``, ``identities``."""
+"""Cache commands: ``cache show|stats|prune|export|repair``, ``refresh``, ``remerge``,
+``identities``.
+
+A movie whose stored data cannot be read is named on stderr, one line each, and left out of what
+a command goes through (export, remerge, refresh --stale); the command then ends with the exit
+code of a cache failure. ``metarr cache repair`` refetches such movies (or drops them).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,8 @@ from typing import TextIO
 
 import click
 
-from metarr.cache import CachedMovie, CacheStats
+from metarr.cache import CachedMovie, CacheStats, UnreadableMovieError
+from metarr.cache.files import replacing
 from metarr.cli import exits, output
 from metarr.cli.common import finish, json_option, parse_ref
 from metarr.cli.state import get_state
@@ -68,6 +75,11 @@ def cache_show(ref: str, as_json: bool) -> None:
         f"identified {cached.identified_at:%Y-%m-%d %H:%M} UTC · refreshed "
         f"{cached.refreshed_at:%Y-%m-%d %H:%M} UTC" + (f" · key {cached.key}" if cached.key else "")
     )
+    if cached.disputes:
+        click.echo("")
+        click.echo(click.style("disputed ids", bold=True))
+        for dispute in cached.disputes:
+            click.echo(f"  - {dispute.describe(cached.id)}")
 
 
 @cache.command("stats")
@@ -97,6 +109,7 @@ def cache_stats(as_json: bool) -> None:
         ("retry queue", f"{stats.retry_queue} ({stats.retries_due} due)"),
         ("paused providers", ", ".join(stats.paused_providers) or "none"),
         ("identities", stats.identities),
+        ("disputed ids", stats.id_disputes),
     ]
     click.echo(output.table(("", ""), rows))
 
@@ -122,37 +135,114 @@ def cache_prune(as_json: bool) -> None:
         )
 
 
+class _Unreadable:
+    """Collects unreadable movies, naming each on stderr as it is met."""
+
+    def __init__(self) -> None:
+        self.found: list[UnreadableMovieError] = []
+
+    def __call__(self, error: UnreadableMovieError) -> None:
+        self.found.append(error)
+        click.echo(f"metarr: skipped: {error}", err=True)
+
+    def finish(self) -> None:
+        """End the command with the cache failure's exit code when a movie was skipped."""
+        if self.found:
+            click.echo(
+                f"metarr: {len(self.found)} unreadable movie(s) skipped; "
+                "`metarr cache repair` refetches them (or `--drop` deletes them)",
+                err=True,
+            )
+            finish(exits.for_exception(self.found[0]))
+
+
 @contextlib.contextmanager
 def _open_out(path: Path | None) -> Iterator[TextIO]:
+    """stdout for None or '-', else a file replaced only once the whole export is written."""
     if path is None or str(path) == "-":
         yield sys.stdout
         return
     try:
-        handle = path.open("w", encoding="utf-8", newline="\n")
+        with replacing(path) as handle:
+            yield handle
     except OSError as exc:
-        raise exits.CliError(f"cannot write {path}: {exc.strerror or exc}") from None
-    with handle:
-        yield handle
+        raise exits.CliError(
+            f"cannot write {path}: {exc.strerror or exc}; the previous file is unchanged"
+        ) from None
 
 
 @cache.command("export")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 def cache_export(file: Path | None) -> None:
-    """Write every cached movie as JSON Lines (the JSON contract) to FILE (default: stdout)."""
+    """Write every cached movie as JSON Lines (the JSON contract) to FILE (default: stdout).
+
+    FILE is replaced only once the whole export is written.
+    """
+    skipped = _Unreadable()
 
     async def work(orc: Orchestrator) -> int:
         with _open_out(file) as out:
-            return orc.cache.export_movies(out)
+            return orc.cache.export_movies(out, on_unreadable=skipped)
 
     count = get_state().run(work)
     if file is not None and str(file) != "-":
         click.echo(f"exported {count} movies to {file}", err=True)
+    skipped.finish()
 
 
-def _outcome_line(ref: str, outcome: Outcome) -> str:
+@cache.command("repair")
+@click.argument("refs", nargs=-1, metavar="[ID]...")
+@click.option("--drop", is_flag=True, help="Delete the movies instead of refetching them.")
+@json_option
+def cache_repair(refs: tuple[str, ...], drop: bool, as_json: bool) -> None:
+    """Mend movies whose stored data cannot be read: every such movie, or the IDs given.
+
+    Drops what cannot be read, refetches the movie from every provider and rebuilds its
+    record; with --drop, deletes the movies instead.
+    """
+    targets = [parse_ref(ref) for ref in refs]
+
+    async def work(orc: Orchestrator) -> list[tuple[str, Outcome]]:
+        if targets:
+            found = [(str(ids), orc.cache.ref(ids)) for ids in targets]
+            missing = [ref for ref, found_ref in found if found_ref is None]
+            if missing:
+                raise exits.CliError(f"not in the cache: {', '.join(missing)}", exits.NEEDS_PERSON)
+            movie_ids = [found_ref.id for _, found_ref in found if found_ref is not None]
+        else:
+            movie_ids = [error.movie_id for error in orc.cache.unreadable()]
+        results = []
+        for movie_id in movie_ids:
+            ref = orc.cache.ref_by_id(movie_id)
+            name = f"{ref.ids}" if ref is not None else f"movie {movie_id}"
+            if drop:
+                orc.cache.drop(movie_id)
+                results.append((name, Outcome(status="identified", reasons=("dropped",))))
+            else:
+                results.append((name, await orc.repair(movie_id)))
+        return results
+
+    results = get_state().run(work)
+    for ref, outcome in results:
+        if as_json:
+            output.echo_jsonl({"ref": ref, **to_json(outcome)})
+        elif drop:
+            click.echo(f"{ref}  dropped")
+        else:
+            click.echo(_outcome_line(ref, outcome, always_why=True))
+    if not results and not as_json:
+        click.echo("nothing to repair: every cached movie reads back whole")
+    finish(exits.worst(exits.for_status(o.status) for _, o in results))
+
+
+def _outcome_line(ref: str, outcome: Outcome, *, always_why: bool = False) -> str:
     movie = outcome.movie
     what = f"{output.label(movie.title, movie.year)}  {movie.ids}" if movie else ""
-    why = "" if outcome.status == "identified" else "  " + "; ".join(outcome.reasons)
+    why = (
+        ""
+        if outcome.status == "identified" and not always_why
+        else "  " + "; ".join(outcome.reasons)
+    )
     return f"{ref}  {output.styled_status(outcome.status)}  {what}{why}".rstrip()
 
 
@@ -206,15 +296,23 @@ def remerge(refs: tuple[str, ...], as_json: bool) -> None:
     Run it after changing [priority] in the config.
     """
     targets: list[Ids] | None = [parse_ref(ref) for ref in refs] if refs else None
+    skipped = _Unreadable()
 
     async def work(orc: Orchestrator) -> tuple[int, dict[str, int]]:
-        return orc.remerge(targets), dict(orc.stats.requests)
+        return orc.remerge(targets, on_unreadable=skipped), dict(orc.stats.requests)
 
     count, requests = get_state().run(work)
     if as_json:
-        output.echo_json({"remerged": count, "requests": sum(requests.values())})
+        output.echo_json(
+            {
+                "remerged": count,
+                "requests": sum(requests.values()),
+                "unreadable": [error.movie_id for error in skipped.found],
+            }
+        )
     else:
         click.echo(f"remerged {count} movies ({sum(requests.values())} requests)")
+    skipped.finish()
 
 
 @click.group()
@@ -225,7 +323,10 @@ def identities() -> None:
 @identities.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def identities_export(file: Path) -> None:
-    """Write every confirmed identity as JSON Lines to FILE ('-' for stdout)."""
+    """Write every confirmed identity as JSON Lines to FILE ('-' for stdout).
+
+    FILE is replaced only once the whole export is written.
+    """
 
     async def work(orc: Orchestrator) -> int:
         with _open_out(file) as out:
@@ -240,7 +341,7 @@ def identities_export(file: Path) -> None:
 def identities_import(file: Path) -> None:
     """Read identities from FILE (from `identities export`), all or nothing."""
     try:
-        handle = click.get_text_stream("stdin") if str(file) == "-" else file.open(encoding="utf-8")
+        handle = sys.stdin if str(file) == "-" else file.open(encoding="utf-8")
     except OSError as exc:
         raise exits.CliError(f"cannot read {file}: {exc.strerror or exc}") from None
 
