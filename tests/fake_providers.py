@@ -63,7 +63,7 @@ class FakeWorld:
             return httpx.Response(status, headers=headers, json={"error": "injected"})
         body = self._answer(provider, route, request.url.params)
         if body is None:
-            return httpx.Response(404, json={"error": "not found"})
+            return httpx.Response(404, json=NOT_FOUND)
         return httpx.Response(200, content=json.dumps(body).encode())
 
     def _answer(self, provider: str, route: list[str], params: httpx.QueryParams) -> Any:
@@ -75,7 +75,7 @@ class FakeWorld:
                 for f in self.films
                 if any(query in normalize_title(t) for t in (f.title, *f.alt_titles))
             ]
-        film = self.by(kind, int(value) if kind in ("tmdb", "tvdb") else value)
+        film = self.by(kind, int(value or 0) if kind in ("tmdb", "tvdb") else value)
         own = {"tmdb": "tmdb", "omdb": "imdb", "tvdb": "tvdb"}.get(provider)
         if film is None or (own is not None and getattr(film, own) is None):
             return None  # a provider does not know films without its own id
@@ -117,6 +117,16 @@ def _hit_body(provider: str, film: Film) -> dict[str, Any]:
     return body
 
 
+NOT_FOUND = {"error": "not found"}  # the fake API's own not-found answer (with HTTP 404)
+
+
+def classify(status: int, body: Any) -> metarr.ProviderError | None:
+    """Claim the fake API's not-found answer; any other 404 is left to the core (an error)."""
+    if status == 404 and body == NOT_FOUND:
+        return metarr.NotFoundError("fake", "not found")
+    return None
+
+
 class FakeProvider(metarr.Provider):
     """Shared behaviour: look up by the first usable id kind, search by substring."""
 
@@ -126,7 +136,9 @@ class FakeProvider(metarr.Provider):
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         try:
             return await self.http.get_json(
-                path, params={"key": self.settings.get("api_key"), **(params or {})}
+                path,
+                params={"key": self.settings.get("api_key"), **(params or {})},
+                classify=classify,
             )
         except metarr.NotFoundError:
             return None
@@ -162,7 +174,7 @@ class FakeProvider(metarr.Provider):
             year=body["year"],
             plot=body["plot"],
             alternative_titles=body.get("alt", ()),
-            ratings=[rating] if rating else [],
+            ratings=(rating,) if rating else (),
             images=[image] if image else [],
             raw={"record": body},
         )
@@ -250,7 +262,7 @@ def fake_settings(*, disabled: tuple[str, ...] = (), **extra: Any) -> Settings:
     """Settings that point every fake provider at the fake world."""
     providers = {}
     for name in FAKES:
-        values = {"api_key": f"secret-{name}-key", "base_url": f"{BASE}/{name}"}
+        values: dict[str, Any] = {"api_key": f"secret-{name}-key", "base_url": f"{BASE}/{name}"}
         if name in disabled:
             values["enabled"] = False
         providers[name] = provider_settings(name, values)
@@ -280,6 +292,10 @@ POSTMAN = Film(
     alt_titles=("The Postman",),
 )
 
+
+THE_HEAT = Film(tmdb=136795, imdb="tt2404463", tvdb=6001, title="The Heat", year=2013)
+# Known to TVDB alone (no other id anywhere): records reached through it cross-reference nothing.
+TVDB_ONLY = Film(tmdb=None, imdb=None, tvdb=8000, title="A Quiet Place Nobody Knows", year=2003)
 
 # TVDB's record claims The Matrix's IMDb id: a wrong cross-reference for conflict tests.
 MISLINKED = Film(

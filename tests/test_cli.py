@@ -275,16 +275,19 @@ def test_search_bad_choice_and_nothing_found(cli: Cli, sim: SimServer) -> None:
     assert json.loads(cli("search", "Zzyzx Qwertyuiop Nonesuch", "--json").stdout) == []
 
 
+WOTW_KEY = 'title:"War of the Worlds" year:2005'  # derived from the input as given
+
+
 def test_queue_and_resolve(cli: Cli, sim: SimServer) -> None:
     assert cli("queue").stdout.strip() == "nothing needs a person"
     cli("identify", "War of the Worlds", "--year", "2005")
     result = cli("queue")
-    assert "title:war of the worlds (2005)" in result.stdout
+    assert WOTW_KEY in result.stdout
     assert "metarr resolve" in result.stdout
     queued = json.loads(cli("queue", "--json").stdout)
     assert queued[0]["status"] == "ambiguous"
     assert len(queued[0]["candidates"]) == 2
-    resolved = cli("resolve", "title:war of the worlds (2005)", "--tmdb", "74", "--json")
+    resolved = cli("resolve", WOTW_KEY, "--tmdb", "74", "--json")
     assert resolved.exit_code == 0, resolved.output
     assert json.loads(resolved.stdout)["movie"]["ids"]["tmdb"] == 74
     assert json.loads(cli("queue", "--json").stdout) == []
@@ -298,7 +301,7 @@ def test_queue_and_resolve(cli: Cli, sim: SimServer) -> None:
 def test_resolve_to_a_movie_already_cached(cli: Cli, sim: SimServer) -> None:
     cli("lookup", "--tmdb", "34812")
     cli("identify", "War of the Worlds", "--year", "2005")
-    resolved = cli("resolve", "title:war of the worlds (2005)", "--tmdb", "34812")
+    resolved = cli("resolve", WOTW_KEY, "--tmdb", "34812")
     assert resolved.exit_code == 0, resolved.output
     assert json.loads(cli("queue", "--json").stdout) == []
     sent = sim.total()
@@ -372,7 +375,7 @@ def test_identities_round_trip(cli: Cli, sim: SimServer, tmp_path: Path) -> None
     target = tmp_path / "ids.jsonl"
     assert cli("identities", "export", str(target)).exit_code == 0
     line = json.loads(target.read_text(encoding="utf-8").splitlines()[0])
-    assert line["key"] == "title:heat (1995)" and line["ids"]["tmdb"] == 949
+    assert line["key"] == 'title:"Heat" year:1995' and line["ids"]["tmdb"] == 949
     other = Cli(tmp_path / "other.sqlite")
     imported = other("identities", "import", str(target))
     assert imported.exit_code == 0 and "imported 1 identities" in imported.stdout

@@ -153,11 +153,36 @@ def test_rejected_credentials(httpx_mock: HTTPXMock, status: int) -> None:
     assert str(error) == (f"demo: credentials rejected (HTTP {status}): check the demo API key")
 
 
-def test_not_found(httpx_mock: HTTPXMock) -> None:
-    error = failure(httpx_mock, status_code=404, text="<html>nope</html>")
-    assert type(error) is NotFoundError
-    assert error.status == "not_found"
+@pytest.mark.parametrize(
+    "response", [{"text": "<html>nope</html>"}, {"json": {"error": "no route"}}, {}]
+)
+def test_an_unclaimed_404_is_a_bad_response_naming_base_url(
+    httpx_mock: HTTPXMock, response: dict[str, Any]
+) -> None:
+    # A base URL missing its version path answers 404 to everything: that is no "not found".
+    error = failure(httpx_mock, status_code=404, **response)
+    assert type(error) is InvalidResponseError
     assert error.out_for_run is False
+    assert str(error) == (
+        "demo: HTTP 404 that is not demo's not-found answer: check base_url "
+        f"(METARR_DEMO_BASE_URL, now {BASE})"
+    )
+
+
+def test_a_404_is_not_found_only_when_classify_claims_it(httpx_mock: HTTPXMock) -> None:
+    def classify(status: int, body: Any) -> ProviderError | None:
+        if status == 404 and body == {"status_code": 34}:
+            return NotFoundError("demo", "no such movie")
+        return None
+
+    httpx_mock.add_response(status_code=404, json={"status_code": 34})
+    httpx_mock.add_response(status_code=404, json={"status_code": 99})
+    fetch = lambda http: http.get_json("/movie/1", classify=classify)  # noqa: E731
+    with pytest.raises(NotFoundError) as info:
+        run(fetch)
+    assert info.value.status == "not_found" and info.value.out_for_run is False
+    with pytest.raises(InvalidResponseError, match="check base_url"):
+        run(fetch)
 
 
 @pytest.mark.parametrize(
@@ -177,7 +202,7 @@ def test_rate_limited(
         run(get_movie, stats=stats)
     assert info.value.retry_after == expected
     assert info.value.until is None
-    assert info.value.out_for_run is True
+    assert info.value.out_for_run is False  # paused by its gate, not dropped for the run
     assert str(info.value) == f"demo: rate limited (HTTP 429){hint}"
     assert stats.rate_limited["demo"] == 1
     assert stats.requests["demo"] == 1
@@ -223,7 +248,7 @@ def test_a_body_that_is_not_json_is_invalid(httpx_mock: HTTPXMock, content: byte
 
 
 @pytest.mark.parametrize(
-    ("status", "kind"), [(401, AuthError), (404, NotFoundError), (500, UnavailableError)]
+    ("status", "kind"), [(401, AuthError), (404, InvalidResponseError), (500, UnavailableError)]
 )
 def test_errors_classify_by_status_whatever_the_body(
     httpx_mock: HTTPXMock, status: int, kind: type[ProviderError]
@@ -360,13 +385,13 @@ def test_failures_are_memoized_too(httpx_mock: HTTPXMock) -> None:
             )
             try:
                 await get_movie(http)
-            except NotFoundError as exc:
+            except InvalidResponseError as exc:
                 return [*together, exc]
         raise AssertionError("the memoized failure was not raised again")
 
     errors = run(action)
     assert len(errors) == 3
-    assert all(isinstance(error, NotFoundError) for error in errors)
+    assert all(isinstance(error, InvalidResponseError) for error in errors)
     assert len(httpx_mock.get_requests()) == 1
 
 
@@ -599,7 +624,7 @@ def test_transient_errors_are_retried(
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(401, AuthError), (403, AuthError), (404, NotFoundError), (400, InvalidResponseError)],
+    [(401, AuthError), (403, AuthError), (404, InvalidResponseError), (400, InvalidResponseError)],
 )
 def test_permanent_errors_are_never_retried(
     httpx_mock: HTTPXMock, attempts: Callable[[int], None], status: int, kind: type[Exception]
@@ -614,6 +639,74 @@ def test_permanent_errors_are_never_retried(
     with pytest.raises(kind):
         run(action)
     assert len(httpx_mock.get_requests()) == 1
+
+
+def test_a_patient_provider_waits_out_a_short_429_even_when_automated(
+    httpx_mock: HTTPXMock, attempts: Callable[[int], None]
+) -> None:
+    attempts(3)
+    httpx_mock.add_response(status_code=429, headers={"Retry-After": "2"})
+    httpx_mock.add_response(json={"id": 603})
+    patient = RetryPolicy(attempts=2, retry_rate_limited=False, patient=frozenset({"demo"}))
+
+    async def action(http: ProviderHttp) -> Any:
+        with retry_policy(patient):
+            return await get_movie(http)
+
+    assert run(action) == {"id": 603}
+    assert len(httpx_mock.get_requests()) == 2
+
+
+def test_a_patient_provider_does_not_wait_a_long_429(
+    httpx_mock: HTTPXMock, attempts: Callable[[int], None]
+) -> None:
+    attempts(3)
+    httpx_mock.add_response(status_code=429, headers={"Retry-After": "120"})
+    patient = RetryPolicy(attempts=2, retry_rate_limited=False, patient=frozenset({"demo"}))
+
+    async def action(http: ProviderHttp) -> Any:
+        with retry_policy(patient):
+            return await get_movie(http)
+
+    with pytest.raises(RateLimitedError):
+        run(action)
+    assert len(httpx_mock.get_requests()) == 1
+
+
+def test_the_rate_limit_listener_hears_every_429_before_any_retry(
+    httpx_mock: HTTPXMock, attempts: Callable[[int], None]
+) -> None:
+    # The gate must pause the provider the moment the 429 arrives, not after the retry's wait.
+    attempts(3)
+    heard: list[tuple[float | None, int]] = []
+    httpx_mock.add_response(status_code=429, headers={"Retry-After": "2"})
+    httpx_mock.add_response(json={"id": 603})
+
+    async def action(http: ProviderHttp) -> Any:
+        http.on_rate_limited = lambda wait, why: heard.append(
+            (wait, len(httpx_mock.get_requests()))
+        )
+        with retry_policy(INTERACTIVE):
+            return await get_movie(http)
+
+    assert run(action) == {"id": 603}
+    assert heard == [(2.0, 1)]  # told after the first request, before the second went out
+
+
+@pytest.mark.parametrize("depth", [100_000, 2_000, 65])
+def test_deeply_nested_json_is_the_providers_bad_response(
+    httpx_mock: HTTPXMock, depth: int
+) -> None:
+    error = failure(httpx_mock, status_code=200, content=b"[" * depth + b"]" * depth)
+    assert type(error) is InvalidResponseError
+    assert error.provider == "demo"
+    assert "nested more than 64 levels" in str(error)
+
+
+def test_json_at_the_depth_limit_is_read(httpx_mock: HTTPXMock) -> None:
+    body = b'{"a":' * 63 + b"[1]" + b"}" * 63
+    httpx_mock.add_response(content=body)
+    assert run(get_movie) is not None
 
 
 def test_invalid_bodies_are_not_retried(

@@ -132,8 +132,11 @@ def _names(reasons: tuple[str, ...], provider: str) -> bool:
     return any(provider in reason for reason in reasons)
 
 
-@pytest.mark.parametrize("kind", FAULTS)
-@pytest.mark.parametrize("provider", PROVIDERS)
+# TMDB rate limited is not identified without: test_tmdb_rate_limited_is_not_committed.
+@pytest.mark.parametrize(
+    ("provider", "kind"),
+    [(p, k) for p in PROVIDERS for k in FAULTS if (p, k) != ("tmdb", "429")],
+)
 def test_the_others_still_identify_the_movie(
     world: World, tmp_path: Path, provider: str, kind: str
 ) -> None:
@@ -186,6 +189,21 @@ def test_tmdb_only_path_fails_cleanly(world: World, tmp_path: Path, kind: str) -
     assert table_count(db, "identification_queue") == 0
 
 
+def test_tmdb_rate_limited_is_not_committed(world: World, tmp_path: Path) -> None:
+    # Automated, tmdb_policy = "block": OMDb and Fanart.tv could confirm the movie without
+    # TMDB, but TMDB is the backbone: the movie is retried later, nothing is committed.
+    db = tmp_path / "m.sqlite"
+    with faulty(world, "tmdb", "429") as (env, _):
+        [result] = identify(env, db, [Query(ids=Ids(imdb=MATRIX.imdb))])
+    outcome = result.outcome
+    assert outcome.status == "rate_limited", outcome.reasons
+    assert outcome.providers["tmdb"] == "rate_limited"
+    assert _names(outcome.reasons, "TMDB"), outcome.reasons
+    assert table_count(db, "provider_cache_movies") == 0
+    assert table_count(db, "retry_queue") == 1
+    assert table_count(db, "identification_queue") == 0
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_429_storm_is_not_hammered(world: World, tmp_path: Path, provider: str) -> None:
     movies = [m for m in world if m.tmdb_id and m.imdb_id and m.in_fanart and m.in_tvdb][:6]
@@ -198,13 +216,17 @@ def test_429_storm_is_not_hammered(world: World, tmp_path: Path, provider: str) 
         results = identify(env, db, queries)
         assert isinstance(sim, SimServer)
         limited = sum(sim.rate_limited_counts()[provider].values())
-    assert [r.outcome.status for r in results] == ["identified"] * len(queries)
-    assert {r.outcome.providers[provider] for r in results} == {"rate_limited"}
     assert 1 <= limited <= 2, f"{limited} requests sent into the storm"
+    assert {r.outcome.providers[provider] for r in results} == {"rate_limited"}
+    assert table_count(db, "retry_queue") == len(queries)
+    if provider == "tmdb":  # the backbone: nothing committed without it in automated runs
+        assert [r.outcome.status for r in results] == ["rate_limited"] * len(queries)
+        assert check_db(db) == []
+        return
+    assert [r.outcome.status for r in results] == ["identified"] * len(queries)
     stored = check_db(db)
     assert len(stored) == len(queries)
     assert {s.parts[provider]["status"] for s in stored} == {"rate_limited"}
-    assert table_count(db, "retry_queue") == len(queries)
 
 
 def test_every_provider_down_is_an_error_with_every_name(world: World, tmp_path: Path) -> None:

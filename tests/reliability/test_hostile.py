@@ -23,7 +23,7 @@ from metarr.query import Query
 from metarr_sim import SimServer
 from metarr_sim.world import World
 from reliability.helpers import InProcessSim, check_db, cli_env, identify, run_cli, write_jsonl
-from reliability.proxy import Exchange, MutatingProxy
+from reliability.mutating_proxy import Exchange, MutatingProxy
 
 BAD_URLS = [
     "javascript:alert(1)",

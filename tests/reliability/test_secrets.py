@@ -39,7 +39,7 @@ from reliability.helpers import (
     run_cli,
     write_jsonl,
 )
-from reliability.proxy import Exchange, MutatingProxy
+from reliability.mutating_proxy import Exchange, MutatingProxy
 
 KEYS = SimKeys(tvdb_pin="PIN-4f7a9c2e-tvdb-subscriber")
 FANART_CLIENT_KEY = "fanartclient-9b8c7d6e5f4a3b2c1d0e"

@@ -24,7 +24,7 @@ def collapse(hits: Sequence[SearchHit]) -> list[list[SearchHit]]:
     groups: list[list[SearchHit]] = []
     keys: list[set[tuple[str, Any]]] = []
     for hit in hits:
-        own = set(hit.ids.items())
+        own: set[tuple[str, Any]] = set(hit.ids.items())
         joined = [i for i, k in enumerate(keys) if k & own]
         if not joined:
             groups.append([hit])
@@ -82,7 +82,8 @@ def score(
     originals: list[str] = []
     alternatives: list[str] = []
     years: set[int] = set()
-    for item in [*members, *results]:
+    items: list[SearchHit | ProviderResult] = [*members, *results]
+    for item in items:
         if item.title:
             titles.append(item.title)
         if item.original_title:
@@ -91,7 +92,8 @@ def score(
         if item.year:
             years.add(item.year)
     best = None
-    for main in titles or [None]:
+    mains: list[str | None] = [*titles] or [None]
+    for main in mains:
         attempt = match_title(
             query,
             main,
@@ -105,7 +107,11 @@ def score(
     matches = best.matched and verdict in ("exact", "adjacent", "any")
     notes = [
         f"title {'matches' if best.matched else 'differs'}"
-        + (f" via {best.via.replace('_', ' ')}" if best.matched and best.via != "title" else "")
+        + (
+            f" via {best.via.replace('_', ' ')}"
+            if best.matched and best.via not in (None, "title")
+            else ""
+        )
         + (f" ('{best.closest}')" if best.closest else ""),
         f"year {verdict}" + (f" ({', '.join(str(y) for y in sorted(years))})" if years else ""),
     ]

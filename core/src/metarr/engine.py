@@ -11,6 +11,18 @@ through ``extract_ids`` and asks the providers the new ids unlock, until nothing
 Providers that disagree about an id are settled by that id's authority (the provider ranking
 ``ids.<kind>`` first); what cannot be settled is a ``conflict``.
 
+The caller's input is kept apart from what providers claim: the given ids are the first asked,
+never a claimant. They are facts to check, not evidence: ids given together must name one movie
+(an id its authority overrules, one its authority does not know, or records reached through
+different given ids that are different films make a ``conflict`` naming both), and a title given
+with ids must fit the movie (`metarr.matching.fits_name`).
+
+Over a run (one `Engine`, many identifications) a provider whose credentials are rejected is
+out for the rest of the run, and `Engine.failures` tallies who failed how often. In automated
+runs under ``tmdb_policy = "block"`` TMDB, the cross-reference backbone, is required: rate
+limited it makes the outcome ``rate_limited`` (retry later, nothing committed; a short pause is
+waited out), rejected it makes it ``blocked``.
+
 Search mode (`Engine.search`, `Engine.identify_title`) asks every search-capable provider,
 collapses hits that are the same movie (shared ids; matching hits lacking an IMDb id are
 cross-referenced, at most `XREF_BOUND` lookups), scores them (`metarr.matching`) and, for
@@ -20,6 +32,7 @@ automation, identifies only a single match.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -32,9 +45,18 @@ from metarr.candidates import collapse, decide, regroup, score
 from metarr.errors import NotFoundError, ProviderError, RateLimitedError
 from metarr.gate import ProviderGate
 from metarr.ids import ID_KINDS, Ids
-from metarr.matching import YEAR_ADJACENT, same_movie
+from metarr.matching import YEAR_ADJACENT, fits_name, same_movie, titles_of
 from metarr.merge import merge
-from metarr.models import Candidate, Movie, Outcome, ProviderResult, ProviderStatus, SearchHit
+from metarr.models import (
+    Candidate,
+    Movie,
+    MovieData,
+    Outcome,
+    OutcomeStatus,
+    ProviderResult,
+    ProviderStatus,
+    SearchHit,
+)
 from metarr.plugins import Registry
 
 log = logging.getLogger("metarr.engine")
@@ -42,7 +64,9 @@ log = logging.getLogger("metarr.engine")
 XREF_BOUND = 5  # cross-reference lookups per search, for matching hits that lack an IMDb id
 MAX_RESOLUTION_ROUNDS = 3
 SHORT_PAUSE = 30.0  # seconds: a paused provider is waited for up to this, then skipped
-INPUT = "input"
+BACKBONE = "tmdb"  # required in automated runs under tmdb_policy = "block"
+
+Claims = dict[str, dict[Any, set[str]]]  # id kind -> claimed value -> providers claiming it
 
 
 @attrs.frozen(kw_only=True)
@@ -71,14 +95,41 @@ class Identification:
         return {n: r.result for n, r in self.reports.items() if r.result is not None}
 
 
+@attrs.frozen(kw_only=True)
+class ProviderFailures:
+    """How one provider fared over a run: every identification of one `Engine` (and so of one
+    `metarr.orchestrator.Orchestrator`) that asked it, or would have.
+
+    ``failed`` and ``rate_limited`` count identifications in which it failed or asked us to
+    wait; ``detail`` is the last reason; ``out_for_run`` is set once its credentials were
+    rejected (it is not asked again in this run).
+    """
+
+    provider: str
+    asked: int = 0
+    failed: int = 0
+    rate_limited: int = 0
+    detail: str | None = None
+    out_for_run: bool = False
+
+    @property
+    def throughout(self) -> bool:
+        """True when it failed in every identification that asked it."""
+        return self.asked > 0 and self.failed == self.asked
+
+
 @attrs.define
 class _Session:
     """The in-memory state of one identification."""
 
     interactive: bool
+    required: frozenset[str] = frozenset()  # providers this outcome cannot do without
     only: frozenset[str] | None = None  # restrict lookups to these providers (a partial refresh)
+    given: Ids = attrs.field(factory=Ids)  # the caller's ids: asked first, never a claimant
+    name: tuple[str, int | None] | None = None  # a title (and year) given with the ids
     reports: dict[str, ProviderReport] = attrs.field(factory=dict)  # records and failures
     searched: dict[str, ProviderStatus] = attrs.field(factory=dict)  # search answers
+    asked: dict[str, Ids] = attrs.field(factory=dict)  # the ids each provider was looked up by
     out: set[str] = attrs.field(factory=set)  # providers not to ask again this time
     reasons: list[str] = attrs.field(factory=list)
 
@@ -101,43 +152,72 @@ class Engine:
         self.tmdb_policy = tmdb_policy
         self.gates = dict(gates or {})
         for name in registry.enabled:
-            self.gates.setdefault(name, ProviderGate(name))
+            gate = self.gates.setdefault(name, ProviderGate(name))
+            provider_http = registry.http(name)
+            if provider_http is not None:  # pause the gate the moment a 429 arrives
+                provider_http.on_rate_limited = gate.pause
         self.ranks = registry.field_priorities()
         self.languages = {name: registry.languages(name) for name in registry.enabled}
+        self.out_for_run: dict[str, str] = {}  # provider -> why it is not asked again this run
+        self._failures: dict[str, ProviderFailures] = {}
 
     # -- public API --------------------------------------------------------------------------
 
     async def lookup(
-        self, ids: Ids, *, interactive: bool = False, providers: Collection[str] | None = None
+        self,
+        ids: Ids,
+        *,
+        interactive: bool = False,
+        providers: Collection[str] | None = None,
+        title: str | None = None,
+        year: int | None = None,
     ) -> Identification:
-        """Identify a movie from known ids (lookup mode); ``providers`` limits who is asked."""
-        session = _Session(
-            interactive=interactive, only=None if providers is None else frozenset(providers)
+        """Identify a movie from known ids (lookup mode); ``providers`` limits who is asked.
+
+        The ids must name one movie; a ``title`` (and ``year``) given with them must fit it.
+        Either failing is a ``conflict`` that names both sides.
+        """
+        session = self._session(
+            interactive,
+            only=None if providers is None else frozenset(providers),
+            given=ids,
+            name=None if title is None else (title, year),
         )
-        with http.retry_policy(_policy(interactive)), http.request_memo() as memo:
-            blocked = self._blocked(session)
-            if blocked is not None:
-                return self._identification(session, blocked, memo)
-            claims = {kind: {value: {INPUT}} for kind, value in ids.items()}
-            outcome = await self._resolve(session, claims)
+        with http.retry_policy(self._policy(session)), http.request_memo() as memo:
+            early = self._blocked(session) or self._backbone_paused(session)
+            if early is None and providers is None:
+                early = self._unusable(ids)
+            if early is not None:
+                return self._identification(session, early, memo)
+            outcome = await self._resolve(session, {})
+            outcome = self._backbone_check(session) or outcome
         return self._identification(session, outcome, memo)
 
     async def search(self, query: str, year: int | None = None) -> list[Candidate]:
         """All candidates for a person to choose from (user-initiated search), best first."""
-        session = _Session(interactive=True)
+        session = self._session(True)
         with http.retry_policy(http.INTERACTIVE), http.request_memo():
             candidates, _ = await self._candidates(session, query, year)
         return candidates
 
     async def identify_title(self, title: str, year: int | None = None) -> Identification:
         """The automated title (+ year) decision: identify only a single matching candidate."""
-        session = _Session(interactive=False)
-        with http.retry_policy(http.AUTOMATED), http.request_memo() as memo:
-            blocked = self._blocked(session)
-            if blocked is not None:
-                return self._identification(session, blocked, memo)
+        session = self._session(False)
+        with http.retry_policy(self._policy(session)), http.request_memo() as memo:
+            early = self._blocked(session) or self._backbone_paused(session) or self._unsearchable()
+            if early is not None:
+                return self._identification(session, early, memo)
             outcome = await self._identify_title(session, title, year)
+            outcome = self._backbone_check(session) or outcome
         return self._identification(session, outcome, memo)
+
+    def failures(self) -> dict[str, ProviderFailures]:
+        """The providers that failed or were rate limited so far in this run, by name."""
+        return {
+            name: tally
+            for name, tally in self._failures.items()
+            if tally.failed or tally.rate_limited or tally.out_for_run
+        }
 
     def merge(self, results: Mapping[str, ProviderResult]) -> Movie:
         """Merge provider results under the current priorities (no request)."""
@@ -151,21 +231,101 @@ class Engine:
 
     # -- policy ------------------------------------------------------------------------------
 
+    def _session(
+        self, interactive: bool, *, only: frozenset[str] | None = None, **state: Any
+    ) -> _Session:
+        """A new identification. TMDB is required in automated runs under ``tmdb_policy =
+        "block"``, unless this is a partial refetch that does not ask it."""
+        required: frozenset[str] = frozenset()
+        if (
+            not interactive
+            and self.tmdb_policy == "block"
+            and BACKBONE in self.registry.enabled
+            and (only is None or BACKBONE in only)
+        ):
+            required = frozenset({BACKBONE})
+        return _Session(interactive=interactive, required=required, only=only, **state)
+
+    @staticmethod
+    def _policy(session: _Session) -> http.RetryPolicy:
+        """People get backed-off retries; automation waits out short 429s of required providers
+        only (it cannot do without them) and skips the others."""
+        if session.interactive:
+            return http.INTERACTIVE
+        policy = http.AUTOMATED
+        if session.required:
+            policy = attrs.evolve(policy, patient=session.required, max_wait=SHORT_PAUSE)
+        return policy
+
     def _blocked(self, session: _Session) -> Outcome | None:
-        if "tmdb" in self.registry.enabled or "tmdb" not in self.registry.names:
+        if BACKBONE in self.out_for_run:
+            why = self.out_for_run[BACKBONE]
+        elif BACKBONE in self.registry.enabled or BACKBONE not in self.registry.names:
             return None
-        why = self.registry.reason("tmdb") or "disabled"
+        else:
+            why = self.registry.reason(BACKBONE) or "disabled"
         if self.tmdb_policy == "block" and not session.interactive:
-            return Outcome(
-                status="blocked",
-                reasons=(
-                    f"TMDB, the cross-reference backbone, is not available ({why}); automated "
-                    "identification is blocked by tmdb_policy = 'block'. Configure TMDB or set "
-                    "tmdb_policy = 'warn' to identify without it.",
-                ),
-            )
+            return Outcome(status="blocked", reasons=(_blocked_reason(why),))
         session.reasons.append(f"warning: TMDB is not available ({why}); results may be incomplete")
         return None
+
+    def _backbone_paused(self, session: _Session) -> Outcome | None:
+        """``rate_limited`` at once (no request at all) while a required provider is paused for
+        longer than the short wait."""
+        for name in session.required:
+            gate = self.gates[name]
+            if gate.paused_for() > SHORT_PAUSE:
+                why = f" ({gate.pause_reason})" if gate.pause_reason else ""
+                detail = f"paused for {gate.paused_for():.0f} s more{why}"
+                self._out(session, name, "rate_limited", detail, retry_after=gate.paused_for())
+                return self._backbone_check(session)
+        return None
+
+    def _backbone_check(self, session: _Session) -> Outcome | None:
+        """The outcome when a required provider was rate limited (retry later) or rejected our
+        credentials (blocked) during this identification; None when it did its part."""
+        for name in sorted(session.required):
+            if name in self.out_for_run:
+                return Outcome(status="blocked", reasons=(_blocked_reason(self.out_for_run[name]),))
+            report = session.reports.get(name)
+            if report is not None and report.status == "rate_limited" and report.result is None:
+                why = (
+                    f"TMDB, the cross-reference backbone, asked us to wait ({report.detail}); "
+                    "automated runs do not identify without it (tmdb_policy = 'block'), so "
+                    "this input is retried later"
+                )
+                return Outcome(
+                    status="rate_limited",
+                    reasons=(*session.reasons, why),
+                    providers=self._statuses(session),
+                )
+        return None
+
+    def _unusable(self, ids: Ids) -> Outcome | None:
+        """``blocked`` when no enabled provider can use any given id (nothing to ask)."""
+        if any(ids.only(self.registry.id_types(n)) for n in self._lookup_providers()):
+            return None
+        able = [n for n in self.registry.names if ids.only(self.registry.id_types(n))]
+        return self._nobody(f"use the ids given ({ids})", able)
+
+    def _unsearchable(self) -> Outcome | None:
+        """``blocked`` when no enabled provider can search titles."""
+        if any(self.registry.implements(n, "search") for n in self.registry.enabled):
+            return None
+        able = [n for n, e in self.registry.entries.items() if "search" in e.info.hooks]
+        return self._nobody("search titles", able)
+
+    def _nobody(self, task: str, able: Sequence[str]) -> Outcome:
+        enabled = ", ".join(self.registry.enabled) or "none"
+        if able:
+            fixes = ", ".join(f"{n} ({self.registry.reason(n) or 'disabled'})" for n in able)
+            what = f"enable or configure one that can: {fixes}"
+        else:
+            what = "no installed provider plugin can (metarr plugins lists them)"
+        return Outcome(
+            status="blocked",
+            reasons=(f"no enabled provider can {task}; {what}. Enabled: {enabled}.",),
+        )
 
     # -- provider calls ----------------------------------------------------------------------
 
@@ -174,6 +334,8 @@ class Engine:
         gate = self.gates[name]
         if name in session.out:
             return None
+        if name in self.out_for_run:
+            return self._out(session, name, "error", self.out_for_run[name])
         if not await gate.acquire(max_wait=SHORT_PAUSE):
             why = f" ({gate.pause_reason})" if gate.pause_reason else ""
             detail = f"paused for {gate.paused_for():.0f} s more{why}"
@@ -194,6 +356,8 @@ class Engine:
                 until=exc.until,
             )
         except ProviderError as exc:
+            if exc.out_for_run:
+                self.out_for_run.setdefault(name, f"not asked again in this run: {exc.detail}")
             return self._out(session, name, "error", exc.detail)
         except Exception as exc:  # a plugin bug must not sink the other providers
             log.exception("provider %s raised in %s", name, hook)
@@ -234,13 +398,12 @@ class Engine:
 
     # -- lookup mode -------------------------------------------------------------------------
 
-    async def _resolve(self, session: _Session, claims: dict[str, dict[Any, set[str]]]) -> Outcome:
-        """Cross-reference to a fixed point, settle id disputes, merge."""
+    async def _resolve(self, session: _Session, claims: Claims) -> Outcome:
+        """Cross-reference to a fixed point, settle id disputes, check the input, merge."""
         results: dict[str, ProviderResult] = {}
-        tried: dict[str, Ids] = {}
         for _ in range(MAX_RESOLUTION_ROUNDS):
-            await self._fixed_point(session, claims, results, tried)
-            disputes = {k: v for k, v in claims.items() if len(v) > 1}
+            await self._fixed_point(session, claims, results)
+            disputes = _disputes(claims, session.given)
             if not disputes:
                 break
             for kind, values in disputes.items():
@@ -250,35 +413,38 @@ class Engine:
                 keep, dropped = settled
                 claims[kind] = {keep: set().union(*values.values())}
                 for name in list(results):
-                    if tried.get(name) and tried[name].get(kind) in dropped:
+                    asked = session.asked.get(name)
+                    if asked is not None and asked.get(kind) in dropped:
                         del results[name]  # asked with a wrong id: ask again with the kept one
-                        tried.pop(name, None)
+                        session.asked.pop(name, None)
                         session.reports.pop(name, None)
         else:
             session.reasons.append("ids kept changing after repeated cross-reference; stopped")
             return Outcome(status="conflict", reasons=tuple(session.reasons))
+        mismatch = self._given_ids_disagree(session, results)
+        if mismatch is not None:
+            session.reasons.append(mismatch)
+            return Outcome(
+                status="conflict", reasons=tuple(session.reasons), providers=self._statuses(session)
+            )
         return self._outcome(session, results)
 
     async def _fixed_point(
-        self,
-        session: _Session,
-        claims: dict[str, dict[Any, set[str]]],
-        results: dict[str, ProviderResult],
-        tried: dict[str, Ids],
+        self, session: _Session, claims: Claims, results: dict[str, ProviderResult]
     ) -> None:
         """Ask providers as soon as a usable id is known, until no new id appears."""
         pending: dict[asyncio.Task[Any], tuple[str, Ids]] = {}
         try:
             while True:
-                known = _known(claims)
+                known = _known(claims, session.given)
                 running = {name for name, _ in pending.values()}
                 for name in self._lookup_providers(session):
                     if name in results or name in running or name in session.out:
                         continue
                     usable = known.only(self.registry.id_types(name))
-                    if not usable or not self._worth_asking(name, usable, tried.get(name)):
+                    if not usable or not self._worth_asking(name, usable, session.asked.get(name)):
                         continue
-                    tried[name] = usable
+                    session.asked[name] = usable
                     task = asyncio.ensure_future(
                         self._call(session, name, "lookup_by_id", ids=usable)
                     )
@@ -307,13 +473,23 @@ class Engine:
         values: dict[Any, set[str]],
         results: dict[str, ProviderResult],
     ) -> tuple[Any, set[Any]] | None:
-        """Ask the id's authority about each claimed value; keep the one that is this movie."""
+        """Ask the id's authority about each value; keep the one that is this movie.
+
+        ``values`` holds every claimed value and the given one (claimed by nobody, perhaps).
+        When the authority keeps another value than the one given, the input contradicts
+        itself: None (a conflict), with a reason naming both movies.
+        """
+        given = session.given.get(kind)
         listing = "; ".join(
-            f"{', '.join(sorted(who))} say{'s' if len(who) == 1 else ''} {kind} {value}"
-            for value, who in values.items()
+            _claim_text(kind, value, who, value == given) for value, who in values.items()
         )
         authority = self._authority(kind)
-        if authority is None or authority in session.out or authority not in self.registry.enabled:
+        if (
+            authority is None
+            or authority in session.out
+            or authority in self.out_for_run
+            or authority not in self.registry.enabled
+        ):
             state = "not available" if authority else "not configured"
             session.reasons.append(
                 f"providers disagree about the {kind} id ({listing}) and the {kind} authority "
@@ -327,12 +503,13 @@ class Engine:
                 for value in ordered
             )
         )
-        evidence = [r for n, r in results.items() if n != authority and r.title]
-        fitting = [
-            value
+        records = {
+            value: record
             for value, record in zip(ordered, checks, strict=True)
-            if isinstance(record, ProviderResult) and _fits(record, evidence)
-        ]
+            if isinstance(record, ProviderResult)
+        }
+        evidence = [r for n, r in results.items() if n != authority and r.title]
+        fitting = [value for value, record in records.items() if _fits(record, evidence)]
         if len(fitting) != 1:
             why = "none of them matches" if not fitting else "more than one matches"
             session.reasons.append(
@@ -341,33 +518,85 @@ class Engine:
             )
             return None
         keep = fitting[0]
-        if INPUT in values and keep not in [v for v, who in values.items() if INPUT in who]:
-            given = ", ".join(str(v) for v, who in values.items() if INPUT in who)
+        if given is not None and keep != given:
             session.reasons.append(
-                f"the {kind} id given ({given}) is not the movie the other providers describe; "
-                f"{authority} confirms {kind} {keep}"
+                f"the ids given name different movies: {kind} {given} is "
+                f"{_describe(records.get(given), authority)}, but the other ids lead to "
+                f"{_describe(records[keep])} ({kind} {keep}), says {authority} (the {kind} "
+                "authority)"
             )
             return None
         dropped = set(ordered) - {keep}
         for value in dropped:
-            record = checks[ordered.index(value)]
-            what = (
-                f"'{record.title}' ({record.year})"
-                if isinstance(record, ProviderResult)
-                else "no such movie"
-            )
-            offenders = sorted(values[value] - {INPUT})
+            offenders = sorted(values[value])
             session.reasons.append(
                 f"{', '.join(offenders)} claimed {kind} {value}, but {authority} (the {kind} "
-                f"authority) says that is {what}; kept {kind} {keep} and dropped the wrong claim"
+                f"authority) says that is {_describe(records.get(value))}; kept "
+                f"{kind} {keep} and dropped the wrong claim"
             )
             for name in offenders:
                 result = results.get(name)
                 if result is not None and name != authority:
                     results[name] = attrs.evolve(result, ids=_without(result.ids, kind))
-        results[authority] = checks[ordered.index(keep)]
+        results[authority] = records[keep]
         self._report(session, authority, ProviderReport(status="ok", result=results[authority]))
         return keep, dropped
+
+    def _given_ids_disagree(
+        self, session: _Session, results: Mapping[str, ProviderResult]
+    ) -> str | None:
+        """Why the given ids do not name one movie, or None when they do (or cannot be told).
+
+        Two checks that id disputes cannot make: a given id its own authority was asked about
+        and does not know, while the other ids name a movie; and records reached through
+        different given ids that are not the same film (titles and years), which happens when
+        no provider states both ids.
+        """
+        if len(session.given.items()) < 2 or not results:
+            return None
+        stated = {name: self._extract(name, result) for name, result in results.items()}
+        named = next((r for r in results.values() if r.title), None)
+        representatives: list[tuple[str, Any, ProviderResult]] = []
+        for kind, value in session.given.items():
+            authority = self._authority(kind)
+            vouching = sorted(
+                (name for name, ids in stated.items() if ids.get(kind) == value),
+                key=lambda name: name != authority,
+            )
+            titled = [results[name] for name in vouching if results[name].title]
+            if titled:
+                representatives.append((kind, value, titled[0]))
+            elif (
+                not vouching
+                and named is not None
+                and self._unknown(session, authority, kind, value)
+            ):
+                return (
+                    f"the ids given name different movies: {kind} {value} is no movie "
+                    f"{authority} (the {kind} authority) knows, but the other ids given name "
+                    f"{_describe(named, named.provider)}"
+                )
+        for (k1, v1, r1), (k2, v2, r2) in itertools.combinations(representatives, 2):
+            if r1 is not r2 and not same_movie(titles_of(r1), r1.year, titles_of(r2), r2.year):
+                return (
+                    f"the ids given name different movies: {k1} {v1} is "
+                    f"{_describe(r1, r1.provider)}, but {k2} {v2} is {_describe(r2, r2.provider)}"
+                )
+        return None
+
+    @staticmethod
+    def _unknown(session: _Session, authority: str | None, kind: str, value: Any) -> bool:
+        """Whether ``authority`` was looked up by this very id and found nothing."""
+        if authority is None:
+            return False
+        report = session.reports.get(authority)
+        asked = session.asked.get(authority)
+        return (
+            report is not None
+            and report.status == "not_found"
+            and asked is not None
+            and asked.get(kind) == value
+        )
 
     def _worth_asking(self, name: str, usable: Ids, asked: Ids | None) -> bool:
         """Whether to ask a provider (again). One that found nothing is asked again only when
@@ -375,7 +604,9 @@ class Engine:
         empty is a new chance; Fanart.tv by tmdb id after imdb is the same record again."""
         if asked is None:
             return True
-        own = getattr(self.registry.entries[name].info.factory, "authority_for", frozenset())
+        own: frozenset[str] = getattr(
+            self.registry.entries[name].info.factory, "authority_for", frozenset()
+        )
         return any(kind in own and kind not in asked.kinds() for kind in usable.kinds())
 
     def _authority(self, kind: str) -> str | None:
@@ -391,11 +622,14 @@ class Engine:
     def _outcome(self, session: _Session, results: dict[str, ProviderResult]) -> Outcome:
         for name, result in results.items():
             self._report(session, name, ProviderReport(status="ok", result=result))
+        backbone = self._backbone_check(session)
+        if backbone is not None:
+            return backbone
         statuses = self._statuses(session)
         if not results:
             failed = [s for s in statuses.values() if s in ("rate_limited", "error")]
             if "rate_limited" in failed:
-                status = "rate_limited"
+                status: OutcomeStatus = "rate_limited"
                 session.reasons.append(
                     "a provider asked us to slow down before the movie was identified "
                     f"({_failures(session)}); retry later"
@@ -416,6 +650,20 @@ class Engine:
             )
             status = "rate_limited" if "rate_limited" in statuses.values() else "error"
             return Outcome(status=status, reasons=tuple(session.reasons), providers=statuses)
+        if session.name is not None:
+            title, year = session.name
+            records = list(results.values())
+            if not fits_name(
+                title, year, [t for r in records for t in titles_of(r)], [r.year for r in records]
+            ):
+                session.reasons.append(
+                    f"the ids given lead to {_describe(movie)} [{movie.ids}], which does not fit "
+                    f"the name given, {_label_query(title, year)} (a stale or misnamed source: "
+                    "a person decides)"
+                )
+                return Outcome(
+                    status="conflict", reasons=tuple(session.reasons), providers=statuses
+                )
         for name, report in session.reports.items():
             if report.status in ("rate_limited", "error"):
                 session.reasons.append(
@@ -443,13 +691,16 @@ class Engine:
 
     async def _identify_title(self, session: _Session, title: str, year: int | None) -> Outcome:
         candidates, groups = await self._candidates(session, title, year)
+        backbone = self._backbone_check(session)
+        if backbone is not None:
+            return backbone  # a decision without TMDB's candidates is not one automation makes
         matching = [c for c in candidates if c.matches]
         statuses = self._statuses(session)
         if not matching:
             failed = {n for n, s in statuses.items() if s in ("rate_limited", "error")}
             searchers = [n for n in self.registry.enabled if self.registry.implements(n, "search")]
             if failed and set(searchers) <= failed:
-                status = (
+                status: OutcomeStatus = (
                     "rate_limited"
                     if any(statuses[n] == "rate_limited" for n in failed)
                     else "error"
@@ -483,7 +734,7 @@ class Engine:
         session.reasons.append(
             f"identified by search: {_label(chosen)} ({'; '.join(chosen.notes)})"
         )
-        claims: dict[str, dict[Any, set[str]]] = {}
+        claims: Claims = {}
         for name, hits in groups[chosen.ids]:
             for kind, value in hits.items():
                 claims.setdefault(kind, {}).setdefault(value, set()).add(name)
@@ -527,8 +778,8 @@ class Engine:
                 continue
             budget -= len(chosen)
             lookups = await asyncio.gather(*(self._xref(session, groups[i]) for i in chosen))
-            for index, found in zip(chosen, lookups, strict=True):
-                extra[index] = found
+            for index, records in zip(chosen, lookups, strict=True):
+                extra[index] = records
             groups, extra = regroup(groups, extra, self._extract)
             scored = [score(query, year, m, extra.get(i, ())) for i, m in enumerate(groups)]
         order = sorted(
@@ -561,12 +812,31 @@ class Engine:
     ) -> Identification:
         if not outcome.providers:
             outcome = attrs.evolve(outcome, providers=self._statuses(session))
+        self._tally(session)
         return Identification(
             outcome=outcome,
             reports=dict(session.reports),
             requests=memo.total,
             requests_by_provider=memo.by_provider(),
         )
+
+    def _tally(self, session: _Session) -> None:
+        """Add one identification's provider statuses to the run's `ProviderFailures`."""
+        statuses: dict[str, ProviderStatus] = dict(session.searched)
+        statuses.update({name: report.status for name, report in session.reports.items()})
+        for name, status in statuses.items():
+            tally = self._failures.get(name) or ProviderFailures(provider=name)
+            report = session.reports.get(name)
+            failed = status == "error" and (report is None or report.result is None)
+            limited = status == "rate_limited" and (report is None or report.result is None)
+            self._failures[name] = attrs.evolve(
+                tally,
+                asked=tally.asked + 1,
+                failed=tally.failed + failed,
+                rate_limited=tally.rate_limited + limited,
+                detail=report.detail if (failed or limited) and report else tally.detail,
+                out_for_run=name in self.out_for_run,
+            )
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -581,19 +851,53 @@ def _failures(session: _Session) -> str:
     )
 
 
-def _policy(interactive: bool) -> http.RetryPolicy:
-    return http.INTERACTIVE if interactive else http.AUTOMATED
+def _blocked_reason(why: str) -> str:
+    return (
+        f"TMDB, the cross-reference backbone, is not available ({why}); automated "
+        "identification is blocked by tmdb_policy = 'block'. Configure TMDB or set "
+        "tmdb_policy = 'warn' to identify without it."
+    )
 
 
-def _known(claims: Mapping[str, Mapping[Any, set[str]]]) -> Ids:
-    """The first-claimed value of each id kind (the input's, when given)."""
-    values = {}
+def _known(claims: Claims, given: Ids) -> Ids:
+    """The value of each id kind to ask with: the given one, else the first claimed."""
+    values: dict[str, Any] = dict(given.items())
     for kind in ID_KINDS:
         options = claims.get(kind)
-        if options:
-            with_input = [v for v, who in options.items() if INPUT in who]
-            values[kind] = with_input[0] if with_input else next(iter(options))
+        if kind not in values and options:
+            values[kind] = next(iter(options))
     return Ids(**values)
+
+
+def _disputes(claims: Claims, given: Ids) -> dict[str, dict[Any, set[str]]]:
+    """Each id kind with more than one value among the claims and the given id."""
+    disputes = {}
+    for kind, options in claims.items():
+        values = {value: set(who) for value, who in options.items()}
+        value = given.get(kind)
+        if value is not None:
+            values.setdefault(value, set())
+        if len(values) > 1:
+            disputes[kind] = values
+    return disputes
+
+
+def _claim_text(kind: str, value: Any, who: set[str], given: bool) -> str:
+    names = sorted(who)
+    if given:
+        names.insert(0, "the input")
+    verb = "say" if len(names) > 1 else "says"
+    return f"{', '.join(names)} {verb} {kind} {value}"
+
+
+def _describe(record: MovieData | None, source: str | None = None) -> str:
+    """``'Heat' (1995)``, ``'Heat' (1995) (tmdb)`` with the provider that says so, or ``no
+    movie tmdb knows`` / ``no such movie`` for None."""
+    if record is None:
+        return f"no movie {source} knows" if source else "no such movie"
+    year = f" ({record.year})" if record.year else ""
+    said = f" ({source})" if source else ""
+    return f"'{record.title}'{year}{said}"
 
 
 def _without(ids: Ids, kind: str) -> Ids:
@@ -605,11 +909,7 @@ def _fits(record: ProviderResult, evidence: Iterable[ProviderResult]) -> bool:
     others = list(evidence)
     if not others:
         return False
-    titles = [record.title, record.original_title, *record.alternative_titles]
-    agree = sum(
-        same_movie(titles, record.year, [o.title, o.original_title, *o.alternative_titles], o.year)
-        for o in others
-    )
+    agree = sum(same_movie(titles_of(record), record.year, titles_of(o), o.year) for o in others)
     return agree * 2 > len(others)
 
 

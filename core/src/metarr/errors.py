@@ -26,7 +26,8 @@ class StorageError(MetarrError):
 
 
 class ProviderError(MetarrError):
-    """A provider request failed. ``out_for_run`` says whether to stop asking this provider."""
+    """A provider request failed. ``out_for_run`` says whether to stop asking this provider
+    for the rest of the run (every later identification of the same `Orchestrator`)."""
 
     out_for_run = False
     status = "error"
@@ -44,7 +45,8 @@ class NotFoundError(ProviderError):
 
 
 class AuthError(ProviderError):
-    """The provider rejected our credentials; fix the configuration."""
+    """The provider rejected our credentials; fix the configuration. The provider is out for
+    the run: asking again with the same credentials would only be rejected again."""
 
     out_for_run = True
 
@@ -54,9 +56,9 @@ class RateLimitedError(ProviderError):
 
     ``retry_after`` is in seconds when the provider said so; ``until`` is set for quotas that
     reset at a known time (OMDb's daily limit), which pauses the provider for longer than a run.
+    Not out for the run: the provider's gate pauses it until then instead.
     """
 
-    out_for_run = True
     status = "rate_limited"
 
     def __init__(
@@ -77,4 +79,6 @@ class UnavailableError(ProviderError):
 
 
 class InvalidResponseError(ProviderError):
-    """The provider answered with something we cannot parse (bad JSON, wrong shape, too large)."""
+    """The provider answered with something we cannot use: bad or too deeply nested JSON, a
+    wrong shape, too large, or a 404 that is not the API's own not-found answer (a wrong
+    ``base_url``)."""

@@ -32,6 +32,8 @@ async def lookup_by_id(ids: Ids) -> ProviderResult | None:
 
     Return None when no given id is usable by this provider or it has no such movie. Raise
     `AuthError`, `RateLimitedError`, `UnavailableError` or `InvalidResponseError` on failure.
+    Only your API's own not-found answer means "no such movie": claim it with a ``classify``
+    callback (`metarr.http.ProviderHttp.get_json`); any other 404 is an `InvalidResponseError`.
     """
 
 

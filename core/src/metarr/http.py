@@ -2,9 +2,17 @@
 
 One `httpx.AsyncClient` per run is shared by all providers; each provider talks through its
 own `ProviderHttp`, which resolves paths against the provider's ``base_url``, caps response
-size and total time, classifies failures into `metarr.errors`, retries what the current
-`RetryPolicy` allows (stamina), redacts secrets from every message, and reuses responses
-through the current `RequestMemo` so one identification never sends the same request twice.
+size, nesting depth and total time, classifies failures into `metarr.errors`, retries what the
+current `RetryPolicy` allows (stamina), redacts secrets from every message, and reuses
+responses through the current `RequestMemo` so one identification never sends the same request
+twice.
+
+**Not found is the plugin's to say.** Only a plugin knows its API's not-found answer (TMDB:
+HTTP 404 with ``status_code`` 34; OMDb: HTTP 200 with ``"Error": "Movie not found!"``), so a
+plugin declares it with a ``classify`` callback that returns `NotFoundError` for exactly that
+answer. A 404 nobody claims is an `InvalidResponseError` ("check base_url"): a base URL missing
+its version path answers 404 to everything, and that must be an error (asked again later), never
+a settled "this provider has no such movie".
 
 Secrets: each `ProviderHttp` registers the secrets it sends (however they were configured)
 and puts the redacting filter on the loggers it drives; a parsed body is scrubbed of them
@@ -32,10 +40,10 @@ import httpx
 import stamina
 
 from metarr import __version__
+from metarr.config import env_name
 from metarr.errors import (
     AuthError,
     InvalidResponseError,
-    NotFoundError,
     ProviderError,
     RateLimitedError,
     UnavailableError,
@@ -48,11 +56,16 @@ R = TypeVar("R")
 
 USER_AGENT = f"metarr/{__version__} (movie metadata orchestrator; python-httpx)"
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+MAX_JSON_DEPTH = 64  # no provider API nests a tenth of this; deeper bodies are refused
 DEFAULT_RETRY_AFTER = 1.0
 
 # A classifier sees (status, parsed body or None) and may return the error to raise, or None
-# to let the default classification run. OMDb needs it: its quota error comes as HTTP 401.
+# to let the default classification run. OMDb needs it (its quota error comes as HTTP 401), and
+# every plugin uses it to claim its API's not-found answer (see the module docstring).
 Classifier = Callable[[int, Any], ProviderError | None]
+# Told at once when a provider answers 429 (seconds to wait, or None; the reason), so the
+# provider's gate holds every other request back while this one waits to be retried.
+RateLimitListener = Callable[[float | None, str], None]
 
 
 def new_client(*, max_connections: int = 64) -> httpx.AsyncClient:
@@ -70,12 +83,14 @@ class RetryPolicy:
 
     ``attempts`` bounds tries for transient failures (network, timeout, 5xx) and, when
     ``retry_rate_limited``, for 429s too, waiting the provider's Retry-After when it is at most
-    ``max_wait`` seconds.
+    ``max_wait`` seconds. ``patient`` names providers whose short 429s are waited out even
+    when ``retry_rate_limited`` is off (an automated run cannot do without TMDB).
     """
 
     attempts: int
     retry_rate_limited: bool
     max_wait: float = 30.0
+    patient: frozenset[str] = frozenset()
 
 
 AUTOMATED = RetryPolicy(attempts=2, retry_rate_limited=False)
@@ -212,6 +227,7 @@ class ProviderHttp:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.stats = stats or TrafficStats()
+        self.on_rate_limited: RateLimitListener | None = None
         self._secrets = secrets
         register(*secrets)
         install_log_redaction(f"metarr.provider.{provider}")
@@ -232,9 +248,12 @@ class ProviderHttp:
     ) -> Any:
         """GET ``base_url + path`` and return the parsed JSON body.
 
-        Raises `NotFoundError` (404), `AuthError` (401/403), `RateLimitedError` (429, with
-        ``retry_after``), `UnavailableError` (network, timeout, 5xx), `InvalidResponseError`
-        (not JSON, too large); ``classify`` may claim a response first.
+        Raises `AuthError` (401/403), `RateLimitedError` (429, with ``retry_after``),
+        `UnavailableError` (network, timeout, 5xx), `InvalidResponseError` (not JSON, nested
+        deeper than `MAX_JSON_DEPTH`, too large, other 4xx, and any 404 ``classify`` does not
+        claim). ``classify(status, parsed_body)`` sees every response first and may return the
+        error to raise instead; return `NotFoundError` from it for your API's own not-found
+        answer (the only way a request ends in `NotFoundError`).
         """
         return await self.request("GET", path, params=params, headers=headers, classify=classify)
 
@@ -302,7 +321,8 @@ class ProviderHttp:
 
         def backoff(exc: Exception) -> bool | float:
             if isinstance(exc, RateLimitedError):
-                if not policy.retry_rate_limited or exc.until is not None:
+                waits = policy.retry_rate_limited or self.provider in policy.patient
+                if not waits or exc.until is not None:
                     return False
                 wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER
                 return wait if wait <= policy.max_wait else False
@@ -385,32 +405,34 @@ class ProviderHttp:
 
     def _interpret(self, response: httpx.Response, body: bytes, classify: Classifier | None) -> Any:
         status = response.status_code
-        parsed: Any = None
-        parse_error: str | None = None
-        try:
-            parsed = scrub(json.loads(body)) if body else None  # an echoed key goes no further
-        except (ValueError, UnicodeDecodeError) as exc:
-            parse_error = f"body is not JSON ({type(exc).__name__})"
+        parsed, parse_error = _parse(body)
+        if parsed is not None:
+            parsed = scrub(parsed)  # an echoed key goes no further
         if classify is not None:
             claimed = classify(status, parsed)
             if claimed is not None:
                 if isinstance(claimed, RateLimitedError):
-                    self.stats.rate_limited[self.provider] += 1
+                    self._rate_limited(claimed)
                 raise claimed
         if status == 429:
-            self.stats.rate_limited[self.provider] += 1
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             hint = f"; retry after {retry_after:g} s" if retry_after is not None else ""
-            raise RateLimitedError(
+            limited = RateLimitedError(
                 self.provider, f"rate limited (HTTP 429){hint}", retry_after=retry_after
             )
+            self._rate_limited(limited)
+            raise limited
         if status in (401, 403):
             raise AuthError(
                 self.provider,
                 f"credentials rejected (HTTP {status}): check the {self.provider} API key",
             )
         if status == 404:
-            raise NotFoundError(self.provider, "not found (HTTP 404)")
+            raise InvalidResponseError(
+                self.provider,
+                f"HTTP 404 that is not {self.provider}'s not-found answer: check base_url "
+                f"({env_name(self.provider, 'base_url')}, now {self._redact(self.base_url)})",
+            )
         if status >= 500 or status in (408, 425):
             raise UnavailableError(self.provider, f"server error (HTTP {status})")
         if status >= 400:
@@ -421,6 +443,11 @@ class ProviderHttp:
             raise InvalidResponseError(self.provider, parse_error)
         return parsed
 
+    def _rate_limited(self, error: RateLimitedError) -> None:
+        self.stats.rate_limited[self.provider] += 1
+        if self.on_rate_limited is not None:
+            self.on_rate_limited(error.retry_after, error.detail)
+
     def _describe(self, path: str, params: Mapping[str, Any]) -> str:
         """The request as ``path?query`` with secrets masked (for counts and logs)."""
         query = str(httpx.QueryParams(params))
@@ -428,6 +455,37 @@ class ProviderHttp:
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secrets)
+
+
+def _parse(body: bytes) -> tuple[Any, str | None]:
+    """The parsed JSON body (None when empty or unusable) and why it is unusable."""
+    if not body:
+        return None, None
+    try:
+        parsed = json.loads(body)
+    except RecursionError:
+        return None, f"body is nested more than {MAX_JSON_DEPTH} levels deep"
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f"body is not JSON ({type(exc).__name__})"
+    if _too_deep(parsed):
+        return None, f"body is nested more than {MAX_JSON_DEPTH} levels deep"
+    return parsed, None
+
+
+def _too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON data nests lists and objects more than ``limit`` levels (no recursion)."""
+    if not isinstance(value, dict | list):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def parse_retry_after(value: str | None) -> float | None:

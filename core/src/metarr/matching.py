@@ -143,3 +143,23 @@ def same_movie(
     if not a_keys & b_keys:
         return False
     return a_year is None or b_year is None or abs(a_year - b_year) <= 1
+
+
+def titles_of(record: object) -> list[str | None]:
+    """A record's titles for matching: title, original title and any alternative titles
+    (provider results have them; merged movies and search hits may not)."""
+    alternatives: Iterable[str] = getattr(record, "alternative_titles", ())
+    return [getattr(record, "title", None), getattr(record, "original_title", None), *alternatives]
+
+
+def fits_name(
+    title: str, year: int | None, titles: Iterable[str | None], years: Iterable[int | None]
+) -> bool:
+    """Whether a movie fits the name an input gives with its ids: the normalized title is one
+    of the movie's (title, original or alternative titles, from any provider) and, when the
+    input has a year, one of the movie's years is at most one off (no year at all: it fits)."""
+    key = normalize_title(title)
+    if key not in {normalize_title(t) for t in titles if t}:
+        return False
+    known = [y for y in years if y]
+    return year is None or not known or any(abs(y - year) <= 1 for y in known)

@@ -30,9 +30,10 @@ from metarr.cache import (
     UnreadableMovieError,
 )
 from metarr.config import Settings, load_settings
-from metarr.engine import Engine, Identification, ProviderReport
+from metarr.engine import Engine, Identification, ProviderFailures, ProviderReport
 from metarr.http import TrafficStats, new_client
 from metarr.ids import Ids
+from metarr.matching import fits_name, titles_of
 from metarr.models import Candidate, Outcome, ProviderStatus
 from metarr.plugins import PluginInfo, Registry, build_registry, discover
 from metarr.query import Query
@@ -228,21 +229,26 @@ class Orchestrator:
     ) -> Identification:
         """Identify one input and persist the result; returns the full identification.
 
-        Automated runs (``interactive=False``) do not search again for an input already
-        waiting for a person: its queued outcome comes back with no request, unless
-        ``retry_queued``. ``refresh`` asks every provider again whatever the cache holds.
+        A recorded identity answers only the same input (its key: the caller's, or one derived
+        from the input as given); a cached movie answers only when it fits the input (no given
+        id contradicts it, a given title is one of its titles). Automated runs
+        (``interactive=False``) do not search again for an input already waiting for a person:
+        its queued outcome comes back with no request, unless ``retry_queued``. ``refresh``
+        asks every provider again whatever the cache holds.
         """
         now = self._clock()
         self._apply_pauses(now)
         key = query.input_key
         ids = query.ids
+        decided = False  # a recorded identity says which movie: the input is not checked again
         if by != "person":
             identity = self.cache.identity(key)
             if identity is not None and (identity.by == "person" or not ids):
                 ids = identity.ids  # a person's choice is never re-searched or overridden
-        cached = self.cache.find(ids) if ids else None
+                decided = True
+        cached = self._answer(query, ids, check=not decided) if ids else None
         if cached is None and not (interactive or retry_queued or refresh):
-            queued = self._queued(key)
+            queued = self._queued(query)
             if queued is not None:
                 return Identification(outcome=queued)
         todo: list[str] | None = None
@@ -263,7 +269,10 @@ class Orchestrator:
             if waiting is not None:
                 return Identification(outcome=waiting)
             if ids:
-                identification = await self.engine.lookup(ids, interactive=interactive)
+                name = None if decided else query.title
+                identification = await self.engine.lookup(
+                    ids, interactive=interactive, title=name, year=query.year if name else None
+                )
             else:
                 identification = await self.engine.identify_title(query.title or "", query.year)
         by = by or ("lookup" if query.ids else "search")
@@ -274,10 +283,34 @@ class Orchestrator:
     def _lookup_providers(self) -> list[str]:
         return [n for n in self.registry.enabled if self.registry.implements(n, "lookup_by_id")]
 
-    def _queued(self, key: str) -> Outcome | None:
-        """The outcome of an input waiting for a person, without a request."""
-        waiting = self.cache.queued(key)
-        if waiting is None:
+    def provider_failures(self) -> dict[str, ProviderFailures]:
+        """The providers that failed (or were rate limited) in this orchestrator's run so far,
+        with how often and why; a provider whose credentials were rejected is marked
+        ``out_for_run`` (it is not asked again). For summaries and exit codes."""
+        return self.engine.failures()
+
+    def _answer(self, query: Query, ids: Ids, *, check: bool) -> CachedMovie | None:
+        """The cached movie for ``ids`` when it answers ``query``: no given id contradicts it,
+        no other cached movie holds a given id, a given title (and year) fits it."""
+        if not check:
+            return self.cache.find(ids)
+        found = self.cache.find_all(ids)
+        if len(found) != 1:
+            return None  # not cached, or the given ids are cached as different movies
+        [cached] = found
+        if any(cached.ids.get(kind) not in (None, value) for kind, value in ids.items()):
+            return None
+        if query.title is not None:
+            records = [cached.movie, *(p.result for p in cached.parts.values() if p.result)]
+            titles = [title for record in records for title in titles_of(record)]
+            if not fits_name(query.title, query.year, titles, [r.year for r in records]):
+                return None
+        return cached
+
+    def _queued(self, query: Query) -> Outcome | None:
+        """The outcome of this input waiting for a person, without a request."""
+        waiting = self.cache.queued(query.input_key)
+        if waiting is None or not _same_input(waiting.input, query):
             return None
         note = (
             f"queued for a person since {waiting.queued_at:%Y-%m-%d %H:%M} UTC (metarr queue); "
@@ -533,6 +566,14 @@ def _not_before(report: ProviderReport, now: datetime) -> datetime:
     return now + RETRY_DEFAULT
 
 
+def _same_input(stored: dict[str, Any], query: Query) -> bool:
+    """Whether a queue entry's stored input is ``query``'s input (not just its key)."""
+    try:
+        return Query.from_input(stored).same_input(query)
+    except (ValueError, TypeError):
+        return False
+
+
 def _ids_key(ids: Ids) -> str:
     kind, value = ids.items()[0]
     return f"{kind}:{value}"
@@ -609,6 +650,10 @@ class SyncOrchestrator:
     def get(self, ids: Ids) -> CachedMovie | None:
         """`Orchestrator.get` (cache only)."""
         return self._orchestrator.get(ids)
+
+    def provider_failures(self) -> dict[str, ProviderFailures]:
+        """`Orchestrator.provider_failures` (no I/O)."""
+        return self._orchestrator.provider_failures()
 
     def close(self) -> None:
         """Close the orchestrator and its event loop."""

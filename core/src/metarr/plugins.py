@@ -69,20 +69,20 @@ def discover(env: Mapping[str, str] | None = None) -> list[PluginInfo]:
         if (allowed is not None and ep.name not in allowed) or ep.name in found:
             continue
         dist = ep.dist
-        common = {
-            "name": ep.name,
-            "distribution": dist.name if dist else None,
-            "version": dist.version if dist else None,
-        }
+        info = PluginInfo(
+            name=ep.name,
+            distribution=dist.name if dist else None,
+            version=dist.version if dist else None,
+        )
         try:
             factory = ep.load()
         except Exception as exc:  # a broken plugin must not stop the others
             log.warning("provider plugin %s failed to load: %s", ep.name, exc)
-            found[ep.name] = PluginInfo(
-                **common, error=f"failed to load: {type(exc).__name__}: {exc}"
+            found[ep.name] = attrs.evolve(
+                info, error=f"failed to load: {type(exc).__name__}: {exc}"
             )
             continue
-        found[ep.name] = PluginInfo(**common, factory=factory)
+        found[ep.name] = attrs.evolve(info, factory=factory)
     return [found[name] for name in sorted(found)]
 
 
@@ -104,6 +104,7 @@ class ProviderEntry:
     state: State
     reason: str | None = None
     provider: Any = None
+    http: ProviderHttp | None = None  # the enabled provider's HTTP view (the engine listens to it)
 
     @property
     def name(self) -> str:
@@ -144,6 +145,11 @@ class Registry:
         """The id kinds a provider's lookup accepts."""
         return frozenset(self.entries[name].info.id_types)
 
+    def http(self, name: str) -> ProviderHttp | None:
+        """The enabled provider's HTTP view (None for others, and for fakes built without one)."""
+        entry = self.entries.get(name)
+        return None if entry is None else entry.http
+
     def languages(self, name: str) -> frozenset[str] | None:
         """The metadata languages a provider serves (None: any)."""
         return getattr(self.entries[name].provider, "languages", None)
@@ -176,7 +182,7 @@ class Registry:
         return ranks
 
     def _impl(self, name: str, hook: str) -> pluggy.HookImpl | None:
-        caller = getattr(self.pm.hook, hook)
+        caller: pluggy.HookCaller = getattr(self.pm.hook, hook)
         for impl in caller.get_hookimpls():
             if impl.plugin_name == name:
                 return impl
@@ -271,7 +277,7 @@ def _enable(
         return ProviderEntry(
             info=info, state="broken", reason=f"failed to start: {type(exc).__name__}: {exc}"
         )
-    return ProviderEntry(info=info, state="enabled", provider=provider)
+    return ProviderEntry(info=info, state="enabled", provider=provider, http=http)
 
 
 def missing_settings(factory: Any, psettings: Any) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import attrs
@@ -38,15 +39,41 @@ def _year(value: object) -> int | None:
     return year
 
 
+def _key(value: object) -> str | None:
+    return sanitize.text(value, MAX_TITLE)
+
+
+def derived_key(ids: Ids, title: str | None = None, year: int | None = None) -> str:
+    """The key of an input without a caller's key: every part of the input, as given.
+
+    ``tmdb:603``, ``tmdb:949 imdb:tt0133093``, ``title:"The Heat" year:2013``,
+    ``imdb:tt0133093 title:"The Matrix"``: ids in canonical order, then the title exactly as
+    given (JSON-quoted, case and articles kept), then the year. Two inputs share a derived key
+    only when they are the same input, so a recorded identity or queued outcome never answers
+    another one ("The Heat" is not "Heat"; ``tmdb:949`` alone is not ``tmdb:949`` with an IMDb
+    id that may name another movie).
+    """
+    parts = [f"{kind}:{value}" for kind, value in ids.items()]
+    if title is not None:
+        parts.append(f"title:{json.dumps(title, ensure_ascii=False)}")
+    if year is not None:
+        parts.append(f"year:{year}")
+    return " ".join(parts)
+
+
 @attrs.frozen(kw_only=True)
 class Query:
     """One input to identify. ``key`` is the caller's handle for it (a file path, a row id);
-    without one, a key is derived from the ids or the title and year."""
+    without one, the key is derived from the whole input as given (`derived_key`).
+
+    Two queries are the same input when `same_input` says so (the key aside); equality (``==``)
+    also compares the keys.
+    """
 
     ids: Ids = attrs.field(factory=Ids)
     title: str | None = attrs.field(default=None, converter=_title)
     year: int | None = attrs.field(default=None, converter=_year)
-    key: str | None = attrs.field(default=None, converter=lambda v: sanitize.text(v, MAX_TITLE))
+    key: str | None = attrs.field(default=None, converter=_key)
 
     def __attrs_post_init__(self) -> None:
         if not self.ids and self.title is None:
@@ -54,14 +81,13 @@ class Query:
 
     @property
     def input_key(self) -> str:
-        """The key under which queues and confirmed identities remember this input."""
-        if self.key:
-            return self.key
-        if self.ids:
-            kind, value = self.ids.items()[0]
-            return f"{kind}:{value}"
-        year = f" ({self.year})" if self.year else ""
-        return f"title:{normalize_title(self.title or '')}{year}"
+        """The key under which queues and confirmed identities remember this input: the
+        caller's ``key``, else `derived_key` of the input as given."""
+        return self.key or derived_key(self.ids, self.title, self.year)
+
+    def same_input(self, other: Query) -> bool:
+        """Whether both ask the same thing (ids, title and year; the keys are not compared)."""
+        return (self.ids, self.title, self.year) == (other.ids, other.title, other.year)
 
     def to_input(self) -> dict[str, Any]:
         """The input as plain data, for the queues."""

@@ -98,7 +98,8 @@ class ProviderContract:
         raise NotImplementedError
 
     def mock_not_found(self, httpx_mock: Any) -> None:
-        """Register responses saying the movie does not exist (default: HTTP 404 everywhere)."""
+        """Register your API's own answer that the movie does not exist (default: HTTP 404
+        with ``{"error": "not found"}`` everywhere). Your ``classify`` must claim it."""
         httpx_mock.add_response(status_code=404, json={"error": "not found"}, is_reusable=True)
 
     def mock_failure(self, httpx_mock: Any, status: int, headers: dict[str, str]) -> None:
@@ -160,6 +161,14 @@ class ProviderContract:
     def test_not_found_gives_none(self, httpx_mock: Any) -> None:
         self.mock_not_found(httpx_mock)
         assert self.lookup(self.known_ids) is None
+
+    def test_a_404_that_is_not_your_not_found_answer_is_invalid(self, httpx_mock: Any) -> None:
+        # A base URL missing its version path answers 404 to everything: an error to report
+        # (and to ask again later), never "no such movie", which the cache keeps as settled.
+        httpx_mock.add_response(status_code=404, text="<html>Not Found</html>", is_reusable=True)
+        with pytest.raises(InvalidResponseError) as info:
+            self.lookup(self.known_ids)
+        self._assert_no_secret(info.value)
 
     def test_unusable_ids_give_none_without_a_request(self, httpx_mock: Any) -> None:
         usable = set(getattr(self.factory, "id_types", ()))

@@ -344,3 +344,11 @@ def test_every_error_is_a_provider_error_naming_fanart(httpx_mock: HTTPXMock) ->
     with pytest.raises(ProviderError) as info:
         lookup(Ids(tmdb=603))
     assert info.value.provider == "fanart"
+
+
+@pytest.mark.parametrize("body", [{"error": "not a route"}, None])
+def test_404_without_fanarts_envelope_is_a_bad_response(httpx_mock: HTTPXMock, body: Any) -> None:
+    """Only Fanart's error envelope on a 404 means "no art"; a bare 404 is a wrong base URL."""
+    httpx_mock.add_response(status_code=404, json=body)
+    with pytest.raises(InvalidResponseError, match="METARR_FANART_BASE_URL"):
+        lookup(Ids(tmdb=603))

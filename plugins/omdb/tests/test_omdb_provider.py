@@ -459,3 +459,11 @@ def test_classifier_table(status: int, body: Any, expected: type[ProviderError] 
         assert result is None
     else:
         assert type(result) is expected
+
+
+@pytest.mark.parametrize("body", [INCORRECT_ID, {"error": "not a route"}])
+def test_404_is_never_omdbs_not_found(httpx_mock: HTTPXMock, call: Any, body: Any) -> None:
+    """OMDb says "no result" with HTTP 200; a 404, whatever its text, is a wrong base URL."""
+    httpx_mock.add_response(status_code=404, json=body)
+    with pytest.raises(InvalidResponseError, match="METARR_OMDB_BASE_URL"):
+        call(lookup())

@@ -454,3 +454,18 @@ def test_null_runtime_and_votes(httpx_mock: Any, tmdb: Any, tmdb_url: Any) -> No
     assert result is not None
     assert result.runtime is None
     assert result.ratings == ()
+
+
+@pytest.mark.parametrize(
+    "body", [{"error": "not a route"}, {"status_code": 7, "status_message": "Invalid API key"}]
+)
+def test_404_without_tmdbs_not_found_code_is_a_bad_response(
+    httpx_mock: Any, tmdb: Any, tmdb_url: Any, body: Any
+) -> None:
+    """A base URL missing ``/3`` answers 404 to everything: an error naming the setting to
+    check, never "no such movie" (which the cache keeps as settled)."""
+    from metarr import InvalidResponseError
+
+    httpx_mock.add_response(url=tmdb_url("/movie/603"), status_code=404, json=body)
+    with pytest.raises(InvalidResponseError, match="METARR_TMDB_BASE_URL"):
+        tmdb.lookup(tmdb=603)

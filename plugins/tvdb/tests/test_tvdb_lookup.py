@@ -254,9 +254,25 @@ def test_other_4xx_is_invalid(kit: Any, endpoint: str) -> None:
 
 def test_not_found_is_never_raised_from_hooks(kit: Any) -> None:
     kit.add_login(is_reusable=True)
-    kit.mock.add_response(method="GET", status_code=404, is_reusable=True)
+    kit.mock.add_response(
+        method="GET",
+        status_code=404,
+        json=kit.sample("handwritten_not_found.json"),
+        is_reusable=True,
+    )
     assert kit.call(_lookup(Ids(tvdb=12345))) is None
     try:
         assert kit.call(_search("Nothing")) == []
     except NotFoundError:  # pragma: no cover - the assertion is the point
         pytest.fail("search raised NotFoundError")
+
+
+@pytest.mark.parametrize("body", [None, {"error": "no route"}, "<html>Not Found</html>"])
+def test_404_without_the_envelope_is_a_bad_response(kit: Any, body: Any) -> None:
+    """A base URL missing its version path answers 404 to everything: an error, never "no
+    such movie" (which the cache would keep as settled)."""
+    kit.add_login(is_reusable=True)
+    kwargs: dict[str, Any] = {"text": body} if isinstance(body, str) else {"json": body}
+    kit.mock.add_response(method="GET", status_code=404, is_reusable=True, **kwargs)
+    with pytest.raises(InvalidResponseError, match="METARR_TVDB_BASE_URL"):
+        kit.call(_lookup(Ids(tvdb=12345)))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
+from metarr.cache import input_keys
 from metarr.cache.database import write_transaction
 from metarr.cache.times import system_clock, to_text
 from metarr.errors import StorageError
@@ -181,6 +182,13 @@ def m004_id_disputes(db: Database) -> None:
         "CREATE INDEX id_disputes_holder ON id_disputes(holder_id)",
         "CREATE INDEX id_disputes_claimant ON id_disputes(claimant_id)",
     )
+
+
+@migration
+def m005_input_keys_as_given(db: Database) -> None:
+    """Keys derived from the whole input as given (all ids, the title as written): rows keyed
+    the old way (first id only, loose title) are re-keyed (`metarr.cache.input_keys`)."""
+    input_keys.rekey(db)
 
 
 LATEST_VERSION = len(MIGRATIONS)

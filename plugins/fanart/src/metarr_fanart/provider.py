@@ -78,7 +78,11 @@ class FanartProvider(metarr.Provider):
         return dict(FIELD_PRIORITY)
 
     def _classify(self, status: int, body: Any) -> ProviderError | None:
-        """Auth failures carry Fanart's own message; a 200 error envelope about keys is one too."""
+        """Auth failures carry Fanart's own message; a 200 error envelope about keys is one too.
+        A 404 is "no art for this movie" only with Fanart's error envelope (``{"status":
+        "error", ...}``); any other 404 is left to the core (a bad response: check base_url)."""
+        if status == 404 and is_error_body(body):
+            return NotFoundError(self.name, "no art for this movie (HTTP 404)")
         message = error_message(body)
         if status in (401, 403) or (
             200 <= status < 300

@@ -63,9 +63,10 @@ def make_classifier(
 ) -> Classifier:
     """A ``classify`` callable for `ProviderHttp.get_json` that reads OMDb's error bodies.
 
-    ``empty`` are the error texts meaning "no result" (raised as `NotFoundError`). Unknown
-    errors on a 2xx are `UnavailableError`; on other statuses the status decides. A 2xx body
-    that is not an object with ``Response`` is an `InvalidResponseError`.
+    ``empty`` are the error texts meaning "no result" (raised as `NotFoundError`), which OMDb
+    sends with HTTP 200: the same text on another status (a 404 from a wrong base URL) is left
+    to the status. Unknown errors on a 2xx are `UnavailableError`; on other statuses the status
+    decides. A 2xx body that is not an object with ``Response`` is an `InvalidResponseError`.
     """
 
     def classify(status: int, body: Any) -> ProviderError | None:
@@ -84,7 +85,7 @@ def make_classifier(
             return None
         error = body.get("Error")
         error = error.strip() if isinstance(error, str) else ""
-        if error in empty:
+        if error in empty and ok:
             return NotFoundError(provider, f"no result ({error})")
         if error in AUTH_ERRORS:
             return AuthError(

@@ -18,6 +18,10 @@ from metarr import (
     UnavailableError,
 )
 
+# TMDB's not-found answer: HTTP 404 with one of these codes (34 resource not found, 6 invalid
+# id). Any other 404 is not TMDB saying "no such movie" (a wrong base URL); the core reports it.
+NOT_FOUND_CODES = frozenset({6, 34})
+
 # TMDB status codes a read-only movie client can meet (API.md §1.6).
 CODES: dict[int, str] = {
     3: "authentication failed",
@@ -52,7 +56,8 @@ def describe(status: int, body: Any) -> str:
 class Classifier:
     """The ``classify`` callback for `metarr.http.ProviderHttp.get_json`.
 
-    ``auth_hint`` says which setting to check on a 401/403 (it names settings, never values).
+    A 404 is "not found" only with TMDB's own body (`NOT_FOUND_CODES`). ``auth_hint`` says
+    which setting to check on a 401/403 (it names settings, never values).
     A 429 is left to the core, which reads ``Retry-After`` from the headers this callback
     does not see.
     """
@@ -68,7 +73,10 @@ class Classifier:
         if status in (401, 403):
             return AuthError(self.provider, f"credentials rejected ({detail}): {self.auth_hint}")
         if status == 404:
-            return NotFoundError(self.provider, f"not found ({detail})")
+            code = body.get("status_code") if isinstance(body, dict) else None
+            if code in NOT_FOUND_CODES and not isinstance(code, bool):
+                return NotFoundError(self.provider, f"not found ({detail})")
+            return None  # not TMDB's answer: the core reports a bad response (check base_url)
         if status >= 500 or status in (408, 425):
             return UnavailableError(self.provider, f"server error ({detail})")
         return InvalidResponseError(self.provider, f"request refused ({detail})")

@@ -146,10 +146,19 @@ class TvdbProvider(metarr.Provider):
             ) from None
 
     def _classify_data(self, status: int, body: Any) -> ProviderError | None:
-        """A 401 from a data endpoint is a stale token until a fresh login says otherwise."""
+        """A 401 from a data endpoint is a stale token until a fresh login says otherwise. A
+        404 is "no such movie" only in TheTVDB's envelope (``{"status": "failure", "message":
+        ...}``); any other 404 is left to the core (a bad response: check base_url)."""
         if status == 401:
             return _TokenRejected(self.name, "token rejected (HTTP 401)")
+        if status == 404 and _is_failure(body):
+            return NotFoundError(self.name, "not found (HTTP 404)")
         return None
+
+
+def _is_failure(body: Any) -> bool:
+    """Whether a body is TheTVDB's failure envelope."""
+    return isinstance(body, dict) and str(body.get("status", "")).lower() == "failure"
 
 
 def _bearer(token: str) -> dict[str, str]:

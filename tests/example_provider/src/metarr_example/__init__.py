@@ -2,8 +2,9 @@
 
 The service (fictional; tests mock it) answers ``GET /ratings/{imdb_id}?key=…`` with
 ``{"imdb_id": "tt0133093", "title": "The Matrix", "year": 1999, "average": 4.2,
-"scale": 5, "votes": 1234}`` and 404 for movies it has no ratings for. The provider adds that
-rating to the merged movie. CONTRIBUTING.md builds this package step by step.
+"scale": 5, "votes": 1234}``, and with HTTP 404 ``{"error": "not found"}`` for movies it has no
+ratings for. The provider adds that rating to the merged movie. CONTRIBUTING.md builds this
+package step by step.
 """
 
 from __future__ import annotations
@@ -31,13 +32,22 @@ class ExampleProvider(metarr.Provider):
             return None
         try:
             body = await self.http.get_json(
-                f"/ratings/{ids.imdb}", params={"key": self.settings.get("api_key")}
+                f"/ratings/{ids.imdb}",
+                params={"key": self.settings.get("api_key")},
+                classify=self.not_found,
             )
         except metarr.NotFoundError:
             return None
         if not isinstance(body, dict):
             raise InvalidResponseError(self.name, "expected a JSON object")
         return parse(self.name, body)
+
+    def not_found(self, status: int, body: Any) -> metarr.ProviderError | None:
+        """Claim the service's own "no ratings" answer; any other 404 (a wrong base URL) is
+        left to the core, which reports it as a bad response instead of "not found"."""
+        if status == 404 and isinstance(body, dict) and body.get("error") == "not found":
+            return metarr.NotFoundError(self.name, "no ratings for this movie")
+        return None
 
     @metarr.hookimpl
     def extract_ids(self, result: ProviderResult) -> Ids | None:
