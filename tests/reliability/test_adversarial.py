@@ -184,6 +184,23 @@ def test_a_key_revoked_mid_batch_is_sent_once_more_not_once_per_row(
     assert statuses == ["ok", "ok", "error", "error", "error", "error"]
     stored = check_db(db)
     assert sorted(s.parts["omdb"]["status"] for s in stored) == ["error"] * 4 + ["ok"] * 2
+    # the summary and the exit code say so: a provider out for the run is a provider failure
+    assert done.returncode == 5, done.stderr
+    assert b"failed    omdb in 4 rows (4 of 6)" in done.stderr
+    assert b"out for the rest of the run" in done.stderr
+
+
+def test_a_provider_failing_on_every_row_is_named_with_exit_5(
+    world: World, tmp_path: Path
+) -> None:
+    rows = [{"tmdb_id": m.tmdb_id} for m in world if m.tmdb_id and m.imdb_id][:4]
+    batch = write_jsonl(tmp_path / "rows.jsonl", rows)
+    with hostile(world, tmp_path) as (proxy, env):
+        proxy.answer("omdb", 500, {"Response": "False", "Error": "boom"})
+        done = run_cli(["batch", str(batch), "--concurrency", "2"], env, timeout=120)
+    assert done.returncode == 5, done.stderr
+    assert b"failed    omdb in every row that asked it (4 of 4)" in done.stdout
+    assert b"identified" in done.stdout
 
 
 @pytest.mark.parametrize("provider", ["fanart", "tvdb"])

@@ -26,7 +26,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -36,6 +36,7 @@ import click
 from metarr.cli import exits, output
 from metarr.cli.state import get_state
 from metarr.convert import to_json
+from metarr.engine import ProviderFailures
 from metarr.errors import StorageError
 from metarr.models import OUTCOME_STATUSES, Outcome
 from metarr.orchestrator import Orchestrator
@@ -478,8 +479,14 @@ async def run_batch(
             loop.remove_signal_handler(signal.SIGINT)
 
 
-def summary_lines(tally: Tally, requests: dict[str, int], limited: dict[str, int]) -> list[str]:
-    """The closing summary: counts per outcome, requests and 429s per provider, speed."""
+def summary_lines(
+    tally: Tally,
+    requests: dict[str, int],
+    limited: dict[str, int],
+    failures: Mapping[str, ProviderFailures] | None = None,
+) -> list[str]:
+    """The closing summary: counts per outcome, requests and 429s per provider, speed, and
+    every provider that failed (``throughout``: in every row that asked it)."""
     lines = [
         click.style("batch", bold=True)
         + f"  {tally.done} rows in {tally.elapsed:.2f} s ({tally.rate():.1f} movies/s)"
@@ -489,6 +496,15 @@ def summary_lines(tally: Tally, requests: dict[str, int], limited: dict[str, int
         lines.append(output.table(("outcome", "rows"), rows, indent=2))
     lines.append(f"{click.style('requests', bold=True)}  {output.requests_line(requests)}")
     lines.append(f"{click.style('429s', bold=True)}      {output.requests_line(limited)}")
+    for name, failed in sorted((failures or {}).items()):
+        if not failed.failed:
+            continue
+        how = "in every row that asked it" if failed.throughout else f"in {failed.failed} rows"
+        out = "; out for the rest of the run" if failed.out_for_run else ""
+        lines.append(
+            click.style("failed", fg="red", bold=True)
+            + f"    {name} {how} ({failed.failed} of {failed.asked}): {failed.detail}{out}"
+        )
     if tally.interrupted:
         lines.append(
             "stopped early by Ctrl-C: rows not started were skipped; rerun the same command to "
@@ -564,6 +580,7 @@ def batch(
     tally = Tally()
     display = Display(tally, as_json=as_json, progress=progress)
     stats: dict[str, dict[str, int]] = {}
+    failures: dict[str, ProviderFailures] = {}
 
     async def work(orc: Orchestrator) -> None:
         try:
@@ -577,6 +594,7 @@ def batch(
         finally:
             stats["requests"] = dict(orc.stats.requests)
             stats["limited"] = dict(orc.stats.rate_limited)
+            failures.update(orc.provider_failures())
 
     try:
         with handle:
@@ -587,7 +605,10 @@ def batch(
     except KeyboardInterrupt:
         tally.interrupted = True
     display.close()
-    summary = "\n".join(summary_lines(tally, stats.get("requests", {}), stats.get("limited", {})))
+    requests, limited = stats.get("requests", {}), stats.get("limited", {})
+    summary = "\n".join(summary_lines(tally, requests, limited, failures))
+    if any(failed.throughout or failed.out_for_run for failed in failures.values()):
+        tally.code = exits.worst((tally.code, exits.PROVIDER_ERROR))
     if as_json or tally.output_closed:
         click.echo(summary, err=True)
     else:
