@@ -42,7 +42,12 @@ class Clue:
 
     def to_json(self) -> dict[str, Any]:
         """Plain data: ``{"kind", "value", "source", "detail"}``."""
-        return {"kind": self.kind, "value": self.value, "source": self.source, "detail": self.detail}
+        return {
+            "kind": self.kind,
+            "value": self.value,
+            "source": self.source,
+            "detail": self.detail,
+        }
 
 
 @attrs.frozen(kw_only=True)
@@ -58,7 +63,7 @@ class Evidence:
         for clue in self.clues:
             if clue.kind in ID_KINDS:
                 chosen.setdefault(clue.kind, clue.value)
-        return Ids(**chosen)  # type: ignore[arg-type]
+        return Ids(**chosen)
 
     def contradictions(self) -> tuple[str, ...]:
         """One line per id kind that has several values (``tmdb 603 (nfo …) vs 949 (…)``)."""
@@ -77,9 +82,7 @@ class Evidence:
         """The title and year to search for: from the folder name, else the file name, else
         the NFO; the year from the same source when it has one, else from the next."""
         for sources in (NAME_SOURCES, ("nfo",)):
-            title = next(
-                (c for c in self.clues if c.kind == "title" and c.source in sources), None
-            )
+            title = next((c for c in self.clues if c.kind == "title" and c.source in sources), None)
             if title is None:
                 continue
             order = [title.source, *(s for s in sources if s != title.source)]
@@ -166,7 +169,10 @@ def _stems(item: Item) -> list[str]:
 
 def _tags(name: str, source: Source) -> list[Clue]:
     detail = names.printable(name)
-    return [Clue(kind=kind, value=value, source=source, detail=detail) for kind, value in names.id_tags(name)]
+    return [
+        Clue(kind=kind, value=value, source=source, detail=detail)
+        for kind, value in names.id_tags(name)
+    ]
 
 
 def _distinct(clues: list[Clue]) -> list[Clue]:

@@ -14,6 +14,7 @@ import re
 from typing import Any, Literal
 
 import attrs
+
 from metarr import sanitize
 from metarr.errors import InvalidIdError
 from metarr.ids import IdKind, parse_id
@@ -227,22 +228,24 @@ def title_year(name: str) -> TitleYear | None:
     clean = " ".join(clean.split())
     library = _last(_YEAR_GROUP, clean)
     if library is not None:
-        title = _title(clean[: library.start()])
+        title = clean_title(clean[: library.start()])
         if title is not None:
             return TitleYear(title=title, year=int(library.group("year")), via="library")
     if _RELEASE_TOKEN.search(clean) or _DOTTED.search(clean):
         return _guessed(clean)
     trailing = _TRAILING_YEAR.match(clean)
     if trailing and int(trailing.group("year")) <= _latest_year():
-        title = _title(trailing.group("title"))
+        title = clean_title(trailing.group("title"))
         if title is not None:
             return TitleYear(title=title, year=int(trailing.group("year")), via="plain")
-    title = _title(clean)
+    title = clean_title(clean)
     return TitleYear(title=title, year=None, via="plain") if title is not None else None
 
 
-def _title(raw: str) -> str | None:
-    title = sanitize.text(raw.strip(_EDGES), 500)
+def clean_title(raw: str) -> str | None:
+    """A title fit to search for and to show on one line: no control, line-break, zero-width
+    or bidi-override characters, at most 500 characters, some letter or digit; else None."""
+    title = sanitize.text(_UNPRINTABLE.sub("", raw).strip(_EDGES), 500)
     if title is None or not any(ch.isalnum() for ch in title):
         return None
     return title
@@ -259,7 +262,7 @@ def _guessed(name: str) -> TitleYear | None:
     """Parse a release name with guessit (imported on first use: it takes ~0.25 s)."""
     global _guess
     if _guess is None:
-        from guessit import guessit  # type: ignore[import-untyped]
+        from guessit import guessit
 
         _guess = guessit
     try:
@@ -270,7 +273,7 @@ def _guessed(name: str) -> TitleYear | None:
     year = found.get("year")
     if not isinstance(title, str):
         return None
-    cleaned = _title(title)
+    cleaned = clean_title(title)
     if cleaned is None:
         return None
     plausible = isinstance(year, int) and sanitize.MIN_YEAR <= year <= _latest_year()

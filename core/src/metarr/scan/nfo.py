@@ -14,9 +14,11 @@ from xml.etree.ElementTree import Element, ParseError
 import attrs
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
+
 from metarr import sanitize
 from metarr.errors import InvalidIdError
 from metarr.ids import IdKind, parse_id
+from metarr.scan import names
 
 MAX_BYTES = 1_048_576  # Kodi NFOs with full cast and stream details run to ~100 KB
 MOVIE_ROOTS = frozenset({"movie"})
@@ -137,7 +139,7 @@ def _from_xml(root: Element) -> list[NfoFinding]:
         elif tag in _ID_ELEMENTS:
             _add_id(found, _ID_ELEMENTS[tag], value, f"<{tag}>")
         elif tag in ("title", "originaltitle"):
-            title = sanitize.text(value, 500)
+            title = names.clean_title(value)
             if title is not None:
                 kind_name = "title" if tag == "title" else "original_title"
                 found.append(NfoFinding(kind=kind_name, value=title, where=f"<{tag}>"))

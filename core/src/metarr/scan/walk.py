@@ -124,9 +124,7 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def _container(
-    folder: Path, rel: str, ancestors: frozenset[tuple[int, int]]
-) -> Iterator[Found]:
+def _container(folder: Path, rel: str, ancestors: frozenset[tuple[int, int]]) -> Iterator[Found]:
     """A folder holding several movies: loose videos are items, subfolders are visited."""
     for entry in _entries(folder, rel):
         if isinstance(entry, Problem):
@@ -288,7 +286,9 @@ def _folder_nfos(
         stem = os.path.splitext(video)[0]
         wanted += [stem + ".nfo", names.without_part(stem) + ".nfo"]
     wanted.append("movie.nfo")
-    picked = [by_name[name.casefold()] for name in dict.fromkeys(wanted) if name.casefold() in by_name]
+    picked = [
+        by_name[name.casefold()] for name in dict.fromkeys(wanted) if name.casefold() in by_name
+    ]
     if not picked and len(listed) == 1:
         picked = list(listed)
     nfos = [_entry_nfo(entry) for entry in dict.fromkeys(picked)]
