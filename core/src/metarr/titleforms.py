@@ -12,7 +12,15 @@ from __future__ import annotations
 
 import re
 
-from metarr.matching import _TRAILING_ARTICLE, normalize_title
+from metarr.matching import normalize_title
+
+# Articles library exports move to the end ("Matrix, The", "Bambini ci guardano, I", "Passion,
+# En"), in the languages whose films MovieLens and IMDb list this way.
+_TRAILING_ARTICLE = re.compile(
+    r"^(?P<body>.+?),\s*(?P<article>the|a|an|l'|le|la|les|il|lo|i|gli|el|los|las|un|une|una|uno|"
+    r"o|os|as|um|uma|der|die|das|den|det|de|het|een|ein|eine|en|ett|et)\s*$",
+    re.IGNORECASE,
+)
 
 # "(a.k.a. Other)", "(aka Other)", "(also known as Other)".
 _AKA = re.compile(

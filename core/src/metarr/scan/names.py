@@ -92,7 +92,7 @@ _ID_TAG = re.compile(
 )
 _BARE_IMDB = re.compile(r"(?<![A-Za-z0-9])tt\d{7,10}(?![0-9])", re.IGNORECASE)
 _CURLY = re.compile(r"\{[^{}]*\}")  # Plex's other tags, e.g. {edition-Director's Cut}
-_YEAR_GROUP = re.compile(r"[(\[]\s*(?P<year>(?:18|19|20)\d\d)\s*[)\]]")
+_YEAR_GROUP = re.compile(r"[(\[]\s*(?P<year>(?:18|19|20)\d\d)(?:\s*[-–]\s*\d{4})?\s*[)\]]")
 _TRAILING_YEAR = re.compile(r"^(?P<title>.+?)[ ]+(?P<year>(?:18|19|20)\d\d)$")
 _RELEASE_TOKEN = re.compile(
     r"(?<![A-Za-z0-9])(480p|576p|720p|1080[pi]|2160p|4k|uhd|hdr|x26[45]|h\.?26[45]|hevc|avc|"
