@@ -245,7 +245,8 @@ def title_year(name: str) -> TitleYear | None:
 def clean_title(raw: str) -> str | None:
     """A title fit to search for and to show on one line: no control, line-break, zero-width
     or bidi-override characters, at most 500 characters, some letter or digit; else None."""
-    title = sanitize.text(_UNPRINTABLE.sub("", raw).strip(_EDGES), 500)
+    # A trailing "." stays: it belongs to the title ("I.Q.").
+    title = sanitize.text(_UNPRINTABLE.sub("", " ".join(raw.split())).strip(" -_,;"), 500)
     if title is None or not any(ch.isalnum() for ch in title):
         return None
     return title
