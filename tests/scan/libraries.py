@@ -98,6 +98,9 @@ EVERY_LAYOUT: dict[str, str | bytes] = {
     ".hidden/Heat (1995)/Heat.mkv": "",
     "Memento (2000)/Memento (2000).mkv": "",
     "Memento (2000)/._Memento (2000).mkv": "",
+    # Names that look like dot files or extras, and are films.
+    "...And Justice for All (1979)/...And Justice for All (1979).mkv": "",
+    "The Interview (2014)/The Interview.mkv": "",
     # A loose file at the root.
     "Jaws (1975).mp4": "",
     # Broken XML: ids are still found in the text.
@@ -193,6 +196,14 @@ EXPECTED: dict[str, list[tuple[str, object, str]] | str] = {
     ],
     "Memento (2000)": [("title", "Memento", "folder_name"), ("year", 2000, "folder_name")],
     "Jaws (1975).mp4": [("title", "Jaws", "file_name"), ("year", 1975, "file_name")],
+    "...And Justice for All (1979)": [
+        ("title", "...And Justice for All", "folder_name"),
+        ("year", 1979, "folder_name"),
+    ],
+    "The Interview (2014)": [
+        ("title", "The Interview", "folder_name"),
+        ("year", 2014, "folder_name"),
+    ],
     "Psycho (1960)": [
         ("tmdb", 539, "nfo"),
         ("title", "Psycho", "folder_name"),
@@ -218,3 +229,75 @@ LAYOUTS = {
     "Jaws (1975).mp4": "loose",
     "The Matrix (1999)": "file",
 }
+
+
+def _safe(title: str) -> str:
+    """A title as Radarr writes it in a folder name."""
+    return title.replace("/", "+").replace(":", " -").replace("?", "!").replace("*", "-")
+
+
+def mixed_library(root: Path, count: int) -> int:
+    """A library of ``count`` movie items in every layout, named after real MovieLens films
+    (from the simulator's world), plus TV shows, extras, samples and system folders that are
+    not items; every third folder has a Kodi NFO. Returns the number of movie items made."""
+    from metarr_sim import World
+
+    movies = [movie for movie in World.load().movies if movie.year is not None]
+    made = 0
+    used: set[tuple[str, int | None]] = set()
+    files: dict[str, str | bytes] = {}
+    for number in range(count):
+        movie = movies[number % len(movies)]
+        title = movie.ml_title[: movie.ml_title.rindex("(")].strip()
+        name = _safe(title)
+        while (name, movie.year) in used:  # MovieLens repeats a few titles; laps repeat all
+            name += " again"
+        used.add((name, movie.year))
+        folder = f"{name} ({movie.year})"
+        kind = number % 20
+        if kind < 9:  # Radarr: "Title (Year)/Title (Year) Quality.mkv"
+            files[f"{folder}/{folder} Bluray-1080p.mkv"] = ""
+        elif kind == 9:  # Plex id tag, with extras beside it
+            folder = f"{folder} {{tmdb-{movie.tmdb_id}}}"
+            files[f"{folder}/{name}.mkv"] = ""
+            files[f"{folder}/{name}-trailer.mkv"] = ""
+            files[f"{folder}/Featurettes/making of.mkv"] = ""
+        elif kind == 10:  # Jellyfin tag in the file name, a sample
+            files[f"{folder}/{name} [imdbid-{movie.imdb_id}].mkv"] = ""
+            files[f"{folder}/sample.mkv"] = ""
+        elif kind in (11, 12):  # multi-part files
+            files[f"{folder}/{name} - cd1.avi"] = ""
+            files[f"{folder}/{name} - cd2.avi"] = ""
+        elif kind == 13:  # DVD
+            files[f"{folder}/VIDEO_TS/VIDEO_TS.IFO"] = ""
+            files[f"{folder}/VIDEO_TS/VTS_01_1.VOB"] = ""
+        elif kind == 14:  # Blu-ray
+            files[f"{folder}/BDMV/index.bdmv"] = ""
+        elif kind in (15, 16, 17):  # loose release names, several movies in one folder
+            dotted = ".".join(name.replace(",", "").split())
+            folder = f"Downloads {number // 100}/{dotted}.{movie.year}.1080p.BluRay.x264-GRP.mkv"
+            files[folder] = ""
+        elif kind == 18:  # a collection folder
+            folder = f"Collection {number // 100}/{folder}"
+            files[f"{folder}/movie.mkv"] = ""
+        else:  # an NFO that contradicts the folder (another film's ids)
+            other = movies[(number + 1) % len(movies)]
+            files[f"{folder}/{folder}.mkv"] = ""
+            files[f"{folder}/movie.nfo"] = nfo(tmdb=other.tmdb_id, imdb=other.imdb_id)
+        if kind < 9 and number % 3 == 0:
+            files[f"{folder}/movie.nfo"] = nfo(
+                tmdb=movie.tmdb_id, imdb=movie.imdb_id, title=_xml(title)
+            )
+        made += 1
+        if number % 50 == 0:  # things that are not movies
+            files[f"Show {number}/Season 01/Show.S01E0{number % 9 + 1}.mkv"] = ""
+            files[f"@eaDir/{number}/thumb.mkv"] = ""
+        if len(files) > 2_000:
+            build(root, files)
+            files = {}
+    build(root, files)
+    return made
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

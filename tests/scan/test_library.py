@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import shutil
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -365,3 +367,38 @@ def test_a_realistic_library_from_movielens(
             assert (query.title, query.year, query.ids) == want, key
     cpu.sort()
     assert cpu[len(cpu) // 2] < 0.002  # parsing ≤ 2 ms CPU per item (median)
+
+
+def _scan_peak(root: Path, cache: Cache) -> int:
+    list(scan_library(root, cache.db))  # remember everything first: then measure a rescan
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for number, _ in enumerate(scan_library(root, cache.db)):
+            if number % 50 == 0:
+                gc.collect()  # the peak is then what is alive, not garbage awaiting collection
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_scan_memory_is_flat_in_the_library_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(library_module, "WRITE_BATCH", 16)  # both libraries fill many batches
+    small_root = tmp_path / "small"
+    large_root = tmp_path / "large"
+    for root, count in ((small_root, 60), (large_root, 1_200)):
+        build(root, {f"Movie {n} ({1900 + n % 120})/m.mkv": "" for n in range(count)})
+        build(
+            root,
+            {
+                f"Movie {n} ({1900 + n % 120})/movie.nfo": nfo(tmdb=n + 1)
+                for n in range(0, count, 3)
+            },
+        )
+    with Cache(tmp_path / "a.sqlite") as small, Cache(tmp_path / "b.sqlite") as large:
+        small_peak = _scan_peak(small_root, small)
+        large_peak = _scan_peak(large_root, large)
+    # 20 times the items: a peak that grew with them would be ~20 times higher.
+    assert large_peak < small_peak * 2, (small_peak, large_peak)

@@ -103,6 +103,9 @@ def test_hostile_characters_never_reach_a_title() -> None:
         ("Sample People (2000).mkv", None),
         ("The Short Film (2000).mkv", None),
         ("Trailer Park Boys (2006).mkv", None),
+        ("The Interview.mkv", None),
+        ("...And Justice for All (1979).mkv", None),
+        ("Movie trailer.mkv", "trailer"),
     ],
 )
 def test_ignored_videos(name: str, reason: str | None) -> None:
@@ -135,6 +138,7 @@ def test_ignored_videos(name: str, reason: str | None) -> None:
         ("Subs", names.COMPANION),
         ("Heat (1995)", None),
         ("Seasons (2015)", None),
+        ("...And Justice for All (1979)", None),
     ],
 )
 def test_ignored_folders(name: str, reason: str | None) -> None:

@@ -66,18 +66,23 @@ def _record(row: Mapping[str, Any]) -> ScanRecord:
 
 
 def get(db: Database, root: str, key: str) -> ScanRecord | None:
-    """The item remembered under ``key`` in ``root``."""
-    rows = list(db.query(f"SELECT * FROM {TABLE} WHERE root = ? AND key = ?", [root, key]))
-    return _record(rows[0]) if rows else None
+    """The item remembered under ``key`` in ``root`` (one indexed read: a rescan does this for
+    every item, so it skips sqlite-utils' query wrapper)."""
+    cursor = db.conn.execute(f"SELECT * FROM {TABLE} WHERE root = ? AND key = ?", [root, key])
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return _record(dict(zip((c[0] for c in cursor.description), row, strict=True)))
 
 
 def with_fingerprint(db: Database, root: str, fingerprint: str) -> list[ScanRecord]:
     """Items of ``root`` remembered with this fingerprint (a moved folder keeps its own)."""
+    # No ORDER BY: SQLite would walk the primary key (every item of the root) to avoid a sort.
     rows = db.query(
-        f"SELECT * FROM {TABLE} WHERE root = ? AND fingerprint = ? ORDER BY key",
+        f"SELECT * FROM {TABLE} INDEXED BY {TABLE}_fingerprint WHERE root = ? AND fingerprint = ?",
         [root, fingerprint],
     )
-    return [_record(row) for row in rows]
+    return sorted((_record(row) for row in rows), key=lambda record: record.key)
 
 
 def remember(

@@ -84,7 +84,8 @@ class _Scanner:
         self.remember = remember
         self.clock = clock
         self.started = clock()
-        self.pending: list[Callable[[Database], None]] = []
+        self.pending: list[Callable[[Database], None]] = []  # writes for new and changed items
+        self.seen: list[str] = []  # unchanged items, to mark as seen
         self.moved_away: set[str] = set()  # keys that moved during this scan
         self.unreadable: list[str] = []  # folders this scan could not read
 
@@ -98,7 +99,7 @@ class _Scanner:
                     yield ScanEntry(key=found.key, status="problem", reason=found.reason)
                 else:
                     yield self._item(found)
-                    if len(self.pending) >= WRITE_BATCH:
+                    if len(self.pending) + len(self.seen) >= WRITE_BATCH:
                         self._flush()
         finally:
             self._flush()
@@ -106,10 +107,11 @@ class _Scanner:
 
     def _item(self, item: Item) -> ScanEntry:
         print_ = fingerprint(item)
-        path = os.fsencode(os.path.relpath(item.path, self.root))
+        path = os.fsencode(item.rel)
         known = scans.get(self.db, self.name, item.key) if self.db is not None else None
         if known is not None and known.fingerprint == print_:
-            self._later(lambda db: scans.seen(db, self.name, [item.key], self.clock()))
+            if self.remember:
+                self.seen.append(item.key)
             return self._entry(item, "unchanged", Evidence.from_json(known.evidence), known)
         moved = self._moved_from(print_) if known is None and self.db is not None else None
         if moved is not None:
@@ -184,10 +186,12 @@ class _Scanner:
             self.pending.append(write)
 
     def _flush(self) -> None:
-        if not self.pending or self.db is None:
+        if not (self.pending or self.seen) or self.db is None:
             return
         writes, self.pending = self.pending, []
+        keys, self.seen = self.seen, []
         with write_transaction(self.db) as db:
+            scans.seen(db, self.name, keys, self.clock())
             for write in writes:
                 write(db)
 

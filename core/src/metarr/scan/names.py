@@ -65,9 +65,10 @@ SYSTEM_FOLDERS = frozenset(
     }
 )
 # Plex "-trailer" style suffixes, Jellyfin's ".trailer"/"_trailer"/" trailer" variants.
+# Other extras only with "-" (Plex, Jellyfin): "The Interview.mkv" is a film.
 _EXTRA_FILE = re.compile(
-    r"[-._ ](trailer|sample|behindthescenes|deleted|deletedscene|featurette|interview|scene|"
-    r"short|clip|extra|other)$",
+    r"([-._ ](trailer|sample)|-(behindthescenes|deleted|deletedscene|featurette|interview|"
+    r"scene|short|clip|extra|other))$",
     re.IGNORECASE,
 )
 _SAMPLE_FILE = re.compile(r"^sample([-._]|$)", re.IGNORECASE)  # "sample-group-title.mkv"
@@ -135,6 +136,12 @@ def printable(name: str) -> str:
     return _UNPRINTABLE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), decoded)
 
 
+def _hidden(name: str) -> bool:
+    """A dot file (".hidden", "._x.mkv"), but not a title with an ellipsis ("...And Justice
+    for All (1979)")."""
+    return name.startswith(".") and not name.startswith("..")
+
+
 def is_video(name: str) -> bool:
     """Whether a file name has a video extension."""
     return os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
@@ -144,7 +151,7 @@ def ignored_folder(name: str) -> str | None:
     """Why a folder is not (or holds no) movie: hidden, system, a movie's companion (subtitles,
     artwork), extras or a TV season; else None. `QUIET` reasons are not worth reporting."""
     folded = name.casefold()
-    if name.startswith(".") or folded in SYSTEM_FOLDERS or folded.startswith(".trash-"):
+    if _hidden(name) or folded in SYSTEM_FOLDERS or folded.startswith(".trash-"):
         return HIDDEN
     if folded in COMPANION_FOLDERS:
         return COMPANION
@@ -158,12 +165,12 @@ def ignored_folder(name: str) -> str | None:
 def ignored_video(name: str) -> str | None:
     """Why a video file is not a movie's main file (sample, trailer or other extra, TV
     episode, hidden file); else None."""
-    if name.startswith("."):
+    if _hidden(name):
         return "hidden file"
     stem = os.path.splitext(name)[0]
     extra = _EXTRA_FILE.search(stem)
     if extra:
-        kind = extra.group(1).lower()
+        kind = (extra.group(2) or "").lower()
         return "sample" if kind == "sample" else "trailer" if kind == "trailer" else "extra"
     if _SAMPLE_FILE.search(stem):
         return "sample"

@@ -47,6 +47,7 @@ class Item:
     ``folder`` is the folder holding it (its own folder, or the folder of a loose file)."""
 
     key: str
+    rel: str  # the exact relative path (``/`` separators, undecodable bytes as surrogates)
     path: Path
     folder: Path
     layout: Layout
@@ -146,7 +147,13 @@ def _loose(folder: Path, rel: str, name: str) -> Item:
     nfo_name = os.path.splitext(name)[0] + ".nfo"
     nfos = tuple(filter(None, [_nfo(folder / nfo_name, nfo_name)]))
     return Item(
-        key=_key(rel), path=folder / name, folder=folder, layout="loose", videos=(name,), nfos=nfos
+        key=_key(rel),
+        rel=rel,
+        path=folder / name,
+        folder=folder,
+        layout="loose",
+        videos=(name,),
+        nfos=nfos,
     )
 
 
@@ -265,6 +272,7 @@ def _folder(
     kind, videos = layout
     yield Item(
         key=_key(rel),
+        rel=rel,
         path=path,
         folder=path,
         layout=kind,
