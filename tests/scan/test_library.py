@@ -13,19 +13,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import metarr.scan.evidence as evidence_module
+import metarr.scan.library as library_module
+import metarr.scan.names as names_module
+import metarr.scan.nfo as nfo_module
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from metarr.cache import Cache, scans
 from metarr.cache.database import write_transaction
 from metarr.ids import Ids
-from metarr.scan import Clue, Evidence, ScanEntry, root_name, scan_library
+from metarr.scan import Clue, Evidence, Item, ScanEntry, root_name, scan_library
 from metarr.scan.evidence import CLUE_KINDS, SOURCES
 from metarr_sim import World
 from scan.libraries import EVERY_LAYOUT, EXPECTED, build, nfo
-
-library_module = importlib.import_module("metarr.scan.library")
-evidence_module = importlib.import_module("metarr.scan.evidence")
 
 
 @pytest.fixture
@@ -51,10 +52,8 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
         return wrapper
 
-    monkeypatch.setattr(evidence_module.nfo, "read", counting("nfo", evidence_module.nfo.read))
-    monkeypatch.setattr(
-        evidence_module.names, "title_year", counting("name", evidence_module.names.title_year)
-    )
+    monkeypatch.setattr(nfo_module, "read", counting("nfo", nfo_module.read))
+    monkeypatch.setattr(names_module, "title_year", counting("name", names_module.title_year))
     return counts
 
 
@@ -154,11 +153,19 @@ def test_a_renamed_folder_is_a_new_item_and_the_old_key_is_missing(
 
 
 def _identify(cache: Cache, root: Path, key: str, ids: Ids) -> None:
+    """What phase 2 does with a scan entry it identified."""
     record = scans.get(cache.db, root_name(root), key)
     assert record is not None
+    entry = _scan(root, cache, remember=False)[key]
+    assert entry.fingerprint == record.fingerprint
     with write_transaction(cache.db) as db:
         assert scans.record_ids(
-            db, root=record.root, key=key, fingerprint=record.fingerprint, ids=ids, now=cache.now()
+            db,
+            root=root_name(root),
+            key=key,
+            fingerprint=entry.fingerprint,
+            ids=ids,
+            now=cache.now(),
         )
 
 
@@ -347,16 +354,16 @@ def test_a_realistic_library_from_movielens(
 ) -> None:
     expected = _movielens_library(tmp_path / "movies", 600)
     cpu: list[float] = []
-    real = library_module.gather
+    real: Callable[[Item], Evidence] = evidence_module.gather
 
-    def timed(item: Any) -> Evidence:
+    def timed(item: Item) -> Evidence:
         start = time.process_time()
         try:
             return real(item)
         finally:
             cpu.append(time.process_time() - start)
 
-    monkeypatch.setattr(library_module, "gather", timed)
+    monkeypatch.setattr(evidence_module, "gather", timed)
     found = _scan(tmp_path / "movies", None)
     for key, want in expected.items():
         query = found[key].query()

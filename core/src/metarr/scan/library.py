@@ -12,7 +12,7 @@ evidence and identity. With ``remember=False`` (a dry run) the cache is read but
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -25,8 +25,9 @@ from metarr.cache.database import write_transaction
 from metarr.cache.times import system_clock
 from metarr.ids import Ids
 from metarr.query import Query
+from metarr.scan import evidence as reading
 from metarr.scan import names
-from metarr.scan.evidence import Evidence, gather
+from metarr.scan.evidence import Evidence
 from metarr.scan.fingerprint import fingerprint
 from metarr.scan.walk import Item, Problem, Skipped, walk
 
@@ -45,6 +46,7 @@ class ScanEntry:
     layout: str | None = None
     evidence: Evidence | None = None
     ids: Ids | None = None  # what the item was identified as under this evidence, if known
+    fingerprint: str | None = None  # what `metarr.cache.scans.record_ids` needs for this item
     reason: str | None = None  # why skipped, what the problem is
     moved_from: str | None = None
     parsed: bool = False  # whether this scan read the item's NFOs and names
@@ -65,8 +67,10 @@ def scan_library(
     *,
     remember: bool = True,
     clock: Callable[[], datetime] = system_clock,
-) -> Iterator[ScanEntry]:
+) -> Generator[ScanEntry, None, None]:
     """Scan ``root`` (see the module doc); ``db`` is the cache database, or None for none.
+
+    Closing the generator early (a consumer that stops) writes what was read so far.
 
     Raises `metarr.scan.walk.ScanRootError` when the root itself cannot be read.
     """
@@ -112,7 +116,7 @@ class _Scanner:
         if known is not None and known.fingerprint == print_:
             if self.remember:
                 self.seen.append(item.key)
-            return self._entry(item, "unchanged", Evidence.from_json(known.evidence), known)
+            return self._entry(item, "unchanged", Evidence.from_json(known.evidence), known, print_)
         moved = self._moved_from(print_) if known is None and self.db is not None else None
         if moved is not None:
             self.moved_away.add(moved.key)
@@ -131,15 +135,20 @@ class _Scanner:
                     self._remember(db, item, path, print_, evidence)
 
             self._later(move)
-            entry = self._entry(item, "moved", evidence, moved)
+            entry = self._entry(item, "moved", evidence, moved, print_)
             return attrs.evolve(entry, moved_from=moved.key)
-        evidence = gather(item)
+        evidence = reading.gather(item)
         self._later(lambda db: self._remember(db, item, path, print_, evidence))
         change: Change = "new" if known is None else "changed"
-        return attrs.evolve(self._entry(item, change, evidence, None), parsed=True)
+        return attrs.evolve(self._entry(item, change, evidence, None, print_), parsed=True)
 
     def _entry(
-        self, item: Item, change: Change, evidence: Evidence, known: scans.ScanRecord | None
+        self,
+        item: Item,
+        change: Change,
+        evidence: Evidence,
+        known: scans.ScanRecord | None,
+        print_: str,
     ) -> ScanEntry:
         return ScanEntry(
             key=item.key,
@@ -148,6 +157,7 @@ class _Scanner:
             layout=item.layout,
             evidence=evidence,
             ids=known.identified if known is not None else None,
+            fingerprint=print_,
         )
 
     def _moved_from(self, print_: str) -> scans.ScanRecord | None:
