@@ -191,6 +191,33 @@ def m005_input_keys_as_given(db: Database) -> None:
     input_keys.rekey(db)
 
 
+@migration
+def m006_scan_items(db: Database) -> None:
+    """What `metarr scan` remembers per library item: its evidence, the fingerprint it was read
+    under, the ids it was identified as (valid while the fingerprint is unchanged), when seen."""
+    _run(
+        db,
+        """CREATE TABLE scan_items (
+            root TEXT NOT NULL,
+            key TEXT NOT NULL,
+            path BLOB NOT NULL,
+            layout TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            tmdb_id INTEGER,
+            imdb_id TEXT,
+            tvdb_id INTEGER,
+            identified_fingerprint TEXT,
+            identified_at TEXT,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            PRIMARY KEY (root, key)
+        )""",
+        "CREATE INDEX scan_items_fingerprint ON scan_items(root, fingerprint)",
+        "CREATE INDEX scan_items_last_seen ON scan_items(root, last_seen)",
+    )
+
+
 LATEST_VERSION = len(MIGRATIONS)
 
 

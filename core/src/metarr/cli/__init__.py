@@ -141,6 +141,7 @@ def _register() -> None:
     from metarr.cli.identify import identify, lookup, queue, resolve, search
     from metarr.cli.plugins import plugins
     from metarr.cli.provider import provider
+    from metarr.cli.scan import scan
 
     for command in (
         plugins,
@@ -155,6 +156,7 @@ def _register() -> None:
         remerge,
         identities,
         provider,
+        scan,
     ):
         main.add_command(command)
 
