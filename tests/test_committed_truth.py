@@ -41,7 +41,7 @@ def run(
 ) -> Any:
     async def main() -> Any:
         async with new_client() as client:
-            cfg = fake_settings(db_path=db)
+            cfg = fake_settings(db=db)
             cache = Cache(db, clock=clock)
             orc = Orchestrator(
                 registry=fake_registry(client, cfg), cache=cache, settings=cfg, clock=clock

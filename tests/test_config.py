@@ -34,7 +34,7 @@ pytestmark = pytest.mark.usefixtures("forget_secrets")
 def test_no_file_anywhere_gives_defaults() -> None:
     settings = load_settings(KNOWN, env={})
     assert settings.config_path is None
-    assert settings.db_path == default_db_path()
+    assert settings.db == default_db_path()
     assert settings.language == "en"
     assert settings.tmdb_policy == "block"
     assert settings.priority == {}
@@ -128,7 +128,7 @@ enabled = false
 
 def test_file_values_are_used(tmp_path: Path) -> None:
     settings = load_settings(KNOWN, config_path=write(tmp_path, FILE), env={})
-    assert settings.db_path == Path("/from/file.sqlite")
+    assert settings.db == Path("/from/file.sqlite")
     assert settings.language == "fr"
     assert settings.tmdb_policy == "warn"
     tmdb = settings.provider("tmdb")
@@ -151,7 +151,7 @@ def test_environment_beats_the_file(tmp_path: Path) -> None:
         "METARR_OMDB_ENABLED": "yes",
     }
     settings = load_settings(KNOWN, config_path=write(tmp_path, FILE), env=env)
-    assert settings.db_path == Path("/from/env.sqlite")
+    assert settings.db == Path("/from/env.sqlite")
     assert settings.language == "de"
     assert settings.tmdb_policy == "block"
     tmdb = settings.provider("tmdb")
@@ -169,13 +169,13 @@ def test_explicit_db_path_beats_environment_and_file(tmp_path: Path) -> None:
         db_path=tmp_path / "flag.sqlite",
         env={"METARR_DB": "/from/env.sqlite"},
     )
-    assert settings.db_path == tmp_path / "flag.sqlite"
+    assert settings.db == tmp_path / "flag.sqlite"
 
 
 def test_db_path_expands_the_home_dir() -> None:
     settings = load_settings(KNOWN, env={"METARR_DB": "~/movies.sqlite"})
-    assert settings.db_path == Path("~/movies.sqlite").expanduser()
-    assert "~" not in str(settings.db_path)
+    assert settings.db == Path("~/movies.sqlite").expanduser()
+    assert "~" not in str(settings.db)
 
 
 @pytest.mark.parametrize(

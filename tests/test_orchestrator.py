@@ -37,7 +37,7 @@ def run(
 ) -> Any:
     async def main() -> Any:
         async with new_client() as client:
-            cfg = fake_settings(db_path=db, **settings)
+            cfg = fake_settings(db=db, **settings)
             cache = Cache(db, clock=clock)
             orc = Orchestrator(
                 registry=fake_registry(client, cfg), cache=cache, settings=cfg, clock=clock
@@ -261,7 +261,7 @@ def test_sync_facade_works_without_an_event_loop(world: FakeWorld, tmp_path: Pat
 
     def factory() -> Orchestrator:
         client = new_client()
-        cfg = fake_settings(db_path=db)
+        cfg = fake_settings(db=db)
         return Orchestrator(
             registry=fake_registry(client, cfg), cache=Cache(db), settings=cfg, client=client
         )

@@ -88,8 +88,8 @@ class Orchestrator:
         registry = build_registry(
             settings, client, plugins=infos, only=only, without=without, stats=stats
         )
-        Path(settings.db_path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        cache = Cache(settings.db_path, ttl_days=provider_ttls(settings, registry))
+        Path(settings.db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        cache = Cache(settings.db, ttl_days=provider_ttls(settings, registry))
         return cls(registry=registry, cache=cache, settings=settings, client=client, stats=stats)
 
     @classmethod

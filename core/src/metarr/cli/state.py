@@ -45,12 +45,12 @@ class CliState:
         if self.settings is not None:
             settings = self.settings
             if self.db is not None:
-                settings = attrs.evolve(settings, db_path=self.db)
+                settings = attrs.evolve(settings, db=self.db)
         else:
             settings = load_settings(
                 [info.name for info in self.infos()], config_path=self.config, db_path=self.db
             )
-        self.db_path = Path(settings.db_path).expanduser()
+        self.db_path = settings.db
         if not self._warned:
             self._warned = True
             for warning in settings.warnings:
