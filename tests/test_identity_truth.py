@@ -46,11 +46,13 @@ def run(
         async with new_client() as client:
             cfg = fake_settings(db=db, **settings)
             cache = Cache(db)
-            orc = Orchestrator(registry=fake_registry(client, cfg), cache=cache, settings=cfg)
+            orc = Orchestrator.from_parts(
+                registry=fake_registry(client, cfg), cache=cache, settings=cfg
+            )
             try:
                 return await action(orc)
             finally:
-                cache.close()
+                await orc.aclose()
 
     return asyncio.run(main())
 

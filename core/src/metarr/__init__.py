@@ -1,48 +1,95 @@
 """metarr: identify movies and merge what every metadata provider knows about them.
 
-The public surface is what this module exports; everything else may change.
+The public surface is what this module exports (`__all__`); everything else may change.
+Embedders start with `Settings` and `Orchestrator` (or `SyncOrchestrator` without an event
+loop); plugin authors with `Provider` and `hookimpl`.
+
+Names load on first use (PEP 562), so ``import metarr`` costs almost nothing: `_EXPORTS` is
+the one table of public names and the modules that define them. A new public name is a line
+there, in `__all__` and in the ``TYPE_CHECKING`` imports (for linters and type checkers):
+lines, no logic; ``tests/test_public_api.py`` keeps the three in step.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from metarr.config import env_name
-from metarr.errors import (
-    AuthError,
-    ConfigError,
-    InvalidIdError,
-    InvalidResponseError,
-    MetarrError,
-    NotFoundError,
-    ProviderError,
-    RateLimitedError,
-    StorageError,
-    UnavailableError,
-)
-from metarr.hookspecs import hookimpl
-from metarr.http import Classifier
-from metarr.ids import IdKind, Ids
-from metarr.models import (
-    Candidate,
-    CastMember,
-    CrewMember,
-    Image,
-    Movie,
-    Outcome,
-    ProviderResult,
-    Rating,
-    SearchHit,
-)
-from metarr.provider import Provider, ProviderContext
-from metarr.redaction import redact
+_EXPORTS: dict[str, str] = {
+    # embedding: the API, configuration, inputs and answers
+    "Orchestrator": "metarr.orchestrator",
+    "SyncOrchestrator": "metarr.sync",
+    "Batch": "metarr.runner",
+    "BatchResult": "metarr.runner",
+    "BatchProgress": "metarr.runner",
+    "SyncBatch": "metarr.sync",
+    "Settings": "metarr.config",
+    "ProviderSettings": "metarr.config",
+    "load_settings": "metarr.config",
+    "env_name": "metarr.config",
+    "Query": "metarr.query",
+    "Ids": "metarr.ids",
+    "IdKind": "metarr.ids",
+    "Outcome": "metarr.models",
+    "Movie": "metarr.models",
+    "Candidate": "metarr.models",
+    "Identification": "metarr.engine",
+    "ProviderReport": "metarr.engine",
+    "ProviderFailures": "metarr.engine",
+    # the cache: committed movies, the queue, identities
+    "CacheReader": "metarr.cache",
+    "CachedMovie": "metarr.cache",
+    "ProviderPart": "metarr.cache",
+    "QueuedIdentification": "metarr.cache",
+    "ConfirmedIdentity": "metarr.cache",
+    "UnreadableMovieError": "metarr.cache",
+    # JSON (the README's contract)
+    "to_json": "metarr.convert",
+    "from_json": "metarr.convert",
+    # errors
+    "MetarrError": "metarr.errors",
+    "ConfigError": "metarr.errors",
+    "StorageError": "metarr.errors",
+    "ClosedError": "metarr.errors",
+    "InvalidIdError": "metarr.errors",
+    "ProviderError": "metarr.errors",
+    "AuthError": "metarr.errors",
+    "NotFoundError": "metarr.errors",
+    "RateLimitedError": "metarr.errors",
+    "UnavailableError": "metarr.errors",
+    "InvalidResponseError": "metarr.errors",
+    # plugin authors
+    "Provider": "metarr.provider",
+    "ProviderContext": "metarr.provider",
+    "hookimpl": "metarr.hookspecs",
+    "Classifier": "metarr.http",
+    "ProviderResult": "metarr.models",
+    "SearchHit": "metarr.models",
+    "Rating": "metarr.models",
+    "Image": "metarr.models",
+    "CastMember": "metarr.models",
+    "CrewMember": "metarr.models",
+    "redact": "metarr.redaction",
+}
 
 __all__ = [
     "AuthError",
+    "Batch",
+    "BatchProgress",
+    "BatchResult",
+    "CacheReader",
+    "CachedMovie",
     "Candidate",
     "CastMember",
     "Classifier",
+    "ClosedError",
     "ConfigError",
+    "ConfirmedIdentity",
     "CrewMember",
     "IdKind",
+    "Identification",
     "Ids",
     "Image",
     "InvalidIdError",
@@ -50,18 +97,91 @@ __all__ = [
     "MetarrError",
     "Movie",
     "NotFoundError",
+    "Orchestrator",
     "Outcome",
     "Provider",
     "ProviderContext",
     "ProviderError",
+    "ProviderFailures",
+    "ProviderPart",
+    "ProviderReport",
     "ProviderResult",
+    "ProviderSettings",
+    "Query",
+    "QueuedIdentification",
     "RateLimitedError",
     "Rating",
     "SearchHit",
+    "Settings",
     "StorageError",
+    "SyncBatch",
+    "SyncOrchestrator",
     "UnavailableError",
+    "UnreadableMovieError",
     "__version__",
     "env_name",
+    "from_json",
     "hookimpl",
+    "load_settings",
     "redact",
+    "to_json",
 ]
+
+if TYPE_CHECKING:
+    from metarr.cache import (
+        CachedMovie,
+        CacheReader,
+        ConfirmedIdentity,
+        ProviderPart,
+        QueuedIdentification,
+        UnreadableMovieError,
+    )
+    from metarr.config import ProviderSettings, Settings, env_name, load_settings
+    from metarr.convert import from_json, to_json
+    from metarr.engine import Identification, ProviderFailures, ProviderReport
+    from metarr.errors import (
+        AuthError,
+        ClosedError,
+        ConfigError,
+        InvalidIdError,
+        InvalidResponseError,
+        MetarrError,
+        NotFoundError,
+        ProviderError,
+        RateLimitedError,
+        StorageError,
+        UnavailableError,
+    )
+    from metarr.hookspecs import hookimpl
+    from metarr.http import Classifier
+    from metarr.ids import IdKind, Ids
+    from metarr.models import (
+        Candidate,
+        CastMember,
+        CrewMember,
+        Image,
+        Movie,
+        Outcome,
+        ProviderResult,
+        Rating,
+        SearchHit,
+    )
+    from metarr.orchestrator import Orchestrator
+    from metarr.provider import Provider, ProviderContext
+    from metarr.query import Query
+    from metarr.redaction import redact
+    from metarr.runner import Batch, BatchProgress, BatchResult
+    from metarr.sync import SyncBatch, SyncOrchestrator
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'metarr' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next access is a plain lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

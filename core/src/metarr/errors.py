@@ -25,6 +25,10 @@ class StorageError(MetarrError):
     """The cache database cannot be opened, migrated or written."""
 
 
+class ClosedError(MetarrError):
+    """An orchestrator or a cache reader was used after it was closed."""
+
+
 class ProviderError(MetarrError):
     """A provider request failed. ``out_for_run`` says whether to stop asking this provider
     for the rest of the run (every later identification of the same `Orchestrator`)."""

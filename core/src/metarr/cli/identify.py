@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from metarr.cache import Cache
 from metarr.cli import exits, output
 from metarr.cli.common import finish, id_options, ids_from_options, json_option, show_outcome
 from metarr.cli.state import get_state
@@ -126,8 +127,8 @@ def queue(as_json: bool) -> None:
     """What needs a person: ambiguous, not-found and conflicting inputs, with candidates."""
 
     async def work(orc: Orchestrator) -> tuple[list[Any], int, int]:
-        items = orc.cache.identification_queue()
-        stats = orc.cache.stats()
+        items = await orc.queue()
+        stats = await orc.with_cache(Cache.stats)
         return items, stats.retry_queue, stats.retries_due
 
     items, retries, due = get_state().run(work)
@@ -168,7 +169,7 @@ def resolve(key: str, tmdb: str | None, imdb: str | None, tvdb: str | None, as_j
     ids = ids_from_options(tmdb, imdb, tvdb)
 
     async def work(orc: Orchestrator) -> tuple[Outcome, bool]:
-        known = any(item.key == key for item in orc.cache.identification_queue())
+        known = any(item.key == key for item in await orc.queue())
         return await orc.confirm(key, ids), known
 
     outcome, known = get_state().run(work)
