@@ -165,10 +165,11 @@ class Cache:
 
         `UnreadableMovieError` (a `StorageError`) when its stored data cannot be read.
         """
+        if not parts:
+            row = store.light_row(self.db, kind, value)
+            return None if row is None else store.to_light(row)
         rows = store.rows_by_id(self.db, kind, value)
-        if not rows:
-            return None
-        return store.load(self.db, rows)[0] if parts else store.to_light(rows[0])
+        return store.load(self.db, rows)[0] if rows else None
 
     @_guarded
     def find(self, ids: Ids, *, parts: bool = True) -> CachedMovie | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -42,7 +42,7 @@ def _ids(value: Any) -> Ids:
 
 def _tuple_of(build: Builder) -> Builder:
     def tuple_of(values: Any) -> tuple[Any, ...]:
-        return tuple([build(value) for value in values]) if values else ()
+        return tuple(map(build, values)) if values else ()
 
     return tuple_of
 
@@ -80,6 +80,16 @@ def _builder_for(tp: Any, owner: str) -> Builder | None:
 _BUILDERS: dict[type, Builder] = {}
 
 
+def _setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """What sets attribute ``name`` on an instance of ``cls``: its slot's descriptor."""
+    for klass in cls.__mro__:
+        slot = klass.__dict__.get(name)
+        if slot is not None and hasattr(slot, "__set__"):
+            setter: Callable[[Any, Any], None] = slot.__set__
+            return setter
+    return lambda obj, value: _set(obj, name, value)
+
+
 def builder(cls: type) -> Builder:
     """A function rebuilding an instance of the attrs class ``cls`` from its stored JSON.
 
@@ -89,15 +99,17 @@ def builder(cls: type) -> Builder:
     if cls in _BUILDERS:
         return _BUILDERS[cls]
     hints = typing.get_type_hints(cls)
-    scope: dict[str, Any] = {"cls": cls, "new": object.__new__, "set": _set, "Mapping": Mapping}
+    scope: dict[str, Any] = {"cls": cls, "new": object.__new__}
     lines = [
         "def build(data):",
-        "    if not isinstance(data, Mapping):",
+        "    if data.__class__ is not dict:",
         f"        raise ValueError('{cls.__name__} is not a JSON object')",
         "    obj = new(cls)",
         "    get = data.get",
     ]
     for number, field in enumerate(attrs.fields(cls)):
+        # A slot's own descriptor sets it three times faster than object.__setattr__.
+        scope[f"set{number}"] = _setter(cls, field.name)
         make = _builder_for(hints[field.name], cls.__name__)
         if field.default is attrs.NOTHING:
             value = f"data[{field.name!r}]"
@@ -111,7 +123,7 @@ def builder(cls: type) -> Builder:
         if make is not None:
             scope[f"make{number}"] = make
             value = f"make{number}({value})"
-        lines.append(f"    set(obj, {field.name!r}, {value})")
+        lines.append(f"    set{number}(obj, {value})")
     lines.append("    return obj")
     exec("\n".join(lines), scope)  # generated from the attrs fields above
     built: Builder = scope["build"]

@@ -112,9 +112,9 @@ class CacheReader:
 
 def _first_row(cache: Cache, ids: Ids) -> dict[str, Any] | None:
     for kind, value in ids.items():
-        rows = store.rows_by_id(cache.db, kind, value)
-        if rows:
-            return rows[0]
+        row = store.light_row(cache.db, kind, value)
+        if row is not None:
+            return row
     return None
 
 

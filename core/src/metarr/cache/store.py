@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlite_utils import Database
 
 from metarr.cache import decode, disputes
@@ -282,12 +283,45 @@ def to_cached(
         raise unreadable(row, str(exc) if str(exc).startswith("its ") else why(exc)) from exc
 
 
+_LIGHT_COLUMNS = (
+    "id",
+    "tmdb_id",
+    "imdb_id",
+    "tvdb_id",
+    "title",
+    "year",
+    "movie",
+    "identified_at",
+    "refreshed_at",
+    "input_key",
+    "input",
+)
+_LIGHT_SELECT = f"SELECT {', '.join(_LIGHT_COLUMNS)} FROM {MOVIES} WHERE "
+
+
+def light_row(db: Database, kind: str, value: int | str) -> dict[str, Any] | None:
+    """The columns `to_light` needs of the movie whose ``kind`` id is ``value`` (the hot read:
+    one indexed query, no more)."""
+    column = id_column(kind)
+    found = db.conn.execute(_LIGHT_SELECT + f"{column} = ?", [parse_id(kind, value)]).fetchone()
+    return None if found is None else dict(zip(_LIGHT_COLUMNS, found, strict=True))
+
+
+def _loads(text: str) -> Any:
+    """JSON text from a column: orjson (twice as fast), or `json` for what orjson refuses
+    (a lone surrogate escape, which `dumps` writes as ASCII escapes)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def to_light(row: Mapping[str, Any]) -> CachedMovie:
     """A `CachedMovie` holding the merged record only (no parts, no disputes), read with
     `metarr.cache.decode` (`UnreadableMovieError` if it cannot be read)."""
     try:
         try:
-            movie = decode.movie(json.loads(row["movie"]))
+            movie = decode.movie(_loads(row["movie"]))
         except Exception as exc:
             raise ValueError(f"its merged record: {why(exc)}") from exc
         raw_input = row.get("input")
