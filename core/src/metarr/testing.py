@@ -54,7 +54,7 @@ def make_provider(
     http = ProviderHttp(
         client,
         provider=name,
-        base_url=base_url or psettings.base_url or getattr(factory, "default_base_url", ""),
+        base_url=str(base_url or psettings.base_url or getattr(factory, "default_base_url", "")),
         timeout=psettings.timeout,
         secrets=tuple(psettings.secrets()),
     )
@@ -118,11 +118,14 @@ class ProviderContract:
 
     def lookup(self, ids: Ids) -> ProviderResult | None:
         """Run the provider's ``lookup_by_id``."""
-        return run(lambda client: self._provider(client).lookup_by_id(ids=ids))
+        result: ProviderResult | None = run(
+            lambda client: self._provider(client).lookup_by_id(ids=ids)
+        )
+        return result
 
     def _provider(self, client: httpx.AsyncClient) -> Any:
         return make_provider(
-            self.factory, self.name, self.settings, client=client, base_url=self.base_url
+            type(self).factory, self.name, self.settings, client=client, base_url=self.base_url
         )
 
     def _secrets(self) -> list[str]:
@@ -171,7 +174,7 @@ class ProviderContract:
         self._assert_no_secret(info.value)
 
     def test_unusable_ids_give_none_without_a_request(self, httpx_mock: Any) -> None:
-        usable = set(getattr(self.factory, "id_types", ()))
+        usable = set(getattr(type(self).factory, "id_types", ()))
         others = {"tmdb": 1, "imdb": "tt0000001", "tvdb": 1}
         ids = Ids(**{k: v for k, v in others.items() if k not in usable})
         assert self.lookup(ids) is None
@@ -224,7 +227,7 @@ class ProviderContract:
             assert all(isinstance(rank, int) for rank in ranks.values())
 
     def test_search_hits_are_typed(self, httpx_mock: Any) -> None:
-        if getattr(getattr(self.factory, "search", None), "metarr_impl", None) is None:
+        if getattr(getattr(type(self).factory, "search", None), "metarr_impl", None) is None:
             return  # the provider does not implement search
         self.mock_search(httpx_mock)
         hits = run(lambda client: self._provider(client).search(query="Heat", year=1995))
