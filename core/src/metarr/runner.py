@@ -34,7 +34,7 @@ import attrs
 from metarr.cache import UnreadableMovieError
 from metarr.engine import Identification
 from metarr.errors import ClosedError, MetarrError, StorageError
-from metarr.models import Outcome
+from metarr.models import OUTCOME_STATUSES, Outcome
 from metarr.query import Query
 from metarr.redaction import redact
 
@@ -55,7 +55,8 @@ class BatchResult:
 
 @attrs.frozen(kw_only=True)
 class BatchProgress:
-    """Where a batch stands: inputs read, finished and in flight, outcomes by status."""
+    """Where a batch stands: inputs read, finished and in flight, outcomes by status (in the
+    order of `metarr.models.OUTCOME_STATUSES`: identified first)."""
 
     read: int
     done: int
@@ -132,7 +133,7 @@ class Batch:
             read=self._read,
             done=sum(self._counts.values()),
             in_flight=self._in_flight,
-            counts=dict(self._counts),
+            counts={s: self._counts[s] for s in OUTCOME_STATUSES if self._counts[s]},
             elapsed=time.monotonic() - self._started,
         )
 
