@@ -600,3 +600,65 @@ def test_nothing_runs_in_a_thread_left_behind(world: FakeWorld, tmp_path: Path) 
     time.sleep(0.2)
     after = {t.name for t in threading.enumerate() if t.is_alive()}
     assert not {n for n in after - before if n.startswith(("metarr", "asyncio"))}
+
+
+def test_a_host_without_logging_sees_nothing_of_metarrs_warnings(tmp_path: Path) -> None:
+    db = tmp_path / "m.sqlite"
+    with Cache(db) as cache:
+        cache.db.execute(
+            "INSERT INTO provider_cache_movies (id, tmdb_id, title, movie, provenance, "
+            "identified_at, refreshed_at) VALUES (1, 5, 'x', '{}', '{}', 'then', 'now')"
+        )
+        cache.db.execute(
+            "INSERT INTO provider_parts (movie_id, provider, status, fetched_at, result) "
+            "VALUES (1, 'tmdb', 'ok', 'then', '{broken')"
+        )
+    host = (
+        "import asyncio, sys\n"
+        "from metarr import Orchestrator, Settings\n"
+        "async def main():\n"
+        "    async with Orchestrator(Settings(db=sys.argv[1])) as orc:\n"
+        "        print('remerged', await orc.remerge())\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", host, str(db)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "remerged 0\n"
+    assert done.stderr == ""  # the warning about the unreadable movie went nowhere...
+    shown = subprocess.run(
+        [sys.executable, "-c", "import logging; logging.basicConfig()\n" + host, str(db)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "WARNING:metarr.orchestrator:skipped: cache" in shown.stderr  # ...unless asked
+
+
+def test_ctrl_c_stops_a_sync_batch_after_the_inputs_in_flight(
+    world: FakeWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import _thread
+
+    serve = FakeWorld.__call__
+
+    def slowly(self: FakeWorld, request: Any) -> Any:
+        time.sleep(0.05)
+        return serve(self, request)
+
+    monkeypatch.setattr(FakeWorld, "__call__", slowly)
+    db = tmp_path / "m.sqlite"
+    queries = [Query(ids=Ids(tmdb=603), key=f"copy {n}") for n in range(40)]
+    seen: list[str] = []
+    with SyncOrchestrator.from_factory(lambda: fake_orchestrator(db)) as orc:
+        batch = orc.identify_many(queries, concurrency=2)
+        threading.Timer(0.5, _thread.interrupt_main).start()
+        with pytest.raises(KeyboardInterrupt):
+            for result in batch:
+                seen.append(result.query.key or "")
+        assert batch.interrupted and batch.stopped == "stopped"
+        assert 1 <= len(seen) < 40
+        assert orc.queue() == []
+        assert orc.get(Ids(tmdb=603)) is not None  # what finished was committed
+        assert orc.lookup(Ids(tmdb=949)).status == "identified"  # and the facade goes on

@@ -13,9 +13,15 @@ lines, no logic; ``tests/test_public_api.py`` keeps the three in step.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# A library's records go where the host sends them; with no logging configured, nowhere (not
+# to the stderr of logging's last resort). The one change to logging metarr makes, on its own
+# logger (the HOWTO's advice for libraries).
+logging.getLogger("metarr").addHandler(logging.NullHandler())
 
 _EXPORTS: dict[str, str] = {
     # embedding: the API, configuration, inputs and answers
