@@ -655,8 +655,7 @@ def test_ctrl_c_stops_a_sync_batch_after_the_inputs_in_flight(
         batch = orc.identify_many(queries, concurrency=2)
         threading.Timer(0.5, _thread.interrupt_main).start()
         with pytest.raises(KeyboardInterrupt):
-            for result in batch:
-                seen.append(result.query.key or "")
+            seen.extend(result.query.key or "" for result in batch)
         assert batch.interrupted and batch.stopped == "stopped"
         assert 1 <= len(seen) < 40
         assert orc.queue() == []
