@@ -58,7 +58,7 @@ def test_benchmarks_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     for kind, data in results["requests"].items():
         assert data["measured"] > 0, kind
         assert data["warm"] == 0, kind
-        assert data["logins"] == 1, kind
+        assert data["logins"] <= 1, kind  # the TVDB token is kept across processes
     quality = results["quality"]
     assert quality["verdicts"].get("wrong", 0) == 0
     assert quality["unexplained"] == 0
