@@ -49,10 +49,17 @@ Classifier = Callable[[int, Any], ProviderError | None]
 
 def new_client(*, max_connections: int = 64) -> httpx.AsyncClient:
     """The run's shared client: pooled connections, a metarr User-Agent, JSON accepted."""
+    import os
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=32)
+    transport = None
+    if os.environ.get("XT") == "aiohttp":
+        from httpx_aiohttp import AiohttpTransport
+        transport = AiohttpTransport(limits=limits)
     return httpx.AsyncClient(
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=32),
+        limits=limits,
         follow_redirects=False,
+        transport=transport,
     )
 
 
