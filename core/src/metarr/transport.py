@@ -1,0 +1,139 @@
+"""An httpx transport that sends through aiohttp: httpx stays the API, aiohttp moves the bytes.
+
+httpcore's connection pool re-checks every idle connection on every request (a socket
+readability probe each), and its anyio locks look up the current task each time: on a batch
+that is about a third of metarr's CPU. aiohttp's connector does the same work for a fraction of
+it. `AiohttpTransport` plugs it in under `httpx.AsyncClient`; plugins keep calling httpx, and
+aiohttp's failures come back as the httpx exceptions httpx itself would raise (a reset is a
+`httpx.ReadError`, a cut-short body a `httpx.RemoteProtocolError`, a slow server a timeout).
+
+aiohttp is imported on the first request, so a command that sends none never loads it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    import aiohttp
+
+READ_CHUNK = 64 * 1024
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """Sends httpx requests through one lazily made `aiohttp.ClientSession`.
+
+    ``limits.max_connections`` caps open connections (all hosts together) and
+    ``limits.keepalive_expiry`` closes idle ones; cookies, redirects, decoding and proxies
+    stay httpx's business (a proxied URL goes through httpx's own proxy transport).
+    """
+
+    def __init__(self, *, limits: httpx.Limits | None = None) -> None:
+        self.limits = limits or httpx.Limits()
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        import aiohttp
+
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self.limits.max_connections or 0,
+                keepalive_timeout=self.limits.keepalive_expiry or 0,
+                ssl=httpx.create_ssl_context(),
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies
+                auto_decompress=False,  # httpx decodes
+                trust_env=False,  # httpx routes proxied URLs elsewhere
+                skip_auto_headers=("Content-Type",),
+            )
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request``; the response body streams from the connection."""
+        import aiohttp
+        import yarl
+
+        session = self._open()
+        timeout = request.extensions.get("timeout", {})
+        body = await request.aread()
+        with _as_httpx_errors(request):
+            response = await session.request(
+                request.method,
+                yarl.URL(str(request.url), encoded=True),
+                headers=[
+                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
+                ],
+                data=body or None,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    connect=timeout.get("pool"),
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                ),
+            )
+        return httpx.Response(
+            status_code=response.status,
+            headers=list(response.raw_headers),
+            stream=_Body(response, request),
+            request=request,
+            extensions={
+                "http_version": b"HTTP/1.1",
+                "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
+            },
+        )
+
+    async def aclose(self) -> None:
+        """Close every connection (the session is made again if the transport is reused)."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _as_httpx_errors(self._request):
+            async for chunk in self._response.content.iter_chunked(READ_CHUNK):
+                yield chunk
+
+    async def aclose(self) -> None:
+        self._response.release()  # back to the pool when read to the end, else closed
+
+
+@contextlib.contextmanager
+def _as_httpx_errors(request: httpx.Request) -> Iterator[None]:
+    """Raise aiohttp's failures as the httpx exceptions httpx's own transport would."""
+    import aiohttp
+
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise httpx.ConnectTimeout(_text(exc, "connect timed out"), request=request) from exc
+    except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
+        raise httpx.ReadTimeout(_text(exc, "read timed out"), request=request) from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise httpx.ConnectError(_text(exc, "could not connect"), request=request) from exc
+    except aiohttp.ServerDisconnectedError as exc:
+        raise httpx.RemoteProtocolError(
+            _text(exc, "server disconnected without a complete response"), request=request
+        ) from exc
+    except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
+        raise httpx.RemoteProtocolError(_text(exc, "malformed response"), request=request) from exc
+    except aiohttp.ClientConnectionError as exc:  # reset, refused mid-way, closed
+        raise httpx.ReadError(_text(exc, "connection failed"), request=request) from exc
+    except aiohttp.ClientError as exc:
+        raise httpx.NetworkError(_text(exc, "network error"), request=request) from exc
+
+
+def _text(exc: BaseException, fallback: str) -> str:
+    return str(exc) or fallback
