@@ -128,19 +128,25 @@ def timed(command: Sequence[str], env: Mapping[str, str]) -> tuple[float, str]:
 
 
 def paired(
-    a: Callable[[], float], b: Callable[[], float], runs: int, warmup: int = 1
+    a: Callable[[], float],
+    b: Callable[[], float],
+    runs: int,
+    warmup: int = 1,
+    floor: float = 0.0,
 ) -> dict[str, float]:
-    """A and B in turn (A B A B …) after ``warmup`` rounds; medians of each and of A/B."""
+    """A and B in turn (A B A B …) after ``warmup`` rounds: medians of each and of the
+    per-pair ratios A / (B + ``floor``), which hold when the machine's speed drifts."""
     for _ in range(warmup):
         a()
         b()
     pairs = [(a(), b()) for _ in range(runs)]
+    ratios = [x / (y + floor) for x, y in pairs]
     return {
         "a": statistics.median(x for x, _ in pairs),
         "b": statistics.median(y for _, y in pairs),
-        "ratio": statistics.median(x / y for x, y in pairs),
-        "ratio_min": min(x / y for x, y in pairs),
-        "ratio_max": max(x / y for x, y in pairs),
+        "ratio": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
         "runs": runs,
     }
 
@@ -250,11 +256,13 @@ def row_cold(
         first_logins = sim.counts()["tvdb"].get("/login", 0)
         lookup(cached_db, movies[0])  # fills the cache the floor reads from
         sim.reset_counts()
-        pairs = paired(cold, lambda: lookup(cached_db, movies[0]), runs)
+        floor_extra = IMDB_ROUNDS * latency
+        pairs = paired(cold, lambda: lookup(cached_db, movies[0]), runs, floor=floor_extra)
         logins = sim.counts()["tvdb"].get("/login", 0)
-    floor_extra = IMDB_ROUNDS * latency
     ratios = {
-        "ratio": pairs["a"] / (pairs["b"] + floor_extra),
+        "ratio": pairs["ratio"],
+        "ratio_min": pairs["ratio_min"],
+        "ratio_max": pairs["ratio_max"],
         "cold_s": pairs["a"],
         "cached_s": pairs["b"],
         "floor_s": pairs["b"] + floor_extra,

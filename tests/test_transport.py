@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import struct
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -216,3 +219,48 @@ def test_closing_the_client_closes_the_session(echo: tuple[str, _Server]) -> Non
         return session is not None and session.closed
 
     assert _run(main())
+
+
+@pytest.fixture
+def tls_echo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The echo server behind TLS, with a self-signed certificate for 127.0.0.1."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        capture_output=True,
+        check=False,
+    )  # fmt: skip
+    if made.returncode != 0:
+        pytest.fail(f"openssl could not make a test certificate: {made.stderr[-300:]!r}")
+    server = _Server()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", cert
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_https_verifies_certificates_the_way_httpx_does(
+    tls_echo: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, cert = tls_echo
+
+    async def get() -> int:
+        async with new_client() as client:
+            transport = client._transport
+            assert isinstance(transport, AiohttpTransport)
+            assert transport._tls is None  # no TLS context until an https request
+            return (await client.get(url + "/secure")).status_code
+
+    with pytest.raises(httpx.ConnectError):
+        _run(get())  # self-signed: refused
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # httpx's way to trust a certificate
+    assert _run(get()) == 200

@@ -13,6 +13,7 @@ aiohttp is imported on the first request, so a command that sends none never loa
 from __future__ import annotations
 
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(self, *, limits: httpx.Limits | None = None) -> None:
         self.limits = limits or httpx.Limits()
         self._session: aiohttp.ClientSession | None = None
+        self._tls: ssl.SSLContext | None = None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """httpx's TLS settings (certifi, ``SSL_CERT_FILE``), made on the first https request."""
+        if self._tls is None:
+            self._tls = httpx.create_ssl_context()
+        return self._tls
 
     def _open(self) -> aiohttp.ClientSession:
         import aiohttp
@@ -43,7 +51,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             connector = aiohttp.TCPConnector(
                 limit=self.limits.max_connections or 0,
                 keepalive_timeout=self.limits.keepalive_expiry or 0,
-                ssl=httpx.create_ssl_context(),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -71,6 +78,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 ],
                 data=body or None,
                 allow_redirects=False,
+                ssl=self._tls_context() if request.url.scheme == "https" else True,
                 timeout=aiohttp.ClientTimeout(
                     total=None,
                     connect=timeout.get("pool"),
