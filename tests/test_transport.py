@@ -1,4 +1,5 @@
-"""The aiohttp transport under metarr's httpx client: exact requests, httpx's errors, mocks."""
+"""The transports under metarr's httpx client: aiohttp's sends exact requests and fails with
+httpx's errors; the adaptive one moves to it after a client's first requests; mocks still work."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from metarr.http import TRANSPORT_VAR, new_client
-from metarr.transport import AiohttpTransport
+from metarr.transport import SWITCH_AFTER, AdaptiveTransport, AiohttpTransport
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -95,17 +96,38 @@ def _run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-def test_default_is_aiohttp_and_the_variable_or_argument_chooses(
+def test_default_is_adaptive_and_the_variable_or_argument_chooses(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert isinstance(new_client()._transport, AiohttpTransport)
+    assert isinstance(new_client()._transport, AdaptiveTransport)
+    assert isinstance(new_client(transport="aiohttp")._transport, AiohttpTransport)
     assert isinstance(new_client(transport="httpx")._transport, httpx.AsyncHTTPTransport)
     monkeypatch.setenv(TRANSPORT_VAR, "httpx")
     assert isinstance(new_client()._transport, httpx.AsyncHTTPTransport)
-    assert isinstance(new_client(transport="aiohttp")._transport, AiohttpTransport)
+    assert isinstance(new_client(transport="auto")._transport, AdaptiveTransport)
+    monkeypatch.setenv(TRANSPORT_VAR, "AIOHTTP ")
+    assert isinstance(new_client()._transport, AiohttpTransport)
     monkeypatch.setenv(TRANSPORT_VAR, "curl")
     with pytest.raises(ValueError, match="unknown HTTP transport 'curl'"):
         new_client()
+
+
+def test_adaptive_moves_to_aiohttp_after_the_first_requests(echo: tuple[str, _Server]) -> None:
+    url, _ = echo
+
+    async def main() -> list[str]:
+        async with httpx.AsyncClient(transport=AdaptiveTransport(switch_after=3)) as client:
+            transport = client._transport
+            assert isinstance(transport, AdaptiveTransport)
+            used = []
+            for n in range(5):
+                response = await client.get(f"{url}/n{n}")
+                assert response.json()["path"] == f"/n{n}"
+                used.append("aiohttp" if transport._bulk._session is not None else "httpx")
+            return used
+
+    assert _run(main()) == ["httpx", "httpx", "httpx", "aiohttp", "aiohttp"]
+    assert SWITCH_AFTER > 6  # a single lookup (six requests) never loads aiohttp
 
 
 def test_pytest_httpx_sees_the_requests_of_a_default_client(httpx_mock: Any) -> None:
@@ -123,7 +145,7 @@ def test_requests_arrive_exactly(echo: tuple[str, _Server]) -> None:
     url, _ = echo
 
     async def main() -> tuple[httpx.Response, httpx.Response]:
-        async with new_client() as client:
+        async with new_client(transport="aiohttp") as client:
             got = await client.get(
                 url + "/search/movie",
                 params={"query": "Tom & Jerry: 50/50 ✓", "year": 2001, "x": "a+b%2C"},
@@ -160,7 +182,7 @@ def test_connections_are_capped_and_reused(echo: tuple[str, _Server]) -> None:
     url, server = echo
 
     async def main() -> list[int]:
-        async with new_client(max_connections=3) as client:
+        async with new_client(max_connections=3, transport="aiohttp") as client:
             first = await asyncio.gather(*(client.get(url + "/slow") for _ in range(12)))
             second = await asyncio.gather(*(client.get(url + "/fast") for _ in range(6)))
             return [r.status_code for r in (*first, *second)]
@@ -183,7 +205,7 @@ def test_failures_are_httpx_errors(
     url, _ = echo
 
     async def main() -> None:
-        async with new_client() as client:
+        async with new_client(transport="aiohttp") as client:
             response = await client.get(url + path, timeout=httpx.Timeout(5, read=0.1))
             await response.aread()
 
@@ -199,7 +221,7 @@ def test_a_refused_connection_is_a_connect_error() -> None:
         port = probe.getsockname()[1]  # closed again: nothing listens there
 
     async def main() -> None:
-        async with new_client() as client:
+        async with new_client(transport="aiohttp") as client:
             await client.get(f"http://127.0.0.1:{port}/")
 
     with pytest.raises(httpx.ConnectError):
@@ -210,7 +232,7 @@ def test_closing_the_client_closes_the_session(echo: tuple[str, _Server]) -> Non
     url, _ = echo
 
     async def main() -> bool:
-        client = new_client()
+        client = new_client(transport="aiohttp")
         transport = client._transport
         assert isinstance(transport, AiohttpTransport)
         await client.get(url + "/a")
@@ -254,7 +276,7 @@ def test_https_verifies_certificates_the_way_httpx_does(
     url, cert = tls_echo
 
     async def get() -> int:
-        async with new_client() as client:
+        async with new_client(transport="aiohttp") as client:
             transport = client._transport
             assert isinstance(transport, AiohttpTransport)
             assert transport._tls is None  # no TLS context until an https request
