@@ -22,9 +22,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import omdb
+import omdb  # type: ignore[import-untyped]
 import requests
-import tmdbsimple as tmdb
+import tmdbsimple as tmdb  # type: ignore[import-untyped]
 
 APPEND = "external_ids,credits,images,release_dates,alternative_titles"
 

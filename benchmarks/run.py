@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 from metarr.config import load_settings
 from metarr.ids import Ids
 from metarr.orchestrator import Orchestrator
@@ -348,7 +348,7 @@ def _peak_rss_kb(pid: int) -> int:
     except (OSError, ValueError):
         pass
     try:
-        return psutil.Process(pid).memory_info().rss // 1024
+        return int(psutil.Process(pid).memory_info().rss) // 1024
     except (psutil.Error, OSError):
         return 0
 
@@ -786,7 +786,7 @@ def section_throughput(
             steady = _steady(run)
             complete_share = sum(complete(r) for r in run.results) / count
             after_share, after = _limited_after_pause(run)
-            entry = {
+            entry: dict[str, Any] = {
                 "concurrency": level,
                 "rows": count,
                 "movies_per_s": run.rate,

@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,11 @@ def timed(command: Sequence[str], env: Mapping[str, str]) -> tuple[float, str]:
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr[-800:]}")
     return wall, done.stdout
+
+
+def wall(command: Sequence[str], env: Mapping[str, str]) -> float:
+    """Wall seconds of one run of ``command``."""
+    return timed(command, env)[0]
 
 
 def paired(
@@ -235,9 +241,7 @@ def row_startup(world: World, work: Path, db: Path, movie: Movie, runs: int) -> 
         out: dict[str, Any] = {}
         for name, command in commands.items():
             sim.reset_counts()
-            out[name] = paired(
-                lambda c=command: timed(c, env)[0], lambda: timed(bare, env)[0], runs
-            )
+            out[name] = paired(partial(wall, command, env), partial(wall, bare, env), runs)
             out[name]["requests"] = sim.total()
     return out
 

@@ -37,7 +37,7 @@ def test_state_dir_is_per_provider_under_the_variable(
         name="tvdb",
         settings=ProviderSettings(name="tvdb"),
         http=context.http,
-        state_dir=str(tmp_path / "mine"),  # type: ignore[arg-type]
+        state_dir=str(tmp_path / "mine"),
     )
     assert explicit.state_dir == tmp_path / "mine"
 
