@@ -453,9 +453,7 @@ class Cache:
         """Queue ``key`` for a person (outcome ambiguous, not_found or conflict); with
         ``reviewed``, marked as reviewed by a person who chose none of the candidates."""
         with write_transaction(self.db) as db:
-            queues.queue_identification(
-                db, key, input, outcome, self.now(), reviewed=reviewed
-            )
+            queues.queue_identification(db, key, input, outcome, self.now(), reviewed=reviewed)
 
     @_guarded
     def mark_reviewed(self, key: str) -> bool:
