@@ -18,6 +18,7 @@ from metarr.cli.pick import (
     NoneOfThese,
     Prompt,
     SearchAgain,
+    choosing,
     searching,
     terminal,
 )
@@ -183,10 +184,9 @@ def _pick(asked: Query, details: int, as_json: bool, screen: TextIO) -> None:
                 continue
             break
         if isinstance(choice, Chosen):
-            candidate = choice.candidate
-            outcome = session.run(lambda orc: orc.choose(asked.input_key, candidate, search=result))
+            outcome, requests = session.run(choosing(asked.input_key, choice.candidate, result))
             prompt.show("")
-            show_outcome(outcome, as_json=as_json)
+            show_outcome(outcome, as_json=as_json, requests=requests)
             return
         if isinstance(choice, NoneOfThese):
             session.run(lambda orc: orc.none_of_these(asked, search=result))
@@ -344,8 +344,7 @@ def _review(
             continue
         break
     if isinstance(choice, Chosen):
-        chosen, search = choice.candidate, result
-        outcome = session.run(lambda orc: orc.choose(item.key, chosen, search=search))
+        outcome, _ = session.run(choosing(item.key, choice.candidate, result))
         prompt.show(_outcome_line(outcome))
         ok = outcome.status == "identified"
         return ("chosen" if ok else "failed"), exits.for_status(outcome.status)

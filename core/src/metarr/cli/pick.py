@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TextIO, TypeVar
@@ -24,7 +25,7 @@ import click
 from metarr.cli import exits, output
 from metarr.cli.state import CliState
 from metarr.errors import InvalidIdError
-from metarr.models import Candidate, SearchResult
+from metarr.models import Candidate, Outcome, SearchResult
 from metarr.orchestrator import Orchestrator
 from metarr.query import Query
 
@@ -144,6 +145,20 @@ class Prompt:
 def searching(query: Query, details: int) -> Callable[[Orchestrator], Awaitable[SearchResult]]:
     """The step that searches for ``query``, fetching details for ``details`` candidates."""
     return lambda orc: orc.search(query.title or "", query.year, details=details)
+
+
+def choosing(
+    key: str, candidate: Candidate, search: SearchResult | None
+) -> Callable[[Orchestrator], Awaitable[tuple[Outcome, dict[str, int]]]]:
+    """The step that commits a person's choice for ``key`` (reusing ``search``'s responses):
+    its outcome and the requests it sent, by provider."""
+
+    async def step(orc: Orchestrator) -> tuple[Outcome, dict[str, int]]:
+        before = Counter(orc.stats.requests)
+        outcome = await orc.choose(key, candidate, search=search)
+        return outcome, dict(Counter(orc.stats.requests) - before)
+
+    return step
 
 
 def _number(text: str, count: int) -> int | None:
