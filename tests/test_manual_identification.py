@@ -122,7 +122,7 @@ def test_choosing_a_detailed_candidate_asks_only_the_providers_that_did_not_answ
         after = sent(sim)
         return result, {k: after.get(k, 0) - before.get(k, 0) for k in after}, outcome.status
 
-    result, during, status = with_orc(work)
+    _, during, status = with_orc(work)
     assert status == "identified"
     assert {k: n for k, n in during.items() if n} == {"fanart": 1}  # the only one not asked yet
     identity = with_orc(lambda orc: _identity(orc, WOTW_KEY))
