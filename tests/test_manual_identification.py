@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from metarr.cache import QueuedIdentification
 from metarr.candidates import first_sentence
 from metarr.convert import from_json, to_json
 from metarr.models import Candidate, SearchResult
@@ -54,11 +55,10 @@ def sent(sim: SimServer) -> dict[str, int]:
 
 
 @pytest.fixture
-def sim(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SimServer:
-    server = SimServer(world).start()
-    use(server, tmp_path / "cache.sqlite", monkeypatch)
-    yield server  # type: ignore[misc]
-    server.stop()
+def sim(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimServer]:
+    with SimServer(world) as server:
+        use(server, tmp_path / "cache.sqlite", monkeypatch)
+        yield server
 
 
 def test_a_persons_search_tells_the_two_films_apart(sim: SimServer) -> None:
@@ -175,7 +175,7 @@ def test_automated_decisions_keep_their_budget_and_queue_the_details(sim: SimSer
     assert item.candidates == identification.outcome.candidates
 
 
-async def _queue(orc: Orchestrator) -> list[object]:
+async def _queue(orc: Orchestrator) -> list[QueuedIdentification]:
     return list(orc.cache.identification_queue())
 
 
@@ -183,29 +183,29 @@ def test_none_of_these_keeps_the_input_queued_and_marks_it_reviewed(sim: SimServ
     query = Query(title=WOTW[0], year=WOTW[1])
     with_orc(lambda orc: orc.identify(query))  # queued: ambiguous
 
-    async def work(orc: Orchestrator) -> object:
+    async def work(orc: Orchestrator) -> QueuedIdentification:
         return await orc.none_of_these(query)
 
     item = with_orc(work)
-    assert item.status == "ambiguous" and item.reviewed_at is not None  # type: ignore[attr-defined]
+    assert item.status == "ambiguous" and item.reviewed_at is not None
     before = sim.total()
     again = with_orc(lambda orc: orc.identify(query))
     assert again.status == "ambiguous" and sim.total() == before  # not searched again
     [kept] = with_orc(_queue)
-    assert kept.reviewed_at == item.reviewed_at  # type: ignore[attr-defined]
+    assert kept.reviewed_at == item.reviewed_at
 
 
 def test_none_of_these_queues_a_search_that_was_not_queued(sim: SimServer) -> None:
     query = Query(title="War of the Worlds", year=1953)
 
-    async def work(orc: Orchestrator) -> object:
+    async def work(orc: Orchestrator) -> QueuedIdentification:
         result = await orc.search("War of the Worlds", 1953, details=0)
         return await orc.none_of_these(query, search=result)
 
     item = with_orc(work)
-    assert item.status == "not_found"  # type: ignore[attr-defined]
-    assert item.reviewed_at is not None and item.candidates  # type: ignore[attr-defined]
-    assert "a person found none of these" in item.reasons[0]  # type: ignore[attr-defined]
+    assert item.status == "not_found"
+    assert item.reviewed_at is not None and item.candidates
+    assert "a person found none of these" in item.reasons[0]
 
 
 def test_search_result_json_has_the_details_and_never_the_responses(sim: SimServer) -> None:
