@@ -239,7 +239,7 @@ def test_queue_review_walks_oldest_first_and_commits_each_choice(
     before = sim.total()
     term = Terminal(env, "queue", "review")
     first = term.answer("1")
-    assert "[1/4]" in first and 'title:"Sabrina"' in first and "ambiguous" in first
+    assert '[1/4] ambiguous  title:"Sabrina"' in first
     assert sim.total() == before  # the stored cards cost nothing
     second = term.answer("n")
     assert "→ identified" in second and "[2/4]" in second and "Othello" in second
@@ -279,3 +279,36 @@ def test_ctrl_c_in_a_review_keeps_what_was_chosen(sim: SimServer, tmp_path: Path
     assert len(rows(db, "SELECT id FROM provider_cache_movies")) == 1
     reviewed = rows(db, "SELECT key FROM identification_queue WHERE reviewed_at IS NOT NULL")
     assert reviewed == [('title:"Othello"',)]
+
+
+def _readme_block(command: str) -> list[str]:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split(f"$ {command}\n", 1)[1].split("```", 1)[0]
+    return block.rstrip("\n").splitlines()
+
+
+def _in_order(expected: list[str], actual: list[str]) -> None:
+    """Every README line (but the ``…`` elisions) appears on the real screen, in order."""
+    rest = iter(actual)
+    for line in expected:
+        if line == "…":
+            continue
+        assert any(line == seen.rstrip() for seen in rest), f"not on the screen: {line!r}"
+
+
+def test_the_readme_pick_screen_is_real(sim: SimServer, tmp_path: Path) -> None:
+    term = Terminal(
+        environment(sim, tmp_path / "cache.sqlite"),
+        "search",
+        "War of the Worlds",
+        "--year",
+        "2005",
+        "--pick",
+    )
+    screen = term.answer("? 2") + PROMPT + "? 2\n"
+    screen += term.answer("1") + PROMPT + "1\n"
+    code, rest = term.end()
+    assert code == 0
+    actual = (screen + rest).replace("\r", "").splitlines()
+    expected = _readme_block('metarr search "War of the Worlds" --year 2005 --pick')
+    _in_order(expected, actual)

@@ -326,9 +326,12 @@ def _review(
     """One entry: ``chosen``, ``failed`` (chosen, not identified), ``none``, ``skipped`` or
     ``stopped`` (q), with the exit code it stands for."""
     prompt.show("")
-    head, *reasons = _entry_lines(item)
-    prompt.show(f"{place} {head}")
-    prompt.show("\n".join(output.shorten(line, output.CARD_WIDTH) for line in reasons))
+    width = output.CARD_WIDTH
+    prompt.show(f"{place} {output.styled_status(item.status)}  {output.style(item.key, bold=True)}")
+    when = f"queued {item.queued_at:%Y-%m-%d %H:%M} UTC; input {_input_text(item.input)}"
+    prompt.show("  " + output.shorten(when, width - 2))
+    for reason in item.reasons:
+        prompt.show("  - " + output.shorten(reason, width - 4))
     query = _query_of(item)
     candidates = item.candidates
     result: SearchResult | None = None
