@@ -254,3 +254,18 @@ def test_first_sentence() -> None:
         "Dr. No meets Mr. Bond in the U.S. and then some."
     )
     assert first_sentence(None) is None
+
+
+def test_old_search_answers_are_not_reused(sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metarr import http
+
+    monkeypatch.setattr(http, "REUSE_SECONDS", 0.0)
+
+    async def work(orc: Orchestrator) -> set[str]:
+        result = await orc.search(*WOTW)
+        before = sent(sim)
+        await orc.choose(WOTW_KEY, result.candidates[0], search=result)
+        after = sent(sim)
+        return {k for k in after if after[k] > before.get(k, 0)}
+
+    assert with_orc(work) == {"tmdb", "omdb", "tvdb", "fanart"}

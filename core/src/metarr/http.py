@@ -59,6 +59,7 @@ USER_AGENT = f"metarr/{__version__} (movie metadata orchestrator; python-httpx)"
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 MAX_JSON_DEPTH = 64  # no provider API nests a tenth of this; deeper bodies are refused
 DEFAULT_RETRY_AFTER = 1.0
+REUSE_SECONDS = 600.0  # a search's answers are reused by a choice made within this time
 
 # A classifier sees (status, parsed body or None) and may return the error to raise, or None
 # to let the default classification run. OMDb needs it (its quota error comes as HTTP 401), and
@@ -165,8 +166,10 @@ _reused: contextvars.ContextVar[Responses | None] = contextvars.ContextVar("reus
 @contextmanager
 def reusing(responses: Responses) -> Iterator[None]:
     """Every `request_memo` opened inside the block starts with these answers: a request one
-    of them answers is not sent again (a person confirming a candidate a search fetched)."""
-    token = _reused.set(responses)
+    of them answers is not sent again (a person confirming a candidate a search fetched).
+    Answers older than `REUSE_SECONDS` are not reused: the providers are asked again."""
+    fresh = time.monotonic() - responses.received <= REUSE_SECONDS
+    token = _reused.set(responses if fresh else None)
     try:
         yield
     finally:

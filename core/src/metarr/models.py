@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any, Literal, get_args
 
+import time
+
 import attrs
 
 from metarr import sanitize
@@ -275,6 +277,8 @@ class Responses:
     they answer carry credentials, so this is never shown, stored or converted to JSON."""
 
     _bodies: Mapping[tuple[Any, ...], Any] = attrs.field(factory=dict, repr=False)
+    received: float = attrs.field(factory=time.monotonic, kw_only=True)
+    """When they were received (`time.monotonic`): old answers are not reused."""
 
     def __len__(self) -> int:
         return len(self._bodies)
@@ -284,7 +288,7 @@ class Responses:
 
     def joined(self, more: Mapping[tuple[Any, ...], Any]) -> Responses:
         """These responses and ``more`` (which win)."""
-        return Responses({**self._bodies, **more})
+        return Responses({**self._bodies, **more}, received=self.received)
 
     def body(self, request: tuple[Any, ...]) -> tuple[bool, Any]:
         """``(True, body)`` when ``request`` (a `metarr.http.RequestMemo` key) was answered."""
