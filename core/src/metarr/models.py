@@ -7,11 +7,10 @@ each is produced by `metarr.convert` and documented in the README ("JSON contrac
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any, Literal, get_args
-
-import time
 
 import attrs
 
