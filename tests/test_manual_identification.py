@@ -5,14 +5,17 @@ details and a person's "none of these"."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from click.testing import CliRunner, Result
 from metarr.cache import QueuedIdentification
 from metarr.candidates import first_sentence
+from metarr.cli import main
 from metarr.convert import from_json, to_json
 from metarr.models import Candidate, SearchResult
 from metarr.orchestrator import Orchestrator
@@ -21,6 +24,7 @@ from metarr_sim import Knobs, SimServer, World
 
 T = TypeVar("T")
 WOTW = ("War of the Worlds", 2005)
+WOTW_ARGS = ("War of the Worlds", "--year", "2005")
 SPIELBERG = 74  # the simulator's tmdb id of Spielberg's film; 34812 is the other one
 WOTW_KEY = Query(title=WOTW[0], year=WOTW[1]).input_key
 LOOKED_UP = ("tmdb", "omdb", "tvdb")  # the providers that rank a detail field
@@ -269,3 +273,43 @@ def test_old_search_answers_are_not_reused(sim: SimServer, monkeypatch: pytest.M
         return {k for k in after if after[k] > before.get(k, 0)}
 
     assert with_orc(work) == {"tmdb", "omdb", "tvdb", "fanart"}
+
+
+def cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_cli_search_exits_5_when_no_provider_could_search(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SimServer(world, knobs={"*": Knobs(fault_rate=1.0, faults=("500",))}) as sim:
+        use(sim, tmp_path / "c.sqlite", monkeypatch)
+        shown = cli("search", *WOTW_ARGS)
+        as_json = cli("search", *WOTW_ARGS, "--json")
+    assert shown.exit_code == 5, shown.output
+    assert "could not search for War of the Worlds (2005)" in shown.stdout
+    assert "no search provider answered" in shown.stdout
+    assert as_json.exit_code == 5
+    data = json.loads(as_json.stdout)
+    assert data["status"] == "error" and data["candidates"] == []
+    assert set(data["providers"].values()) == {"error"}
+
+
+def test_cli_search_without_a_searching_provider_is_a_usage_error(sim: SimServer) -> None:
+    result = cli("--without", "tmdb,omdb,tvdb", "search", *WOTW_ARGS)
+    assert result.exit_code == 2
+    assert "no enabled provider can search titles" in result.stderr
+
+
+def test_cli_queue_shows_the_details_without_a_request(sim: SimServer) -> None:
+    assert cli("identify", *WOTW_ARGS).exit_code == 3
+    before = sim.total()
+    shown = cli("queue")
+    data = json.loads(cli("queue", "--json").stdout)
+    assert sim.total() == before
+    [item] = data
+    assert item["key"] == WOTW_KEY and item["reviewed_at"] is None
+    assert all(c["directors"] and c["release_date"] for c in item["candidates"])
+    for candidate in item["candidates"]:
+        assert f"dir. {candidate['directors'][0]}" in shown.stdout
+    assert "metarr queue review" in shown.stdout
