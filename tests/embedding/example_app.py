@@ -90,13 +90,14 @@ def typo_is_refused(db: Path) -> str:
     raise AssertionError("a misspelled provider was accepted")
 
 
-async def search_with_every_provider_down(db: Path) -> int:
+async def search_with_every_provider_down(db: Path) -> str:
+    """Every provider unreachable: the search says it could not search (not "no such film")."""
     down = settings_from_code(db, base_url="http://127.0.0.1:9")  # the discard port: refused
     async with Orchestrator(down) as orc:
-        found = await orc.search("Heat", 1995)
-        failures = orc.provider_failures()
-    print(f"STEP search-down candidates={len(found)} failed={','.join(sorted(failures))}")
-    return len(found)
+        found = await orc.search("Heat", 1995, details=0)
+    statuses = ",".join(f"{name}={status}" for name, status in sorted(found.providers.items()))
+    print(f"STEP search-down {found.status} candidates={len(found.candidates)} {statuses}")
+    return found.status
 
 
 def main() -> None:

@@ -41,7 +41,7 @@ def test_the_example_host_program_runs_against_the_simulator(
     )
     assert steps["threads"] == "24 identified cached=24"
     assert "unknown provider 'tmbd'" in steps["typo"]
-    assert steps["search-down"].startswith("candidates=0")
+    assert steps["search-down"] == ("error candidates=0 omdb=error,tmdb=error,tvdb=error")
     assert steps["logging"] == "untouched=True"
     assert "HOSTLOG httpx" in done.stdout  # the host's logging shows metarr's HTTP requests...
     for key in (

@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "Outcome": "metarr.models",
     "Movie": "metarr.models",
     "Candidate": "metarr.models",
+    "SearchResult": "metarr.models",
     "Identification": "metarr.engine",
     "ProviderReport": "metarr.engine",
     "ProviderFailures": "metarr.engine",
@@ -118,6 +119,7 @@ __all__ = [
     "RateLimitedError",
     "Rating",
     "SearchHit",
+    "SearchResult",
     "Settings",
     "StorageError",
     "SyncBatch",
@@ -171,6 +173,7 @@ if TYPE_CHECKING:
         ProviderResult,
         Rating,
         SearchHit,
+        SearchResult,
     )
     from metarr.orchestrator import Orchestrator
     from metarr.provider import Provider, ProviderContext

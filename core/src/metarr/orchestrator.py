@@ -36,6 +36,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import attrs
 import httpx
 
+from metarr import http
 from metarr.cache import (
     Cache,
     CachedMovie,
@@ -54,13 +55,14 @@ from metarr.errors import ClosedError
 from metarr.http import TrafficStats, new_client
 from metarr.ids import Ids
 from metarr.matching import fits_name, titles_of
-from metarr.models import Candidate, Outcome, ProviderStatus
+from metarr.models import Candidate, Outcome, ProviderStatus, SearchResult
 from metarr.plugins import Registry, build_registry
 from metarr.query import Query
 from metarr.redaction import install_log_redaction
 from metarr.runner import Batch
 
 RETRY_DEFAULT = timedelta(minutes=1)
+SEARCH_DETAILS = 5  # candidates of a person's search whose details are fetched
 log = logging.getLogger("metarr.orchestrator")
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -361,9 +363,56 @@ class Orchestrator:
         return await self.run(query, interactive=False, retry_queued=retry_queued)
 
     @_api
-    async def search(self, query: str, year: int | None = None) -> list[Candidate]:
-        """Candidates from every search provider for a person to choose from; nothing cached."""
-        return await self.engine.search(query, year)
+    async def search(
+        self, query: str, year: int | None = None, *, details: int = SEARCH_DETAILS
+    ) -> SearchResult:
+        """Candidates from every search provider for a person to choose from, best first, and
+        each provider's status (`SearchResult`); nothing is cached.
+
+        The first ``details`` candidates (0: none) are looked up, concurrently, for what tells
+        films apart (director, cast, runtime, outline, IMDb rating, …); `choose` then reuses
+        those responses.
+        """
+        return await self.engine.search(query, year, details=details)
+
+    @_api
+    async def choose(
+        self, key: str, candidate: Candidate, *, search: SearchResult | None = None
+    ) -> Outcome:
+        """A person's choice of a candidate for the input ``key``: `confirm` with its ids,
+        reusing every response ``search`` (the search it came from) received, so a candidate
+        whose details were fetched costs no request to the providers that gave them."""
+        if search is None:
+            return await self.confirm(key, candidate.ids)
+        with http.reusing(search.responses):
+            return await self.confirm(key, candidate.ids)
+
+    @_api
+    async def none_of_these(
+        self, query: Query, *, search: SearchResult | None = None
+    ) -> QueuedIdentification:
+        """Record that a person found none of the candidates to be the movie: the input stays
+        in the identification queue, marked reviewed. An input that was not queued is queued
+        now (``not_found``, with ``search``'s candidates)."""
+        return await self._db(self._none_of_these, query, search)
+
+    def _none_of_these(self, query: Query, search: SearchResult | None) -> QueuedIdentification:
+        cache = self._live_cache()
+        key = query.input_key
+        if cache.queued(key) is None:
+            shown = search.candidates if search is not None else ()
+            looked = f" among {len(shown)} candidates" if shown else ""
+            outcome = Outcome(
+                status="not_found",
+                candidates=shown,
+                reasons=(f"a person found none of these to be the movie{looked}",),
+            )
+            cache.queue_identification(key, query.to_input(), outcome, reviewed=True)
+        else:
+            cache.mark_reviewed(key)
+        queued = cache.queued(key)
+        assert queued is not None
+        return queued
 
     @_api
     async def confirm(self, key: str, ids: Ids) -> Outcome:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import ClassVar
 
 import attrs
@@ -10,17 +11,32 @@ import attrs
 from metarr.config import ProviderSettings
 from metarr.http import ProviderHttp
 from metarr.ids import IdKind
+from metarr.statedir import provider_state_dir
+
+
+def _default_state_dir(context: ProviderContext) -> Path:
+    return provider_state_dir(context.name)
 
 
 @attrs.frozen(kw_only=True)
 class ProviderContext:
-    """What a provider gets from the core: its name, settings, HTTP view, language and logger."""
+    """What a provider gets from the core: its name, settings, HTTP view, language, logger and
+    state directory.
+
+    ``state_dir`` is where the provider may keep small files between runs (a login token):
+    its own directory under ``METARR_STATE_DIR`` or the platform's user state directory (see
+    `metarr.statedir`, whose `~metarr.statedir.write_private` writes such files safely). It
+    may not exist yet.
+    """
 
     name: str
     settings: ProviderSettings
     http: ProviderHttp
     language: str = "en"
     log: logging.Logger = attrs.field(factory=lambda: logging.getLogger("metarr.provider"))
+    state_dir: Path = attrs.field(
+        default=attrs.Factory(_default_state_dir, takes_self=True), converter=Path
+    )
 
 
 class Provider:

@@ -30,8 +30,8 @@ from metarr.config import Settings
 from metarr.engine import Identification, ProviderFailures
 from metarr.errors import ClosedError
 from metarr.ids import Ids
-from metarr.models import Candidate, Outcome
-from metarr.orchestrator import Orchestrator
+from metarr.models import Candidate, Outcome, SearchResult
+from metarr.orchestrator import SEARCH_DETAILS, Orchestrator
 from metarr.query import Query
 from metarr.runner import Batch, BatchProgress, BatchResult, StopReason
 
@@ -204,9 +204,23 @@ class SyncOrchestrator:
         """`Orchestrator.retry_due` as a plain iterator (`SyncBatch`)."""
         return SyncBatch(self, lambda: self._orchestrator.retry_due(concurrency=concurrency))
 
-    def search(self, query: str, year: int | None = None) -> list[Candidate]:
+    def search(
+        self, query: str, year: int | None = None, *, details: int = SEARCH_DETAILS
+    ) -> SearchResult:
         """Blocking `Orchestrator.search`."""
-        return self._call(self._orchestrator.search(query, year))
+        return self._call(self._orchestrator.search(query, year, details=details))
+
+    def choose(
+        self, key: str, candidate: Candidate, *, search: SearchResult | None = None
+    ) -> Outcome:
+        """Blocking `Orchestrator.choose`."""
+        return self._call(self._orchestrator.choose(key, candidate, search=search))
+
+    def none_of_these(
+        self, query: Query, *, search: SearchResult | None = None
+    ) -> QueuedIdentification:
+        """Blocking `Orchestrator.none_of_these`."""
+        return self._call(self._orchestrator.none_of_these(query, search=search))
 
     def confirm(self, key: str, ids: Ids) -> Outcome:
         """Blocking `Orchestrator.confirm`."""

@@ -107,3 +107,11 @@ def _no_retry_sleep() -> Iterator[None]:
     stamina.set_testing(True, attempts=1)
     yield
     stamina.set_testing(False)
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test keeps the TVDB token under its own directory (``METARR_STATE_DIR``)."""
+    root = tmp_path / "state"
+    monkeypatch.setenv("METARR_STATE_DIR", str(root))
+    return root / "tvdb"
