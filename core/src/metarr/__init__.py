@@ -187,7 +187,9 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'metarr' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = importlib.import_module(module)
+    if module != f"{__name__}.{name}":  # a public submodule (metarr.sanitize) is the value
+        value = getattr(value, name)
     globals()[name] = value  # the next access is a plain lookup
     return value
 
