@@ -13,6 +13,7 @@ from metarr.errors import (
     InvalidResponseError,
     MetarrError,
     NotFoundError,
+    PluginError,
     ProviderError,
     RateLimitedError,
     StorageError,
@@ -32,8 +33,9 @@ from metarr.models import (
     Rating,
     SearchHit,
 )
-from metarr.provider import Provider, ProviderContext
+from metarr.provider import Option, Provider, ProviderContext
 from metarr.redaction import redact
+from metarr.spec import ProviderSpec
 
 __all__ = [
     "AuthError",
@@ -50,11 +52,14 @@ __all__ = [
     "MetarrError",
     "Movie",
     "NotFoundError",
+    "Option",
     "Outcome",
+    "PluginError",
     "Provider",
     "ProviderContext",
     "ProviderError",
     "ProviderResult",
+    "ProviderSpec",
     "RateLimitedError",
     "Rating",
     "SearchHit",

@@ -22,9 +22,23 @@ import pluggy
 
 from metarr import hookspecs
 from metarr.config import Settings, env_name
-from metarr.errors import ConfigError
+from metarr.errors import ConfigError, PluginError
 from metarr.http import ProviderHttp, TrafficStats
+from metarr.ids import ID_KINDS
 from metarr.provider import ProviderContext
+from metarr.spec import ProviderSpec, spec_of
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginInfo",
+    "ProviderEntry",
+    "ProviderSpec",
+    "Registry",
+    "build_registry",
+    "discover",
+    "make_plugin_manager",
+    "spec_of",
+]
 
 ENTRY_POINT_GROUP = "metarr.providers"
 log = logging.getLogger("metarr.plugins")
@@ -42,21 +56,21 @@ class PluginInfo:
 
     @property
     def hooks(self) -> tuple[str, ...]:
-        """The hooks the factory implements (read from its ``@hookimpl`` markers)."""
-        if self.factory is None:
-            return ()
-        return tuple(
-            name
-            for name in hookspecs.HOOK_NAMES
-            if getattr(getattr(self.factory, name, None), f"{hookspecs.PROJECT}_impl", None)
-            is not None
-        )
+        """The hooks the factory implements (none when it is broken)."""
+        spec = self._spec()
+        return () if spec is None else spec.hooks
 
     @property
     def id_types(self) -> tuple[str, ...]:
         """The id kinds its ``lookup_by_id`` accepts, in canonical order."""
-        kinds = getattr(self.factory, "id_types", ())
-        return tuple(kind for kind in ("tmdb", "imdb", "tvdb") if kind in kinds)
+        spec = self._spec()
+        return () if spec is None else tuple(k for k in ID_KINDS if k in spec.id_types)
+
+    def _spec(self) -> ProviderSpec | None:
+        try:
+            return spec_of(self)
+        except PluginError:
+            return None
 
 
 def discover(env: Mapping[str, str] | None = None) -> list[PluginInfo]:
@@ -141,8 +155,12 @@ class Registry:
         """Whether an enabled provider implements ``hook``."""
         return self._impl(name, hook) is not None
 
+    def spec(self, name: str) -> ProviderSpec:
+        """A provider's declarations (`PluginError` for a broken one)."""
+        return spec_of(self.entries[name].info)
+
     def id_types(self, name: str) -> frozenset[str]:
-        """The id kinds a provider's lookup accepts."""
+        """The id kinds a provider's lookup accepts (none for a broken one)."""
         return frozenset(self.entries[name].info.id_types)
 
     def http(self, name: str) -> ProviderHttp | None:
@@ -152,7 +170,7 @@ class Registry:
 
     def languages(self, name: str) -> frozenset[str] | None:
         """The metadata languages a provider serves (None: any)."""
-        return getattr(self.entries[name].provider, "languages", None)
+        return self.spec(name).languages
 
     async def call(self, name: str, hook: str, **kwargs: Any) -> Any:
         """Call one provider's async hook and await its result (None if not implemented)."""
@@ -231,6 +249,10 @@ def _enable(
     name = info.name
     if info.factory is None:
         return ProviderEntry(info=info, state="broken", reason=info.error)
+    try:
+        spec = spec_of(info)
+    except PluginError as exc:
+        return ProviderEntry(info=info, state="broken", reason=str(exc))
     if (only is not None and name not in only) or name in without:
         return ProviderEntry(info=info, state="disabled", reason="not selected for this run")
     psettings = settings.provider(name)
@@ -240,16 +262,17 @@ def _enable(
             state="disabled",
             reason=f"disabled in configuration ({env_name(name, 'enabled')}=false)",
         )
-    missing = missing_settings(info.factory, psettings)
+    missing = spec.missing(psettings)
     if missing:
         return ProviderEntry(info=info, state="disabled", reason=missing)
-    base_url = psettings.base_url or getattr(info.factory, "default_base_url", "")
+    base_url = psettings.base_url or spec.default_base_url
     if not base_url:
         return ProviderEntry(
             info=info,
             state="disabled",
             reason=f"no base_url: set {env_name(name, 'base_url')}",
         )
+    psettings = attrs.evolve(psettings, options=spec.check(name, psettings.options, unknown="keep"))
     http = ProviderHttp(
         client,
         provider=name,
@@ -278,16 +301,3 @@ def _enable(
             info=info, state="broken", reason=f"failed to start: {type(exc).__name__}: {exc}"
         )
     return ProviderEntry(info=info, state="enabled", provider=provider, http=http)
-
-
-def missing_settings(factory: Any, psettings: Any) -> str | None:
-    """Why the required settings are not there (None when one `requires` group is complete)."""
-    groups: tuple[tuple[str, ...], ...] = getattr(factory, "requires", (("api_key",),))
-    if not groups or any(all(psettings.has(key) for key in group) for group in groups):
-        return None
-    alternatives = " or ".join(
-        " + ".join(env_name(psettings.name, key) for key in group) for group in groups
-    )
-    keys = " or ".join(" + ".join(group) for group in groups)
-    section = f"[providers.{psettings.name}]"
-    return f"no {keys} configured: set {alternatives} (or {section} in the config file)"

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, ClassVar, TypeVar
 
+import attrs
 import httpx
 import pytest
 import stamina
@@ -26,6 +27,7 @@ from metarr.ids import Ids
 from metarr.models import PRIORITY_FIELDS, ProviderResult, SearchHit
 from metarr.provider import ProviderContext
 from metarr.redaction import Secret
+from metarr.spec import spec_of
 
 T = TypeVar("T")
 
@@ -48,13 +50,16 @@ def make_provider(
     base_url: str | None = None,
     language: str = "en",
 ) -> T:
-    """Construct a provider the way the core does, around the given client."""
+    """Construct a provider the way the core does, around the given client: its settings
+    checked against its declared options (a key it does not declare is a `ConfigError`)."""
+    spec = spec_of(factory)
     psettings = provider_settings(name, settings)
+    psettings = attrs.evolve(psettings, options=spec.check(name, psettings.options))
     redaction.register(*psettings.secrets())
     http = ProviderHttp(
         client,
         provider=name,
-        base_url=base_url or psettings.base_url or getattr(factory, "default_base_url", ""),
+        base_url=base_url or psettings.base_url or spec.default_base_url,
         timeout=psettings.timeout,
         secrets=tuple(psettings.secrets()),
     )

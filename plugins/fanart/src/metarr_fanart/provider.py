@@ -26,6 +26,14 @@ class FanartProvider(metarr.Provider):
     """
 
     id_types: ClassVar[frozenset[IdKind]] = frozenset({"tmdb", "imdb"})
+    options: ClassVar[tuple[metarr.Option, ...]] = (
+        metarr.Option("api_key", secret=True, help="the project API key"),
+        metarr.Option(
+            "client_key",
+            secret=True,
+            help="optional: a user's personal key (new art sooner, higher limits)",
+        ),
+    )
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",),)
     default_base_url: ClassVar[str] = "https://webservice.fanart.tv/v3"
     default_ttl_days: ClassVar[float] = 1.0

@@ -135,6 +135,15 @@ class OmdbProvider(metarr.Provider):
 
     id_types: ClassVar[frozenset[IdKind]] = frozenset({"imdb"})
     authority_for: ClassVar[frozenset[IdKind]] = frozenset({"imdb"})  # validates against IMDb
+    options: ClassVar[tuple[metarr.Option, ...]] = (
+        metarr.Option("api_key", secret=True, help="the OMDb API key (activated by e-mail)"),
+        metarr.Option(
+            "fetch_short_plot",
+            type=bool,
+            default=False,
+            help="true: a second request per movie for OMDb's own short plot (the outline)",
+        ),
+    )
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",),)
     default_base_url: ClassVar[str] = "https://www.omdbapi.com"
     default_ttl_days: ClassVar[float] = 7.0

@@ -46,6 +46,10 @@ class TvdbProvider(metarr.Provider):
 
     id_types: ClassVar[frozenset[IdKind]] = frozenset({"tvdb", "imdb"})
     authority_for: ClassVar[frozenset[IdKind]] = frozenset({"tvdb"})
+    options: ClassVar[tuple[metarr.Option, ...]] = (
+        metarr.Option("api_key", secret=True, help="the v4 API key"),
+        metarr.Option("pin", secret=True, help="the subscriber PIN (only for user-supported keys)"),
+    )
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",),)
     default_base_url: ClassVar[str] = "https://api4.thetvdb.com/v4"
     default_ttl_days: ClassVar[float] = 7.0
