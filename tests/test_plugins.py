@@ -459,17 +459,17 @@ def test_registry_calls_hooks_of_one_provider(registry_of: Callable[..., Registr
 
     async def calls() -> tuple[Any, ...]:
         return (
-            await registry.call("keyed", "lookup_by_id", ids=Ids(tmdb=603)),
-            await registry.call("keyed", "lookup_by_id", ids=Ids(imdb="tt0133093")),
-            await registry.call("keyed", "search", query="Heat", year=1995),
-            await registry.call("tokened", "search", query="Heat", year=1995),
-            await registry.call("paired", "lookup_by_id", ids=Ids(tmdb=603)),
+            await registry.lookup("keyed", Ids(tmdb=603)),
+            await registry.lookup("keyed", Ids(imdb="tt0133093")),
+            await registry.search("keyed", "Heat", 1995),
+            await registry.search("tokened", "Heat", 1995),
+            await registry.lookup("paired", Ids(tmdb=603)),
         )
 
     found, not_found, unimplemented, hits, disabled = asyncio.run(calls())
     assert found == ProviderResult(provider="keyed", ids=Ids(tmdb=603), title="Movie 603")
     assert not_found is None
-    assert unimplemented is None
+    assert unimplemented == []
     assert hits == [SearchHit(provider="tokened", ids=Ids(tmdb=1), title="Heat", year=1995)]
     assert disabled is None
 
@@ -478,8 +478,8 @@ def test_registry_pure_calls_and_introspection(registry_of: Callable[..., Regist
     env = {"METARR_KEYED_API_KEY": "k-keyed-123", "METARR_TOKENED_ACCESS_TOKEN": "tok-1234"}
     registry = registry_of(FAKES, env)
     result = ProviderResult(provider="keyed", ids=Ids(tmdb=603))
-    assert registry.call_pure("keyed", "extract_ids", result=result) == Ids(tmdb=603)
-    assert registry.call_pure("tokened", "extract_ids", result=result) is None
+    assert registry.extract_ids("keyed", result) == Ids(tmdb=603)
+    assert registry.extract_ids("tokened", result) is None
     assert registry.implements("keyed", "lookup_by_id")
     assert registry.implements("keyed", "extract_ids")
     assert not registry.implements("keyed", "search")
@@ -514,16 +514,35 @@ class RaisingRanks(BadRanks):
         raise KeyError("ranks")
 
 
-def test_one_plugins_bad_ranks_do_not_sink_the_others(
-    registry_of: Callable[..., Registry], caplog: pytest.LogCaptureFixture
+class MisspelledRanks(BadRanks):
+    @metarr.hookimpl
+    def field_priority(self) -> dict[str, Any]:
+        return {"title": 10, "rating": 20, "ids.imbd": 5}
+
+
+def test_one_plugins_bad_ranks_make_it_broken_and_the_others_run(
+    registry_of: Callable[..., Registry],
 ) -> None:
     env = {"METARR_KEYED_API_KEY": "k-keyed-123"}
-    registry = registry_of({"bad": BadRanks, "keyed": Keyed, "raising": RaisingRanks}, env)
-    with caplog.at_level(logging.WARNING, logger="metarr.plugins"):
-        ranks = registry.field_priorities()
-    assert ranks == {"keyed": {"title": 10, "ids.tmdb": 5}}
-    assert "provider bad: field_priority failed: ValueError" in caplog.text
-    assert "provider raising: field_priority failed: KeyError" in caplog.text
+    registry = registry_of(
+        {"bad": BadRanks, "keyed": Keyed, "raising": RaisingRanks, "typo": MisspelledRanks}, env
+    )
+    assert registry.field_priorities() == {"keyed": {"title": 10, "ids.tmdb": 5}}
+    assert registry.enabled == ["keyed"]
+    assert registry.broken == ["bad", "raising", "typo"]
+    assert registry.reason("bad") == (
+        "plugin bug in bad.field_priority: ranks must be integers (lower wins), not title='first'"
+    )
+    assert registry.reason("raising") == (
+        "plugin bug in raising.field_priority: raised KeyError: 'ranks'"
+    )
+    typo = registry.reason("typo") or ""
+    assert typo.startswith(
+        "plugin bug in typo.field_priority: unknown field(s) 'rating', 'ids.imbd'; "
+        "'rating': did you mean 'ratings'?; 'ids.imbd': did you mean 'ids.imdb'?; "
+        "the fields are title, original_title,"
+    )
+    assert registry.pm.get_plugin("typo") is None
 
 
 def test_the_provider_gets_its_context(registry_of: Callable[..., Registry]) -> None:
@@ -594,7 +613,7 @@ def test_example_provider_is_configured_and_merged(tmp_path: Path, httpx_mock: H
     async def identify() -> tuple[Registry, Any]:
         async with httpx.AsyncClient() as client:
             registry = build_registry(settings, client, plugins=found, only=["tmdb", "example"])
-            result = await registry.call("example", "lookup_by_id", ids=Ids(imdb="tt0133093"))
+            result = await registry.lookup("example", Ids(imdb="tt0133093"))
             return registry, result
 
     registry, example = asyncio.run(identify())

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from metarr.cli import output
+from metarr.cli import exits, output
+from metarr.cli.common import finish
 from metarr.cli.state import get_state
 from metarr.config import Settings
 from metarr.errors import ConfigError
@@ -83,3 +84,5 @@ def plugins(as_json: bool) -> None:
                     click.echo(f"{name}: {reason}")
     if note:
         click.echo(click.style("warning: ", fg="yellow") + note, err=True)
+    if registry.broken:
+        finish(exits.PLUGIN)
