@@ -132,7 +132,6 @@ def priority_table(
         order = provider_order(
             field, ranks, overrides=overrides, language=language, languages=languages
         )
-        by_rank = provider_order(field, ranks)
         field_ranks = {
             name: rank_map[field] for name, rank_map in ranks.items() if field in rank_map
         }
@@ -143,11 +142,13 @@ def priority_table(
         for rank in tied:
             names = sorted(n for n, r in field_ranks.items() if r == rank)
             notes.append(f"{' and '.join(names)} tie at {rank}: by name")
-        behind = [n for n in by_rank if n in order and order.index(n) > by_rank.index(n)]
-        if field in LANGUAGE_FIELDS and languages and not (overrides or {}).get(field):
-            served = [n for n in behind if languages.get(n) is not None]
-            if served:
-                notes.append(f"{', '.join(served)} cannot serve {language}: behind")
+        if field in LANGUAGE_FIELDS and languages:
+            base = language.split("-")[0].lower()
+            behind = [
+                n for n in order if (served := languages.get(n)) is not None and base not in served
+            ]
+            if behind:
+                notes.append(f"{', '.join(behind)} cannot serve {language}: behind")
         fields[field] = {
             "ranks": field_ranks,
             "order": order,

@@ -376,4 +376,5 @@ def _unmatched(exc: BaseException) -> str | None:
 
 
 def _fail(message: str) -> NoReturn:
-    pytest.fail(message, pytrace=False)
+    """Fail the test with this one message: no traceback, no chained exception."""
+    raise pytest.fail.Exception(message, pytrace=False) from None
