@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
 from collections.abc import Callable, Iterator
@@ -638,3 +639,75 @@ def test_example_provider_is_configured_and_merged(tmp_path: Path, httpx_mock: H
     assert movie.title == "The Matrix"
     assert movie.provenance["title"] == "tmdb"  # the example ranks only ratings
     assert movie.ids == Ids(tmdb=603, imdb="tt0133093")
+
+
+# -- the author API -----------------------------------------------------------------------------
+
+AUTHOR_API = (
+    "Provider",
+    "ProviderContext",
+    "ProviderSettings",
+    "ProviderHttp",
+    "Option",
+    "ProviderSpec",
+    "hookimpl",
+    "Ids",
+    "IdKind",
+    "ProviderResult",
+    "SearchHit",
+    "Rating",
+    "Image",
+    "IMAGE_KINDS",
+    "CastMember",
+    "CrewMember",
+    "Classifier",
+    "error_for_status",
+    "env_name",
+    "redact",
+    "sanitize",
+    "ProviderError",
+    "NotFoundError",
+    "AuthError",
+    "RateLimitedError",
+    "UnavailableError",
+    "InvalidResponseError",
+    "PluginError",
+    "ConfigError",
+)
+PLUGIN_SOURCES = sorted((Path(__file__).resolve().parents[1] / "plugins").glob("*/src/**/*.py"))
+
+
+def test_the_author_api_is_importable_from_metarr() -> None:
+    missing = [name for name in AUTHOR_API if name not in metarr.__all__]
+    assert missing == []
+    for name in AUTHOR_API:
+        assert getattr(metarr, name) is not None
+
+
+def _metarr_imports(path: Path) -> list[tuple[str, tuple[str, ...]]]:
+    """Every (module, names) a source file imports from metarr."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "metarr":
+            found.append((node.module or "", tuple(alias.name for alias in node.names)))
+        elif isinstance(node, ast.Import):
+            found.extend(
+                (alias.name, ()) for alias in node.names if alias.name.split(".")[0] == "metarr"
+            )
+    return found
+
+
+@pytest.mark.parametrize("path", PLUGIN_SOURCES, ids=lambda p: f"{p.parts[-4]}/{p.name}")
+def test_bundled_plugins_use_only_the_author_api(path: Path) -> None:
+    private = [
+        f"{module} ({', '.join(names) or 'module'})"
+        for module, names in _metarr_imports(path)
+        if module != "metarr" or any(name not in metarr.__all__ for name in names)
+    ]
+    assert private == [], f"{path.name} imports outside metarr's public API"
+    text = path.read_text(encoding="utf-8")
+    assert '"METARR_' not in text and "'METARR_" not in text, "use metarr.env_name"
+
+
+def test_the_plugin_sources_are_found() -> None:
+    assert {p.parts[-4] for p in PLUGIN_SOURCES} == set(BUNDLED)

@@ -5,7 +5,8 @@ The public surface is what this module exports; everything else may change.
 
 __version__ = "0.1.0"
 
-from metarr.config import env_name
+from metarr import sanitize
+from metarr.config import ProviderSettings, env_name
 from metarr.errors import (
     AuthError,
     ConfigError,
@@ -20,9 +21,10 @@ from metarr.errors import (
     UnavailableError,
 )
 from metarr.hookspecs import hookimpl
-from metarr.http import Classifier
+from metarr.http import Classifier, ProviderHttp, error_for_status
 from metarr.ids import IdKind, Ids
 from metarr.models import (
+    IMAGE_KINDS,
     Candidate,
     CastMember,
     CrewMember,
@@ -38,6 +40,7 @@ from metarr.redaction import redact
 from metarr.spec import ProviderSpec
 
 __all__ = [
+    "IMAGE_KINDS",
     "AuthError",
     "Candidate",
     "CastMember",
@@ -58,7 +61,9 @@ __all__ = [
     "Provider",
     "ProviderContext",
     "ProviderError",
+    "ProviderHttp",
     "ProviderResult",
+    "ProviderSettings",
     "ProviderSpec",
     "RateLimitedError",
     "Rating",
@@ -67,6 +72,8 @@ __all__ = [
     "UnavailableError",
     "__version__",
     "env_name",
+    "error_for_status",
     "hookimpl",
     "redact",
+    "sanitize",
 ]

@@ -6,8 +6,7 @@ import re
 from typing import Any, ClassVar
 
 import metarr
-from metarr import ConfigError, Ids, NotFoundError, ProviderResult, SearchHit
-from metarr.ids import IdKind
+from metarr import ConfigError, IdKind, Ids, NotFoundError, ProviderResult, SearchHit
 
 from metarr_tmdb import parse
 from metarr_tmdb.auth import Auth, resolve_auth

@@ -5,11 +5,19 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import metarr
-from metarr import AuthError, Ids, NotFoundError, ProviderError, ProviderResult, SearchHit
-from metarr.ids import IdKind
-from metarr.provider import ProviderContext
+from metarr import (
+    AuthError,
+    IdKind,
+    Ids,
+    NotFoundError,
+    ProviderContext,
+    ProviderError,
+    ProviderResult,
+    SearchHit,
+    env_name,
+)
 
-from metarr_tvdb.auth import KEY_VAR, PIN_VAR, TvdbAuth
+from metarr_tvdb.auth import TvdbAuth
 from metarr_tvdb.parse import parse_movie, parse_search_hit, pick_movie_id, unwrap
 
 SEARCH_LIMIT = 20
@@ -143,7 +151,9 @@ class TvdbProvider(metarr.Provider):
                 memo=False,
             )
         except _TokenRejected:
-            credentials = f"{KEY_VAR} and {PIN_VAR}" if self.settings.has("pin") else KEY_VAR
+            credentials = env_name(self.name, "api_key")
+            if self.settings.has("pin"):
+                credentials += f" and {env_name(self.name, 'pin')}"
             raise AuthError(
                 self.name,
                 f"TheTVDB rejected a fresh login token (HTTP 401): check {credentials}",
