@@ -15,9 +15,10 @@ from metarr import redaction
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """No ``METARR_*`` variable from the developer's shell, and no real config or data dir.
+    """No ``METARR_*`` variable from the developer's shell, and no real config, data or state dir.
 
-    Returns the temporary home whose ``config``/``data`` dirs stand in for the platform ones.
+    Returns the temporary home whose ``config``/``data``/``state`` dirs stand in for the
+    platform ones.
     """
     for var in list(os.environ):
         if var.startswith("METARR_"):
@@ -26,6 +27,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))  # provider state (TVDB token)
     return home
 
 

@@ -38,6 +38,7 @@ from metarr.models import (
 from metarr.provider import Option, Provider, ProviderContext
 from metarr.redaction import redact
 from metarr.spec import ProviderSpec
+from metarr.statedir import read_private, remove_private, write_private
 
 __all__ = [
     "IMAGE_KINDS",
@@ -74,6 +75,9 @@ __all__ = [
     "env_name",
     "error_for_status",
     "hookimpl",
+    "read_private",
     "redact",
+    "remove_private",
     "sanitize",
+    "write_private",
 ]

@@ -6,6 +6,7 @@ import builtins
 import logging
 import math
 import re
+from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
@@ -13,6 +14,7 @@ import attrs
 from metarr.config import ProviderSettings, env_name, is_secret_key
 from metarr.http import ProviderHttp
 from metarr.ids import IdKind
+from metarr.statedir import provider_state_dir
 
 OPTION_TYPES: tuple[builtins.type[Any], ...] = (str, int, float, bool)
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -109,15 +111,29 @@ def _article(kind: builtins.type[Any]) -> str:
     return {str: "text", int: "a whole number", float: "a number"}.get(kind, kind.__name__)
 
 
+def _default_state_dir(context: ProviderContext) -> Path:
+    return provider_state_dir(context.name)
+
+
 @attrs.frozen(kw_only=True)
 class ProviderContext:
-    """What a provider gets from the core: its name, settings, HTTP view, language and logger."""
+    """What a provider gets from the core: its name, settings, HTTP view, language, logger and
+    state directory.
+
+    ``state_dir`` is where the provider may keep small files between runs (a login token):
+    its own directory under ``METARR_STATE_DIR`` or the platform's user state directory (see
+    `metarr.statedir`, whose `~metarr.statedir.write_private` writes such files safely). It
+    may not exist yet.
+    """
 
     name: str
     settings: ProviderSettings
     http: ProviderHttp
     language: str = "en"
     log: logging.Logger = attrs.field(factory=lambda: logging.getLogger("metarr.provider"))
+    state_dir: Path = attrs.field(
+        default=attrs.Factory(_default_state_dir, takes_self=True), converter=Path
+    )
 
 
 class Provider:

@@ -104,3 +104,11 @@ def kit(httpx_mock: Any) -> Kit:
 @pytest.fixture(autouse=True)
 def _no_retry_sleep(no_retry_wait: None) -> None:
     """Every test without retry waits (the ``no_retry_wait`` fixture of metarr[testing])."""
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test keeps the TVDB token under its own directory (``METARR_STATE_DIR``)."""
+    root = tmp_path / "state"
+    monkeypatch.setenv("METARR_STATE_DIR", str(root))
+    return root / "tvdb"

@@ -194,6 +194,7 @@ def certification(movie: Movie) -> str:
     if movie.year is not None and movie.year < 1968:
         return "Approved" if synth.unit("cert-old", movie.movie_id) < 0.6 else "Not Rated"
     genres = set(movie.genres)
+    options: tuple[str, ...]
     if "Children" in genres or "Animation" in genres:
         options = ("G", "PG", "PG")
     elif "Horror" in genres or "Crime" in genres:

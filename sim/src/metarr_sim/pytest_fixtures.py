@@ -8,13 +8,18 @@ the test; its counts start at zero. For custom knobs, build one with `start_sim`
     def test_slow(sim_world):
         with start_sim(sim_world, knobs={"tmdb": Knobs(latency=0.2)}) as sim:
             ...
+
+While this plugin is active, every test session keeps provider state (TheTVDB's login token)
+in a temporary ``METARR_STATE_DIR`` unless one is set: tests never write to your own.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 
 import pytest
+from metarr.statedir import STATE_DIR_VAR
 
 from metarr_sim.base import SimKeys
 from metarr_sim.server import Knobs, SimServer
@@ -32,6 +37,17 @@ def start_sim(
 ) -> SimServer:
     """A started simulator (use it as a context manager so it stops)."""
     return SimServer(world, knobs=knobs, seed=seed, keys=keys).start()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Provider state goes to a directory of this test session, not the user's."""
+    if os.environ.get(STATE_DIR_VAR):
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(STATE_DIR_VAR, str(tmp_path_factory.mktemp("metarr-state")))
+        yield
 
 
 @pytest.fixture(scope="session")

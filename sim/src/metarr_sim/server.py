@@ -20,7 +20,8 @@ import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -31,6 +32,7 @@ import attrs
 
 from metarr_sim import synth
 from metarr_sim.base import Reply, SimKeys, SimProvider, SimRequest
+from metarr_sim.changes import ChangeLog
 from metarr_sim.fanart import FanartSim
 from metarr_sim.omdb import OmdbSim
 from metarr_sim.tmdb import TmdbSim
@@ -152,7 +154,11 @@ class SimServer:
         seed: int = 0,
         keys: SimKeys | None = None,
         port: int = 0,
+        changes: Mapping[int, Iterable[datetime]] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """``changes``: TMDB ids and when each changed (TMDB's change feed lists them);
+        ``clock``: the simulator's "now" for the feed's default window (the last 24 hours)."""
         self.world = world
         self.keys = keys or SimKeys()
         self.seed = seed
@@ -161,8 +167,10 @@ class SimServer:
         unknown = set(self._knobs) - {*PROVIDERS, "*"}
         if unknown:
             raise ValueError(f"knobs for unknown provider(s): {', '.join(sorted(unknown))}")
+        self.changes = ChangeLog(changes, clock=clock)
         providers: list[SimProvider] = [
-            cls(world, self.keys) for cls in (TmdbSim, OmdbSim, FanartSim, TvdbSim)
+            TmdbSim(world, self.keys, self.changes),
+            *(cls(world, self.keys) for cls in (OmdbSim, FanartSim, TvdbSim)),
         ]
         self._providers = {p.name: p for p in providers}
         self._lock = threading.Lock()
@@ -249,6 +257,10 @@ class SimServer:
         if self.keys.tvdb_pin is not None:
             env["METARR_TVDB_PIN"] = self.keys.tvdb_pin
         return env
+
+    def mark_changed(self, *tmdb_ids: int, at: datetime | None = None) -> None:
+        """Mark movies changed on TMDB at ``at`` (default: now), for its change feed."""
+        self.changes.mark(*tmdb_ids, at=at)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Requests received so far, per provider and endpoint (faults and 429s included)."""

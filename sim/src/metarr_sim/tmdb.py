@@ -1,4 +1,5 @@
-"""Simulated TMDB v3: ``/movie/{id}`` (+ sub-resources), ``/find/{id}``, ``/search/movie``."""
+"""Simulated TMDB v3: ``/movie/{id}`` (+ sub-resources), ``/find/{id}``, ``/search/movie`` and
+the change feed ``/movie/changes``."""
 
 from __future__ import annotations
 
@@ -7,17 +8,21 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from metarr_sim import content, synth
-from metarr_sim.base import Reply, SimProvider, SimRequest, bearer
-from metarr_sim.world import Movie
+from metarr_sim.base import Reply, SimKeys, SimProvider, SimRequest, bearer
+from metarr_sim.changes import MAX_DAYS, ChangeLog, window
+from metarr_sim.world import Movie, World
 
 PAGE_SIZE = 20
+CHANGES_PAGE_SIZE = 100
 MAX_APPEND = 20
 _ERRORS = {
     3: (401, "Authentication failed: You do not have permissions to access the service."),
     7: (401, "Invalid API key: You must be granted a valid key."),
     9: (503, "Service offline: This service is temporarily offline, try again later."),
     11: (500, "Internal error: Something went wrong, contact TMDB."),
+    20: (422, "Invalid date range: Should be a range no longer than 14 days."),
     22: (400, "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer."),
+    23: (400, "Invalid date: Format needs to be year-month-day."),
     24: (504, "Your request to the backend server timed out. Try again."),
     25: (429, "Your request count (#) is over the allowed limit of (40)."),
     27: (400, "Too many append to response objects: The maximum number of remote calls is 20."),
@@ -263,8 +268,14 @@ class TmdbSim(SimProvider):
     name: ClassVar[str] = "tmdb"
     prefix: ClassVar[str] = "/tmdb/3"
 
+    def __init__(self, world: World, keys: SimKeys, changes: ChangeLog | None = None) -> None:
+        super().__init__(world, keys)
+        self.changes = changes or ChangeLog()
+
     def endpoint(self, request: SimRequest) -> str:
         parts = request.path.strip("/").split("/")
+        if parts == ["movie", "changes"]:
+            return "/movie/changes"
         if parts[0] == "movie" and len(parts) == 2:
             return "/movie/{id}"
         if parts[0] == "movie" and len(parts) == 3:
@@ -306,6 +317,8 @@ class TmdbSim(SimProvider):
             return self._search(request)
         if len(parts) == 2 and parts[0] == "find":
             return self._find(parts[1], request)
+        if parts == ["movie", "changes"]:
+            return self._changes(request)
         if parts[0] == "movie" and len(parts) in (2, 3):
             movie = self.world.tmdb(int(parts[1])) if parts[1].isdigit() else None
             if movie is None:
@@ -421,6 +434,32 @@ class TmdbSim(SimProvider):
                 "results": [search_item(m) for m in chunk],
                 "total_pages": max(1, math.ceil(total / PAGE_SIZE)),
                 "total_results": total,
+            },
+        )
+
+    def _changes(self, request: SimRequest) -> Reply:
+        """Ids changed in the window, ``CHANGES_PAGE_SIZE`` a page: ``{"id", "adult"}`` each."""
+        page_text = request.query.get("page", "1")
+        if not page_text.isdigit() or not 1 <= int(page_text) <= 500:
+            return tmdb_error(22)
+        page = int(page_text)
+        try:
+            start, end = window(
+                request.query.get("start_date"), request.query.get("end_date"), self.changes.now()
+            )
+        except ValueError:
+            return tmdb_error(23)
+        if (end - start).total_seconds() > MAX_DAYS * 86_400:
+            return tmdb_error(20)
+        changed = self.changes.between(start, end)
+        chunk = changed[(page - 1) * CHANGES_PAGE_SIZE : page * CHANGES_PAGE_SIZE]
+        return Reply(
+            status=200,
+            body={
+                "results": [{"id": tmdb_id, "adult": False} for tmdb_id in chunk],
+                "page": page,
+                "total_pages": max(1, math.ceil(len(changed) / CHANGES_PAGE_SIZE)),
+                "total_results": len(changed),
             },
         )
 

@@ -1,23 +1,42 @@
-"""TheTVDB v4 authentication: one ``POST /login`` per provider object, a bearer token after.
+"""TheTVDB v4 authentication: one ``POST /login``, a bearer token after, kept across processes.
 
-The token (valid about a month) is kept in memory only; it is renewed once when a data
-endpoint answers 401, and after `TOKEN_MAX_AGE` seconds. The API key, PIN and token never
-appear in a log line or an error message.
+The token (valid about a month) is kept in memory and, when the provider has a state
+directory, in a file there (mode 0600, written by atomic rename), so the next process skips
+the login. The file is keyed by base URL, API key and PIN: a token is never sent to another
+server or used for another key. It is renewed once when a data endpoint answers 401, and
+before it expires (the JWT's ``exp``, at most `TOKEN_MAX_AGE` after the login). The API key,
+PIN and token never appear in a log line or an error message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
+import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
-from metarr import AuthError, InvalidResponseError, ProviderError, ProviderHttp, env_name
+from metarr import (
+    AuthError,
+    InvalidResponseError,
+    ProviderError,
+    ProviderHttp,
+    env_name,
+    read_private,
+    remove_private,
+    write_private,
+)
 
 from metarr_tvdb.parse import message_text, unwrap
 
 # Tokens last about 30 days [API.md §4.2]; renew well before that in a long-lived process.
 TOKEN_MAX_AGE = 25 * 86_400.0
+# A token this close to its expiry is not used (a lookup must not start with a dying token).
+EXPIRY_MARGIN = 3_600.0
 
 
 class TvdbAuth:
@@ -31,6 +50,7 @@ class TvdbAuth:
         api_key: str,
         pin: str | None = None,
         log: logging.Logger | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         self._http = http
         self._provider = provider
@@ -38,7 +58,8 @@ class TvdbAuth:
         self._pin = pin or None
         self._log = log or logging.getLogger("metarr.provider.tvdb")
         self._token: str | None = None
-        self._obtained = 0.0
+        self._expires = 0.0  # wall-clock seconds (the file outlives this process)
+        self._file = None if state_dir is None else state_dir / f"token-{self._fingerprint()}.json"
         self._lock = asyncio.Lock()
         self._finished = 0  # logins that have ended, successfully or not
         self._failure: ProviderError | None = None
@@ -48,8 +69,13 @@ class TvdbAuth:
         state = "logged in" if self._token else "not logged in"
         return f"<TvdbAuth {self._provider!r} {state}>"
 
+    def _fingerprint(self) -> str:
+        """What the token file is keyed by: base URL, API key and PIN, hashed."""
+        material = "\0".join((self._http.base_url, self._api_key, self._pin or ""))
+        return hashlib.sha256(material.encode()).hexdigest()[:32]
+
     def _fresh(self) -> str | None:
-        if self._token is not None and time.monotonic() - self._obtained < TOKEN_MAX_AGE:
+        if self._token is not None and time.time() < self._expires - EXPIRY_MARGIN:
             return self._token
         return None
 
@@ -68,6 +94,13 @@ class TvdbAuth:
             ):
                 # The login we waited for failed (or the credentials are known to be bad).
                 raise self._failure
+            if await asyncio.to_thread(self._load):
+                current = self._fresh()
+                if current is not None:
+                    self._log.debug(
+                        "%s: reusing the TheTVDB token kept from an earlier run", self._provider
+                    )
+                    return current
             return await self._login()
 
     async def renew(self, stale: str) -> str:
@@ -76,6 +109,8 @@ class TvdbAuth:
             if self._token is not None and self._token != stale:
                 return self._token
             self._token = None
+            if self._file is not None:
+                await asyncio.to_thread(remove_private, self._file)
             return await self._login()
 
     async def _login(self) -> str:
@@ -98,9 +133,37 @@ class TvdbAuth:
         self.logins += 1
         self._failure = None
         self._token = token.strip()
-        self._obtained = time.monotonic()
+        self._expires = token_expiry(self._token, time.time())
         self._log.debug("%s: logged in to TheTVDB", self._provider)
+        await asyncio.to_thread(self._save)
         return self._token
+
+    def _load(self) -> bool:
+        """Adopt the token kept in the state directory, if any is there for this key."""
+        data = read_private(self._file) if self._file is not None else None
+        if data is None:
+            return False
+        try:
+            kept = json.loads(data)
+            token, expires = kept["token"], float(kept["expires"])
+            ok = kept.get("base_url") == self._http.base_url and isinstance(token, str)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return False  # a damaged file is ignored, and replaced after the next login
+        if not ok or not token.strip():
+            return False
+        self._token, self._expires = token.strip(), expires
+        return True
+
+    def _save(self) -> None:
+        if self._file is None or self._token is None:
+            return
+        kept = {"base_url": self._http.base_url, "token": self._token, "expires": self._expires}
+        try:
+            write_private(self._file, json.dumps(kept).encode())
+        except OSError as exc:  # a read-only or full disk costs the next process a login
+            self._log.debug(
+                "%s: could not keep the TheTVDB token: %s", self._provider, type(exc).__name__
+            )
 
     def _classify(self, status: int, body: Any) -> ProviderError | None:
         """Login failures: bad key (401/403), PIN needed or refused (400), wrong base URL (404)."""
@@ -133,3 +196,20 @@ class TvdbAuth:
                 f"{env_name(self._provider, 'base_url')}",
             )
         return None
+
+
+def token_expiry(token: str, now: float) -> float:
+    """When ``token`` expires (wall-clock seconds): its JWT ``exp`` when it has one, and at most
+    `TOKEN_MAX_AGE` after ``now``."""
+    latest = now + TOKEN_MAX_AGE
+    parts = token.split(".")
+    if len(parts) != 3:
+        return latest
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        exp = claims["exp"]
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        return latest
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        return latest
+    return min(float(exp), latest)

@@ -72,6 +72,7 @@ class TvdbProvider(metarr.Provider):
             api_key=str(self.settings.get("api_key") or ""),
             pin=str(self.settings.get("pin") or "") or None,
             log=self.log,
+            state_dir=context.state_dir,
         )
 
     # -- hooks ------------------------------------------------------------------------------
