@@ -38,6 +38,13 @@ class DecimalRaw(MoviebuffProvider):
         return found and attrs.evolve(found, raw={"movie": {"budget": Decimal("63e6")}})
 
 
+class TupleRaw(MoviebuffProvider):
+    @metarr.hookimpl
+    async def lookup_by_id(self, ids: Ids) -> ProviderResult | None:
+        found = await super().lookup_by_id(ids)
+        return found and attrs.evolve(found, raw={"movie": {"genres": ("Action",)}})
+
+
 class Serach(MoviebuffProvider):
     @metarr.hookimpl
     async def serach(self, query: str, year: int | None) -> list[Any]:
@@ -88,6 +95,10 @@ class TestDecimalRaw(Contract):
     factory = DecimalRaw
 
 
+class TestTupleRaw(Contract):
+    factory = TupleRaw
+
+
 class TestSerach(Contract):
     factory = Serach
 
@@ -135,6 +146,11 @@ EXPECTED: dict[str, tuple[str, str]] = {
         FOUND,
         "plugin bug in moviebuff.lookup_by_id: result.raw['movie']['budget'] is a Decimal "
         "(Decimal('6.3E+7')), not a JSON value",
+    ),
+    "TestTupleRaw": (
+        FOUND,
+        "plugin bug in moviebuff.lookup_by_id: result.raw['movie']['genres'] is a tuple: JSON "
+        "gives back a list (store lists)",
     ),
     "TestSerach": (
         DECLARED,

@@ -61,6 +61,12 @@ def _record(name: str, ids: Ids, **fields: Any) -> ProviderResult:
     )
 
 
+def _circular() -> dict[str, Any]:
+    inner: dict[str, Any] = {}
+    inner["again"] = inner
+    return {"m": inner}
+
+
 def buggy(**behaviour: Any) -> type[Buggy]:
     """A `Buggy` subclass with the given hook behaviour."""
     return type("Buggy", (Buggy,), {k: staticmethod(v) for k, v in behaviour.items()})
@@ -75,17 +81,17 @@ BUGS: dict[str, tuple[dict[str, Any], str]] = {
         {"answer": lambda self, ids: _record(self.name, ids, raw={"x": Decimal("1.5")})},
         "lookup_by_id: result.raw['x'] is a Decimal (Decimal('1.5')), not a JSON value",
     ),
-    "nested NaN": (
-        {"answer": lambda self, ids: _record(self.name, ids, raw={"m": {"r": [1, math.nan]}})},
-        "lookup_by_id: result.raw['m']['r'][1] is nan: JSON has no NaN or infinity",
+    "a set deep inside": (
+        {"answer": lambda self, ids: _record(self.name, ids, raw={"m": {"r": [1, {2}]}})},
+        "lookup_by_id: result.raw['m']['r'][1] is a set ({2}), not a JSON value",
     ),
-    "int key": (
-        {"answer": lambda self, ids: _record(self.name, ids, raw={"m": {7: "x"}})},
-        "lookup_by_id: result.raw['m'] has the key 7 (an int): JSON keys are text",
+    "a tuple key": (
+        {"answer": lambda self, ids: _record(self.name, ids, raw={"m": {(1, 2): "x"}})},
+        "lookup_by_id: result.raw['m'] has the key (1, 2) (a tuple): JSON keys are text",
     ),
-    "tuple": (
-        {"answer": lambda self, ids: _record(self.name, ids, raw={"m": (1, 2)})},
-        "lookup_by_id: result.raw['m'] is a tuple: JSON gives back a list",
+    "a circular raw": (
+        {"answer": lambda self, ids: _record(self.name, ids, raw=_circular())},
+        "lookup_by_id: result.raw['m']['again'] contains itself: JSON has no circular values",
     ),
     "a dict": (
         {"answer": lambda self, ids: {"title": "The Matrix"}},
@@ -107,7 +113,18 @@ BUGS: dict[str, tuple[dict[str, Any], str]] = {
                 ratings=[Rating(source="x", value=math.nan, max=10, provider=self.name)],
             )
         },
-        "lookup_by_id: the result is not JSON: Out of range float values",
+        "lookup_by_id: result.ratings[0] has value nan, not a finite number (build it with "
+        "Rating.safe)",
+    ),
+    "an image of no provider": (
+        {
+            "answer": lambda self, ids: _record(
+                self.name,
+                ids,
+                images=[metarr.Image(provider=None, kind="poster", url="https://i.test/p.jpg")],
+            )
+        },
+        "lookup_by_id: result.images[0] has provider None, not text",
     ),
     "ids as a dict": (
         {"answer": lambda self, ids: ProviderResult(provider=self.name, ids={"imdb": "tt0133093"})},
@@ -251,3 +268,13 @@ def test_registry_calls_raise_plugin_errors_and_let_provider_errors_through() ->
             assert isinstance(info.value.__cause__, ValueError)
 
     asyncio.run(main())
+
+
+def test_raw_that_json_writes_differently_is_kept_by_the_core(world: FakeWorld) -> None:
+    # NaN, a tuple and a number key are written by json (the cache reads them back as NaN, a
+    # list and a text key): not a bug the core refuses; ProviderContract is stricter.
+    raw = {"m": {"nan": math.nan, "pair": (1, 2), 7: "seven", "shared": [[1]] * 2}}
+    factory = buggy(answer=lambda self, ids: _record(self.name, ids, raw=raw))
+    found: Identification = run(world, factory, lambda e: e.lookup(Ids(tmdb=603)))
+    assert found.outcome.providers["buggy"] == "ok"
+    assert found.results["buggy"].raw is raw

@@ -16,7 +16,6 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from metarr.convert import to_json
 from metarr.errors import PluginError
 from metarr.ids import Ids
 from metarr.models import (
@@ -28,6 +27,7 @@ from metarr.models import (
     Rating,
     SearchHit,
 )
+from metarr.redaction import redact
 
 _ITEM_TYPES: tuple[tuple[str, type], ...] = (
     ("ratings", Rating),
@@ -38,8 +38,10 @@ _ITEM_TYPES: tuple[tuple[str, type], ...] = (
 
 
 def bug(provider: str, hook: str, problem: str) -> PluginError:
-    """The error for a contract violation: ``plugin bug in tmdb.lookup_by_id: <problem>``."""
-    return PluginError(f"plugin bug in {provider}.{hook}: {problem}", provider=provider, hook=hook)
+    """The error for a contract violation: ``plugin bug in tmdb.lookup_by_id: <problem>``
+    (secrets masked: the problem may quote a plugin's exception or value)."""
+    message = redact(f"plugin bug in {provider}.{hook}: {problem}")
+    return PluginError(message, provider=provider, hook=hook)
 
 
 def raised(provider: str, hook: str, exc: BaseException) -> PluginError:
@@ -49,8 +51,13 @@ def raised(provider: str, hook: str, exc: BaseException) -> PluginError:
     return error
 
 
-def result(provider: str, hook: str, value: Any) -> ProviderResult | None:
-    """A ``lookup_by_id`` answer: None, or a well-formed `ProviderResult` of this provider."""
+def result(provider: str, hook: str, value: Any, *, strict: bool = False) -> ProviderResult | None:
+    """A ``lookup_by_id`` answer: None, or a well-formed `ProviderResult` of this provider.
+
+    ``raw`` must serialize to JSON, as the cache stores it. ``strict`` (the
+    `metarr.testing.ProviderContract`) also wants it back from JSON unchanged: no NaN or
+    infinity, no tuple, only text keys.
+    """
     if value is None:
         return None
     if not isinstance(value, ProviderResult):
@@ -65,22 +72,37 @@ def result(provider: str, hook: str, value: Any) -> ProviderResult | None:
         raise bug(provider, hook, f"result.ids is {_a(value.ids)}, not metarr.Ids")
     for field, kind in _ITEM_TYPES:
         for index, item in enumerate(getattr(value, field)):
-            if not isinstance(item, kind):
-                raise bug(
-                    provider,
-                    hook,
-                    f"result.{field}[{index}] is {_a(item)}, not a metarr.{kind.__name__}",
-                )
+            problem = _item_problem(item, kind)
+            if problem is not None:
+                raise bug(provider, hook, f"result.{field}[{index}] {problem}")
     if not isinstance(value.raw, dict):
         raise bug(provider, hook, f"result.raw is {_a(value.raw)}, not a dict")
-    problem = json_problem(value.raw, "result.raw")
+    problem = json_problem(value.raw, "result.raw", strict=True) if strict else None
+    if not strict:
+        try:
+            json.dumps(value.raw)
+        except (TypeError, ValueError, RecursionError) as exc:
+            problem = json_problem(value.raw, "result.raw") or f"result.raw is not JSON: {exc}"
     if problem is not None:
         raise bug(provider, hook, problem)
-    try:
-        json.dumps(to_json(value), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise bug(provider, hook, f"the result is not JSON: {exc}") from exc
     return value
+
+
+def _item_problem(item: Any, kind: type) -> str | None:
+    """What is wrong with one rating, image or person (the fields no converter checks)."""
+    if not isinstance(item, kind):
+        return f"is {_a(item)}, not a metarr.{kind.__name__}"
+    owner = getattr(item, "provider", None)
+    if not isinstance(owner, str):
+        return f"has provider {owner!r}, not text"
+    if isinstance(item, Rating):
+        if not isinstance(item.source, str):
+            return f"has source {item.source!r}, not text"
+        for name in ("value", "max"):
+            number = getattr(item, name)
+            if not _is_real(number):
+                return f"has {name} {number!r}, not a finite number (build it with Rating.safe)"
+    return None
 
 
 def hits(provider: str, hook: str, value: Any) -> list[SearchHit]:
@@ -137,29 +159,55 @@ def ranks(provider: str, hook: str, value: Any) -> dict[str, int] | None:
     return {str(field): int(rank) for field, rank in value.items()}
 
 
-def json_problem(value: Any, where: str) -> str | None:
-    """Why ``value`` would not come back from a JSON round trip as it is (None when it would):
-    a type JSON lacks, a key that is not text, NaN or infinity, a tuple (JSON gives a list)."""
-    stack: list[tuple[Any, str]] = [(value, where)]
-    while stack:
-        item, path = stack.pop()
-        if item is None or isinstance(item, str | bool | int):
-            continue
-        if isinstance(item, float):
-            if not math.isfinite(item):
-                return f"{path} is {item!r}: JSON has no NaN or infinity"
-        elif isinstance(item, dict):
+def json_problem(value: Any, where: str, *, strict: bool = False) -> str | None:
+    """Why ``value`` cannot be written as JSON (None when it can): a type JSON lacks, a key
+    that is neither text nor a number, a container inside itself. ``strict``: also why it
+    would not come back as it is: NaN or infinity, a key that is not text, a tuple."""
+    try:
+        return _problem(value, where, strict, set())
+    except RecursionError:
+        return f"{where} is nested too deep for JSON"
+
+
+def _problem(item: Any, path: str, strict: bool, ancestors: set[int]) -> str | None:
+    if item is None or isinstance(item, str | bool | int):
+        return None
+    if isinstance(item, float):
+        if strict and not math.isfinite(item):
+            return f"{path} is {item!r}: JSON has no NaN or infinity"
+        return None
+    if isinstance(item, tuple) and strict:
+        return f"{path} is a tuple: JSON gives back a list (store lists)"
+    if not isinstance(item, dict | list | tuple):
+        return f"{path} is {_a(item)} ({item!r}), not a JSON value"
+    if id(item) in ancestors:
+        return f"{path} contains itself: JSON has no circular values"
+    ancestors.add(id(item))
+    try:
+        if isinstance(item, dict):
             for key, child in item.items():
-                if not isinstance(key, str):
+                if not isinstance(key, str) and (strict or not _json_key(key)):
                     return f"{path} has the key {key!r} ({_a(key)}): JSON keys are text"
-                stack.append((child, f"{path}[{key!r}]"))
-        elif isinstance(item, list):
-            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
-        elif isinstance(item, tuple):
-            return f"{path} is a tuple: JSON gives back a list (store lists)"
+                found = _problem(child, f"{path}[{key!r}]", strict, ancestors)
+                if found is not None:
+                    return found
         else:
-            return f"{path} is {_a(item)} ({item!r}), not a JSON value"
+            for index, child in enumerate(item):
+                found = _problem(child, f"{path}[{index}]", strict, ancestors)
+                if found is not None:
+                    return found
+    finally:
+        ancestors.discard(id(item))
     return None
+
+
+def _json_key(key: Any) -> bool:
+    """Whether ``json`` writes this key (as text): text, numbers, booleans and None."""
+    return key is None or isinstance(key, str | int | float)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_int(value: Any) -> bool:

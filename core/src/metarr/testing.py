@@ -13,6 +13,7 @@ Every failure is one message naming the problem.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import logging
@@ -159,7 +160,7 @@ class ProviderContract:
     def lookup(self, ids: Ids, *, when: str = "") -> ProviderResult | None:
         """Run the provider's ``lookup_by_id``, as the core would check its answer."""
         value = self._call(lambda p: p.lookup_by_id(ids=ids), "lookup_by_id", when)
-        return self._checked(contract.result, "lookup_by_id", value)
+        return self._checked(functools.partial(contract.result, strict=True), "lookup_by_id", value)
 
     def extract_ids(self, result: ProviderResult) -> Ids | None:
         """Run the provider's ``extract_ids`` (None when it does not implement it)."""
