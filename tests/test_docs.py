@@ -81,3 +81,24 @@ def test_readme_priorities_are_what_the_command_prints(monkeypatch: pytest.Monke
     result = CliRunner().invoke(main, ["priorities"], catch_exceptions=False)
     assert result.exit_code == 0
     assert result.stdout == block.group(1)
+
+
+def test_every_model_field_is_in_the_model_reference() -> None:
+    import attrs
+    import metarr
+
+    text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    reference = text.split("## Model reference", 1)[1].split("\n## ", 1)[0]
+    for model in (
+        metarr.ProviderResult,
+        metarr.SearchHit,
+        metarr.Rating,
+        metarr.Image,
+        metarr.CastMember,
+        metarr.CrewMember,
+        metarr.Ids,
+    ):
+        section = reference.split(f"**`{model.__name__}`**", 1)[1]
+        section = re.split(r"\*\*`\w+`\*\*", section, maxsplit=1)[0]
+        for field in attrs.fields(model):
+            assert f"`{field.name}`" in section, f"{model.__name__}.{field.name} undocumented"
