@@ -250,20 +250,21 @@ def test_identify_provider_error_is_5(
 def test_search_lists_and_chooses(cli: Cli, sim: SimServer) -> None:
     result = cli("search", "Heat", "--year", "1995")
     assert result.exit_code == 0
-    assert "#" in result.stdout and "tmdb:949" in result.stdout
+    assert " 1  Heat (1995)" in result.stdout and "tmdb:949" in result.stdout
     listed = json.loads(cli("search", "Heat", "--json").stdout)
-    assert any(c["ids"]["tmdb"] == 949 for c in listed)
+    assert listed["status"] == "ok"
+    assert any(c["ids"]["tmdb"] == 949 for c in listed["candidates"])
     chosen = cli("search", "Heat", "--year", "1995", "--choose", "1")
     assert chosen.exit_code == 0, chosen.output
     assert "Heat (1995)" in chosen.stdout
     assert cli("cache", "show", "tmdb:949").exit_code == 0
 
 
-def test_search_pick_prompts(cli: Cli, sim: SimServer) -> None:
+def test_search_pick_needs_a_terminal(cli: Cli, sim: SimServer) -> None:
     result = cli("search", "War of the Worlds", "--year", "2005", "--pick", input="2\n")
-    assert result.exit_code == 0, result.output
-    assert "Confirm which candidate?" in result.stdout
-    assert "War of the Worlds (2005)" in result.stdout
+    assert result.exit_code == 2, result.output
+    assert "asks a person at a terminal" in one_error_line(result)
+    assert sim.total() == 0  # refused before any request
 
 
 def test_search_bad_choice_and_nothing_found(cli: Cli, sim: SimServer) -> None:
@@ -272,7 +273,8 @@ def test_search_bad_choice_and_nothing_found(cli: Cli, sim: SimServer) -> None:
     one_error_line(result)
     result = cli("search", "Zzyzx Qwertyuiop Nonesuch")
     assert result.exit_code == 3
-    assert json.loads(cli("search", "Zzyzx Qwertyuiop Nonesuch", "--json").stdout) == []
+    nothing = json.loads(cli("search", "Zzyzx Qwertyuiop Nonesuch", "--json").stdout)
+    assert (nothing["status"], nothing["candidates"]) == ("ok", [])
 
 
 WOTW_KEY = 'title:"War of the Worlds" year:2005'  # derived from the input as given

@@ -167,7 +167,7 @@ def test_near_misses_are_not_found_but_shown(world: FakeWorld) -> None:
 
 
 def test_user_search_lists_every_candidate_deduplicated(world: FakeWorld) -> None:
-    candidates = run_engine(lambda e: e.search("Titanic"))
+    candidates = run_engine(lambda e: e.search("Titanic")).candidates
     assert [c.ids.imdb for c in candidates].count(TITANIC_97.imdb) == 1
     assert {c.ids.imdb for c in candidates} == {TITANIC_96.imdb, TITANIC_97.imdb}
     assert all(set(c.providers) == {"tmdb", "omdb", "tvdb"} for c in candidates)

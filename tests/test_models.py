@@ -527,6 +527,16 @@ def test_candidate_json_keys() -> None:
         "score",
         "components",
         "notes",
+        "original_title",
+        "release_date",
+        "runtime",
+        "directors",
+        "cast",
+        "outline",
+        "imdb_rating",
+        "imdb_votes",
+        "popularity",
+        "detailed",
     ]
 
 

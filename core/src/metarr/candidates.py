@@ -7,14 +7,18 @@ components (`metarr.matching`); `decide` identifies only a single match.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
 
 from metarr.ids import Ids
 from metarr.matching import match_title, match_year
-from metarr.models import Candidate, ProviderResult, SearchHit
+from metarr.models import Candidate, MovieData, ProviderResult, SearchHit
+
+# The end of a sentence: ., ! or ? and a space, not after a lone capital ("J. Smith").
+_SENTENCE_END = re.compile(r"(?<=[^\s.!?][^\s.!?])[.!?](?=\s)")
 
 Extract = Callable[[str, ProviderResult], Ids]
 
@@ -118,7 +122,7 @@ def score(
     providers = tuple(sorted({hit.provider for hit in members}))
     poster = next((hit.poster for hit in members if hit.poster), None)
     main_year = next((hit.year for hit in members if hit.year), None)
-    return Candidate(
+    candidate = Candidate(
         title=titles[0] if titles else query,
         year=main_year,
         ids=Ids(**ids),
@@ -128,7 +132,54 @@ def score(
         score=round(best.distance + year_distance, 3),
         components={"title": best.distance, "year": year_distance},
         notes=tuple(notes),
+        original_title=_first(h.original_title for h in members),
+        release_date=_first(h.release_date for h in members),
+        directors=next((h.directors for h in members if h.directors), ()),
+        outline=_first(first_sentence(h.outline) for h in members),
+        popularity=_first(h.popularity for h in members),
     )
+    for result in results:  # a record looked up anyway (cross-reference) says more
+        candidate = with_details(candidate, result, replace=False)
+    return candidate
+
+
+def with_details(candidate: Candidate, record: MovieData, *, replace: bool = True) -> Candidate:
+    """The candidate with the details a record (a provider's, or the merged movie) holds:
+    they replace what the search said (or, without ``replace``, only fill what is missing)."""
+    crew = [c.name for c in record.crew if c.job.casefold() == "director"]
+    cast = [c.name for c in sorted(record.cast, key=lambda c: (c.order is None, c.order or 0))]
+    imdb = next((r for r in record.ratings if r.source == "imdb"), None)
+    found: dict[str, Any] = {
+        "original_title": record.original_title,
+        "release_date": record.release_date,
+        "runtime": record.runtime,
+        "directors": tuple(dict.fromkeys(crew)),
+        "cast": tuple(dict.fromkeys(cast)),
+        "outline": record.outline or first_sentence(record.plot),
+        "imdb_rating": imdb.value * 10 / imdb.max if imdb is not None and imdb.max else None,
+        "imdb_votes": imdb.votes if imdb is not None else None,
+    }
+    if candidate.poster is None:
+        found["poster"] = next((i.url for i in record.images if i.kind == "poster"), None)
+    changes = {
+        name: value
+        for name, value in found.items()
+        if value not in (None, ()) and (replace or getattr(candidate, name) in (None, ()))
+    }
+    return attrs.evolve(candidate, **changes)
+
+
+def first_sentence(text: str | None) -> str | None:
+    """The first sentence of a plot (the whole text when it has one sentence)."""
+    if not text:
+        return None
+    line = " ".join(text.split())
+    end = _SENTENCE_END.search(line, 20)
+    return line[: end.end()] if end else line
+
+
+def _first(values: Iterable[Any]) -> Any:
+    return next((v for v in values if v is not None), None)
 
 
 def decide(matching: Sequence[Candidate], year: int | None) -> Candidate | None:

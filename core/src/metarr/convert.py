@@ -11,8 +11,10 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from metarr.ids import Ids
+from metarr.models import SearchResult
 
 T = TypeVar("T")
 
@@ -25,6 +27,15 @@ converter.register_unstructure_hook(
     Ids, lambda ids: {"tmdb": ids.tmdb, "imdb": ids.imdb, "tvdb": ids.tvdb}
 )
 converter.register_structure_hook(Ids, lambda value, _: Ids(**(value or {})))
+# A search result's responses stay in memory: they answer requests that carry credentials.
+converter.register_unstructure_hook(
+    SearchResult,
+    make_dict_unstructure_fn(SearchResult, converter, responses=override(omit=True)),
+)
+converter.register_structure_hook(
+    SearchResult,
+    make_dict_structure_fn(SearchResult, converter, responses=override(omit=True)),
+)
 
 
 def to_json(obj: Any) -> Any:

@@ -41,7 +41,7 @@ from typing import Any
 import attrs
 
 from metarr import http
-from metarr.candidates import collapse, decide, regroup, score
+from metarr.candidates import collapse, decide, regroup, score, with_details
 from metarr.errors import (
     NotFoundError,
     PluginError,
@@ -62,6 +62,8 @@ from metarr.models import (
     ProviderResult,
     ProviderStatus,
     SearchHit,
+    SearchResult,
+    SearchStatus,
 )
 from metarr.plugins import Registry
 
@@ -72,6 +74,17 @@ XREF_BOUND = 5  # cross-reference lookups per search, for matching hits that lac
 MAX_RESOLUTION_ROUNDS = 3
 SHORT_PAUSE = 30.0  # seconds: a paused provider is waited for up to this, then skipped
 BACKBONE = "tmdb"  # required in automated runs under tmdb_policy = "block"
+# The merged fields a candidate's details come from: the providers ranking one are asked.
+DETAIL_FIELDS: tuple[str, ...] = (
+    "original_title",
+    "release_date",
+    "runtime",
+    "outline",
+    "plot",
+    "ratings",
+    "cast",
+    "crew",
+)
 
 Claims = dict[str, dict[Any, set[str]]]  # id kind -> claimed value -> providers claiming it
 
@@ -203,12 +216,51 @@ class Engine:
             outcome = self._backbone_check(session) or outcome
         return self._identification(session, outcome, memo)
 
-    async def search(self, query: str, year: int | None = None) -> list[Candidate]:
-        """All candidates for a person to choose from (user-initiated search), best first."""
+    async def search(
+        self, query: str, year: int | None = None, *, details: int = 0
+    ) -> SearchResult:
+        """All candidates for a person to choose from (user-initiated search), best first.
+
+        The first ``details`` candidates are looked up, concurrently, by the providers that
+        hold what tells films apart (`DETAIL_FIELDS`); the result keeps every response, so
+        confirming one of them reuses them (`metarr.http.reusing`).
+        """
         session = self._session(True)
-        with http.retry_policy(http.INTERACTIVE), http.request_memo():
+        early = self._unsearchable()
+        if early is not None:
+            return SearchResult(query=query, year=year, status="blocked", reasons=early.reasons)
+        with http.retry_policy(http.INTERACTIVE), http.request_memo() as memo:
             candidates, _ = await self._candidates(session, query, year)
-        return candidates
+            if details > 0 and candidates:
+                shown = candidates[:details]
+                detailed = await asyncio.gather(*(self._details(session, c) for c in shown))
+                candidates[: len(shown)] = detailed
+        statuses = {
+            name: status
+            for name, status in self._statuses(session).items()
+            if self.registry.implements(name, "search") or name in session.reports
+        }
+        searchers = [n for n in self.registry.enabled if self.registry.implements(n, "search")]
+        answered = [n for n in searchers if statuses.get(n) in ("ok", "not_found")]
+        status: SearchStatus = "ok"
+        if not answered:
+            limited = any(statuses.get(n) == "rate_limited" for n in searchers)
+            status = "rate_limited" if limited else "error"
+            session.reasons.append(
+                f"no search provider answered ({_failures(session) or 'none could be asked'})"
+            )
+        elif failures := _failures(session):
+            session.reasons.append(f"not every provider answered ({failures})")
+        return SearchResult(
+            query=query,
+            year=year,
+            status=status,
+            candidates=tuple(candidates),
+            providers=statuses,
+            reasons=tuple(session.reasons),
+            requests=memo.by_provider(),
+            responses=memo.answers(),
+        )
 
     async def identify_title(self, title: str, year: int | None = None) -> Identification:
         """The automated title (+ year) decision: identify only a single matching candidate."""
@@ -840,6 +892,36 @@ class Engine:
             for i in order
         }
         return candidates, id_sources
+
+    async def _details(self, search: _Session, candidate: Candidate) -> Candidate:
+        """The candidate with the details its records hold: a cross-reference from its ids by
+        the providers that rank a detail field, exactly as a lookup of these ids would start
+        (so a confirmed choice reuses every response). A provider that fails is named in the
+        search's reasons; the candidate keeps what the search said."""
+        only = frozenset(self._detail_providers())
+        session = _Session(interactive=True, only=only, given=candidate.ids)
+        session.out |= search.out  # a provider that failed the search is not asked again
+        results: dict[str, ProviderResult] = {}
+        await self._fixed_point(session, {}, results)
+        for name, report in session.reports.items():
+            if report.status in ("rate_limited", "error"):
+                search.reasons.append(
+                    f"{name} gave no details for {_label(candidate)} ({report.detail})"
+                )
+        if not results:
+            return candidate
+        return with_details(attrs.evolve(candidate, detailed=True), self.merge(results))
+
+    def _detail_providers(self) -> list[str]:
+        """The lookup providers that can supply a field of a candidate's details."""
+        return [
+            name
+            for name in self._lookup_providers()
+            if any(
+                field in self.ranks.get(name, {}) or name in self.priority.get(field, ())
+                for field in DETAIL_FIELDS
+            )
+        ]
 
     async def _xref(self, session: _Session, members: list[SearchHit]) -> list[ProviderResult]:
         """Look up a hit lacking an IMDb id with its own provider (the response is reused later)."""

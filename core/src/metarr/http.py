@@ -49,6 +49,7 @@ from metarr.errors import (
     RateLimitedError,
     UnavailableError,
 )
+from metarr.models import Responses
 from metarr.redaction import install_log_redaction, redact, register, scrub
 
 log = logging.getLogger("metarr.http")
@@ -59,6 +60,7 @@ USER_AGENT = f"metarr/{__version__} (movie metadata orchestrator; python-httpx)"
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 MAX_JSON_DEPTH = 64  # no provider API nests a tenth of this; deeper bodies are refused
 DEFAULT_RETRY_AFTER = 1.0
+REUSE_SECONDS = 600.0  # a search's answers are reused by a choice made within this time
 
 # A classifier sees (status, parsed body or None) and may return the error to raise, or None
 # to let the default classification run. OMDb needs it (its quota error comes as HTTP 401), and
@@ -145,11 +147,13 @@ class RequestMemo:
     """Responses (and failures) of one identification, so no request is ever sent twice.
 
     ``sent`` counts the requests that really went out, by (provider, method, path?query) with
-    secrets masked; a count above 1 means the same request was sent twice.
+    secrets masked; a count above 1 means the same request was sent twice. ``known`` are
+    answers received earlier (a search's, see `reusing`): such a request is not sent at all.
     """
 
     _entries: dict[tuple[Any, ...], asyncio.Future[Any]] = attrs.field(factory=dict)
     sent: Counter[tuple[str, str, str]] = attrs.field(factory=Counter)
+    known: Responses = attrs.field(factory=Responses)
 
     @property
     def total(self) -> int:
@@ -176,14 +180,38 @@ class RequestMemo:
             counts[provider] += n
         return dict(counts)
 
+    def answers(self) -> Responses:
+        """Every successful answer so far (and the known ones), to reuse later (`reusing`)."""
+        return self.known.joined(
+            {
+                key: future.result()
+                for key, future in self._entries.items()
+                if future.done() and not future.cancelled() and future.exception() is None
+            }
+        )
+
 
 _memo: contextvars.ContextVar[RequestMemo | None] = contextvars.ContextVar("memo", default=None)
+_reused: contextvars.ContextVar[Responses | None] = contextvars.ContextVar("reused", default=None)
+
+
+@contextmanager
+def reusing(responses: Responses) -> Iterator[None]:
+    """Every `request_memo` opened inside the block starts with these answers: a request one
+    of them answers is not sent again (a person confirming a candidate a search fetched).
+    Answers older than `REUSE_SECONDS` are not reused: the providers are asked again."""
+    fresh = time.monotonic() - responses.received <= REUSE_SECONDS
+    token = _reused.set(responses if fresh else None)
+    try:
+        yield
+    finally:
+        _reused.reset(token)
 
 
 @contextmanager
 def request_memo(memo: RequestMemo | None = None) -> Iterator[RequestMemo]:
     """Reuse responses inside the block; yields the memo (for its request counts)."""
-    memo = memo or RequestMemo()
+    memo = memo or RequestMemo(known=_reused.get() or Responses())
     token = _memo.set(memo)
     try:
         yield memo
@@ -324,6 +352,9 @@ class ProviderHttp:
         )
         future = current._entries.get(key)
         if future is None:
+            answered, body = current.known.body(key)
+            if answered:
+                return body
             future = asyncio.get_running_loop().create_future()
             current._entries[key] = future
             try:

@@ -7,7 +7,8 @@ each is produced by `metarr.convert` and documented in the README ("JSON contrac
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any, Literal, get_args
 
@@ -206,6 +207,9 @@ class SearchHit:
     alternative_titles: tuple[str, ...] = attrs.field(default=(), converter=sanitize.texts)
     poster: str | None = attrs.field(default=None, converter=sanitize.url)
     popularity: float | None = attrs.field(default=None, converter=sanitize.number)
+    release_date: date | None = attrs.field(default=None, converter=sanitize.release_date)
+    outline: str | None = attrs.field(default=None, converter=sanitize.long_text)
+    directors: tuple[str, ...] = attrs.field(default=(), converter=sanitize.texts)
 
 
 @attrs.frozen(kw_only=True)
@@ -218,12 +222,41 @@ class Movie(MovieData):
     provenance: dict[str, str] = attrs.field(factory=dict)
 
 
+def _names(values: object) -> tuple[str, ...]:
+    return sanitize.texts(values)[:CARD_NAMES]
+
+
+def _outline(value: object) -> str | None:
+    """One line, at most `OUTLINE_CHARS` characters (cut at a word, with an ellipsis)."""
+    cleaned = sanitize.text(value, sanitize.LONG_TEXT)
+    if cleaned is None or len(cleaned) <= OUTLINE_CHARS:
+        return cleaned
+    cut = cleaned[: OUTLINE_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return cut + "…"
+
+
+def _ten(value: object) -> float | None:
+    return sanitize.number(value, 0, 10)
+
+
+CARD_NAMES = 3  # directors and cast names a candidate carries
+OUTLINE_CHARS = 300
+
+
 @attrs.frozen(kw_only=True)
 class Candidate:
     """One movie proposed by search, after collapsing the providers' hits for it.
 
     ``score`` is the match distance (0 = perfect; None when not scored), ``components`` its
-    named parts and ``notes`` the reasons a person can read (``--explain``).
+    named parts and ``notes`` the reasons a person can read (``--explain``); ``matches`` is
+    the verdict.
+
+    The details tell films apart, where any provider knows them: taken from the search
+    responses (and records a search looked up anyway) and, when ``detailed``, from the
+    records fetched for it (`metarr.orchestrator.Orchestrator.search` fetches them for the
+    first few candidates). ``cast`` and ``directors`` hold up to three names, ``outline`` is
+    one line, ``imdb_rating``/``imdb_votes`` are IMDb's (0-10), ``popularity`` is the search
+    provider's (TMDB's) popularity.
     """
 
     title: str
@@ -235,6 +268,70 @@ class Candidate:
     score: float | None = None
     components: dict[str, float] = attrs.field(factory=dict)
     notes: tuple[str, ...] = ()
+    original_title: str | None = attrs.field(default=None, converter=sanitize.text)
+    release_date: date | None = attrs.field(default=None, converter=sanitize.release_date)
+    runtime: int | None = attrs.field(default=None, converter=sanitize.runtime)
+    directors: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    cast: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    outline: str | None = attrs.field(default=None, converter=_outline)
+    imdb_rating: float | None = attrs.field(default=None, converter=_ten)
+    imdb_votes: int | None = attrs.field(default=None, converter=sanitize.count)
+    popularity: float | None = attrs.field(default=None, converter=sanitize.number)
+    detailed: bool = False
+
+
+SearchStatus = Literal["ok", "rate_limited", "error", "blocked"]
+
+
+@attrs.frozen(eq=False)
+class Responses:
+    """The provider responses a search received, kept in memory only so that confirming one of
+    its candidates sends none of them again (`metarr.http.reusing`). Opaque: the requests
+    they answer carry credentials, so this is never shown, stored or converted to JSON."""
+
+    _bodies: Mapping[tuple[Any, ...], Any] = attrs.field(factory=dict, repr=False)
+    received: float = attrs.field(factory=time.monotonic, kw_only=True)
+    """When they were received (`time.monotonic`): old answers are not reused."""
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+    def __repr__(self) -> str:
+        return f"<Responses: {len(self)}>"
+
+    def joined(self, more: Mapping[tuple[Any, ...], Any]) -> Responses:
+        """These responses and ``more`` (which win)."""
+        return Responses({**self._bodies, **more}, received=self.received)
+
+    def body(self, request: tuple[Any, ...]) -> tuple[bool, Any]:
+        """``(True, body)`` when ``request`` (a `metarr.http.RequestMemo` key) was answered."""
+        if request in self._bodies:
+            return True, self._bodies[request]
+        return False, None
+
+
+@attrs.frozen(kw_only=True)
+class SearchResult:
+    """What a person's search found: the candidates, best first, and each search provider's
+    status, so that "every provider failed" (``status`` ``error`` or ``rate_limited``, no
+    candidates) differs from "no such film" (``ok``, no candidates). ``blocked``: no enabled
+    provider can search. ``requests`` counts the requests sent, by provider; ``reasons`` say
+    what failed. ``responses`` (opaque, in memory only) lets a chosen candidate's lookup reuse
+    what this search fetched (`metarr.orchestrator.Orchestrator.choose`)."""
+
+    query: str
+    year: int | None = None
+    status: SearchStatus = "ok"
+    candidates: tuple[Candidate, ...] = ()
+    providers: dict[str, ProviderStatus] = attrs.field(factory=dict)
+    reasons: tuple[str, ...] = ()
+    requests: dict[str, int] = attrs.field(factory=dict)
+    responses: Responses = attrs.field(factory=Responses, eq=False, repr=False)
+
+    @property
+    def searched(self) -> bool:
+        """True when at least one provider answered (its "nothing found" included)."""
+        return self.status == "ok"
 
 
 @attrs.frozen(kw_only=True)

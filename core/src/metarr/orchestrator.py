@@ -21,12 +21,14 @@ from typing import Any
 import attrs
 import httpx
 
+from metarr import http
 from metarr.cache import (
     Cache,
     CachedMovie,
     IdConflictError,
     MovieRef,
     ProviderPart,
+    QueuedIdentification,
     UnreadableMovieError,
 )
 from metarr.config import Settings, load_settings
@@ -34,12 +36,13 @@ from metarr.engine import Engine, Identification, ProviderFailures, ProviderRepo
 from metarr.http import TrafficStats, new_client
 from metarr.ids import Ids
 from metarr.matching import fits_name, titles_of
-from metarr.models import Candidate, Outcome, ProviderStatus
+from metarr.models import Candidate, Outcome, ProviderStatus, SearchResult
 from metarr.plugins import PluginInfo, Registry, build_registry, discover
 from metarr.query import Query
 from metarr.redaction import install_log_redaction
 
 RETRY_DEFAULT = timedelta(minutes=1)
+SEARCH_DETAILS = 5  # candidates of a person's search whose details are fetched
 log = logging.getLogger("metarr.orchestrator")
 
 
@@ -131,9 +134,50 @@ class Orchestrator:
         """Identify any input (ids, title, or both)."""
         return (await self.run(query, interactive=interactive, refresh=refresh)).outcome
 
-    async def search(self, query: str, year: int | None = None) -> list[Candidate]:
-        """Candidates from every search provider for a person to choose from; nothing cached."""
-        return await self.engine.search(query, year)
+    async def search(
+        self, query: str, year: int | None = None, *, details: int = SEARCH_DETAILS
+    ) -> SearchResult:
+        """Candidates from every search provider for a person to choose from, best first, and
+        each provider's status (`SearchResult`); nothing is cached.
+
+        The first ``details`` candidates (0: none) are looked up, concurrently, for what tells
+        films apart (director, cast, runtime, outline, IMDb rating, …); `choose` then reuses
+        those responses.
+        """
+        return await self.engine.search(query, year, details=details)
+
+    async def choose(
+        self, key: str, candidate: Candidate, *, search: SearchResult | None = None
+    ) -> Outcome:
+        """A person's choice of a candidate for the input ``key``: `confirm` with its ids,
+        reusing every response ``search`` (the search it came from) received, so a candidate
+        whose details were fetched costs no request to the providers that gave them."""
+        if search is None:
+            return await self.confirm(key, candidate.ids)
+        with http.reusing(search.responses):
+            return await self.confirm(key, candidate.ids)
+
+    async def none_of_these(
+        self, query: Query, *, search: SearchResult | None = None
+    ) -> QueuedIdentification:
+        """Record that a person found none of the candidates to be the movie: the input stays
+        in the identification queue, marked reviewed. An input that was not queued is queued
+        now (``not_found``, with ``search``'s candidates)."""
+        key = query.input_key
+        if self.cache.queued(key) is None:
+            shown = search.candidates if search is not None else ()
+            looked = f" among {len(shown)} candidates" if shown else ""
+            outcome = Outcome(
+                status="not_found",
+                candidates=shown,
+                reasons=(f"a person found none of these to be the movie{looked}",),
+            )
+            self.cache.queue_identification(key, query.to_input(), outcome, reviewed=True)
+        else:
+            self.cache.mark_reviewed(key)
+        queued = self.cache.queued(key)
+        assert queued is not None
+        return queued
 
     async def confirm(self, key: str, ids: Ids) -> Outcome:
         """Record a person's choice for an input key, look the movie up and commit it."""
@@ -627,9 +671,23 @@ class SyncOrchestrator:
         """Blocking `Orchestrator.identify`."""
         return self._runner.run(self._orchestrator.identify(query, **kwargs))
 
-    def search(self, query: str, year: int | None = None) -> list[Candidate]:
+    def search(
+        self, query: str, year: int | None = None, *, details: int = SEARCH_DETAILS
+    ) -> SearchResult:
         """Blocking `Orchestrator.search`."""
-        return self._runner.run(self._orchestrator.search(query, year))
+        return self._runner.run(self._orchestrator.search(query, year, details=details))
+
+    def choose(
+        self, key: str, candidate: Candidate, *, search: SearchResult | None = None
+    ) -> Outcome:
+        """Blocking `Orchestrator.choose`."""
+        return self._runner.run(self._orchestrator.choose(key, candidate, search=search))
+
+    def none_of_these(
+        self, query: Query, *, search: SearchResult | None = None
+    ) -> QueuedIdentification:
+        """Blocking `Orchestrator.none_of_these`."""
+        return self._runner.run(self._orchestrator.none_of_these(query, search=search))
 
     def confirm(self, key: str, ids: Ids) -> Outcome:
         """Blocking `Orchestrator.confirm`."""

@@ -35,6 +35,13 @@ def test_search_with_year_sends_exact_params(
             year=2013,
             poster="https://image.tmdb.org/t/p/w342/dksTL9NXc3GqPBRHYHcy1aIwjS.jpg",
             popularity=50.299,
+            release_date="2013-06-12",
+            outline=(
+                "A young boy learns that he has extraordinary powers and is not of this earth. "
+                "As a young man, he journeys to discover where he came from and what he was "
+                "sent here to do. But the hero in him must emerge if he is to save the world "
+                "from annihilation and become the symbol of hope for all mankind."
+            ),
         )
     ]
 

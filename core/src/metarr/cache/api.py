@@ -447,10 +447,20 @@ class Cache:
     # -- queues ----------------------------------------------------------------------------
 
     @_guarded
-    def queue_identification(self, key: str, input: Mapping[str, Any], outcome: Outcome) -> None:
-        """Queue ``key`` for a person (outcome ambiguous, not_found or conflict)."""
+    def queue_identification(
+        self, key: str, input: Mapping[str, Any], outcome: Outcome, *, reviewed: bool = False
+    ) -> None:
+        """Queue ``key`` for a person (outcome ambiguous, not_found or conflict); with
+        ``reviewed``, marked as reviewed by a person who chose none of the candidates."""
         with write_transaction(self.db) as db:
-            queues.queue_identification(db, key, input, outcome, self.now())
+            queues.queue_identification(db, key, input, outcome, self.now(), reviewed=reviewed)
+
+    @_guarded
+    def mark_reviewed(self, key: str) -> bool:
+        """Mark the queued ``key`` reviewed (a person chose none of its candidates; it stays
+        queued). False when ``key`` is not queued."""
+        with write_transaction(self.db) as db:
+            return queues.mark_reviewed(db, key, self.now())
 
     @_guarded
     def identification_queue(self) -> list[QueuedIdentification]:

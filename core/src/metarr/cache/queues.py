@@ -21,9 +21,16 @@ from metarr.models import NEEDS_PERSON, Candidate, Outcome
 
 
 def queue_identification(
-    db: Database, key: str, input: Mapping[str, Any], outcome: Outcome, now: datetime
+    db: Database,
+    key: str,
+    input: Mapping[str, Any],
+    outcome: Outcome,
+    now: datetime,
+    *,
+    reviewed: bool = False,
 ) -> None:
-    """Add or update the entry for ``key``; the first ``queued_at`` is kept."""
+    """Add or update the entry for ``key``; the first ``queued_at`` is kept, and so is its
+    review mark (``reviewed``: mark it reviewed now)."""
     if outcome.status not in NEEDS_PERSON:
         raise ValueError(
             f"only {', '.join(sorted(NEEDS_PERSON))} outcomes are queued for a person, "
@@ -32,11 +39,12 @@ def queue_identification(
     stamp = to_text(now)
     db.execute(
         """INSERT INTO identification_queue
-               (key, input, status, candidates, reasons, queued_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)
+               (key, input, status, candidates, reasons, queued_at, updated_at, reviewed_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT(key) DO UPDATE SET input = excluded.input, status = excluded.status,
                candidates = excluded.candidates, reasons = excluded.reasons,
-               updated_at = excluded.updated_at""",
+               updated_at = excluded.updated_at,
+               reviewed_at = coalesce(excluded.reviewed_at, reviewed_at)""",
         [
             key,
             dumps(dict(input)),
@@ -45,8 +53,17 @@ def queue_identification(
             dumps(list(outcome.reasons)),
             stamp,
             stamp,
+            stamp if reviewed else None,
         ],
     )
+
+
+def mark_reviewed(db: Database, key: str, now: datetime) -> bool:
+    """Mark the entry for ``key`` reviewed now; False when ``key`` is not queued."""
+    cursor = db.execute(
+        "UPDATE identification_queue SET reviewed_at = ? WHERE key = ?", [to_text(now), key]
+    )
+    return cursor.rowcount > 0
 
 
 def identification_queue(db: Database) -> list[QueuedIdentification]:
@@ -69,6 +86,7 @@ def _queued(row: Mapping[str, Any]) -> QueuedIdentification:
         candidates=tuple(from_json(list[Candidate], json.loads(row["candidates"]))),
         reasons=tuple(json.loads(row["reasons"])),
         queued_at=from_text(row["queued_at"]),
+        reviewed_at=from_text(row["reviewed_at"]) if row.get("reviewed_at") else None,
     )
 
 

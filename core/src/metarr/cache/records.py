@@ -161,7 +161,11 @@ class CachedMovie:
 
 @attrs.frozen(kw_only=True)
 class QueuedIdentification:
-    """An input only a person can settle: ambiguous, not found, or conflicting providers."""
+    """An input only a person can settle: ambiguous, not found, or conflicting providers.
+
+    ``reviewed_at`` is when a person last looked at it and chose none of the candidates (None
+    while nobody has); the candidates carry their details, so showing them sends no request.
+    """
 
     key: str
     input: dict[str, Any]
@@ -169,6 +173,7 @@ class QueuedIdentification:
     candidates: tuple[Candidate, ...] = ()
     reasons: tuple[str, ...] = ()
     queued_at: datetime
+    reviewed_at: datetime | None = None
 
 
 @attrs.frozen(kw_only=True)

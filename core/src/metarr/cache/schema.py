@@ -218,6 +218,13 @@ def m006_scan_items(db: Database) -> None:
     )
 
 
+@migration
+def m007_queue_reviewed(db: Database) -> None:
+    """When a person last reviewed a queued input and chose none of its candidates (it stays
+    queued, marked reviewed); NULL while nobody has."""
+    _run(db, "ALTER TABLE identification_queue ADD COLUMN reviewed_at TEXT")
+
+
 LATEST_VERSION = len(MIGRATIONS)
 
 

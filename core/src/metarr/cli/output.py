@@ -10,6 +10,7 @@ characters a reader could take for a line break or that reorder text (`json_text
 from __future__ import annotations
 
 import json
+import textwrap
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -244,3 +245,87 @@ def result_data(result: ProviderResult) -> dict[str, Any]:
     data: dict[str, Any] = to_json(result)
     data.pop("raw", None)
     return data
+
+
+CARD_WIDTH = 80
+
+
+def candidate_card(number: int, candidate: Candidate, *, width: int = CARD_WIDTH) -> list[str]:
+    """A candidate as three lines of at most ``width`` columns: the number, title, its first
+    id and the verdict; the facts that tell films apart (release date, runtime,
+    directors, IMDb rating, popularity); the first cast names and the outline."""
+    verdict = style("   match", fg="green") if candidate.matches else style("no match", fg="yellow")
+    first = next(iter(candidate.ids.items()), None)
+    right = Styled(f"{first[0]}:{first[1]}  {verdict}" if first else verdict)
+    head = f"{number:>2}  "
+    name = label(candidate.title, candidate.year)
+    if candidate.original_title and candidate.original_title != candidate.title:
+        name += f" [{safe(candidate.original_title)}]"
+    room = width - len(head) - _visible(right) - 2
+    title = style(shorten(name, max(room, 10)), bold=True)
+    gap = " " * max(2, width - len(head) - _visible(title) - _visible(right))
+    lines = [head + title + gap + right]
+    facts = [
+        str(candidate.release_date or candidate.year or ""),
+        f"{candidate.runtime} min" if candidate.runtime else "",
+        "dir. " + ", ".join(candidate.directors) if candidate.directors else "",
+        imdb_text(candidate),
+        f"pop {candidate.popularity:.1f}" if candidate.popularity is not None else "",
+    ]
+    people = ", ".join(candidate.cast)
+    about = " — ".join(part for part in (people, safe(candidate.outline or "")) if part)
+    pad = " " * len(head)
+    for text in (" · ".join(f for f in facts if f), about):
+        if text:
+            lines.append(pad + shorten(text, width - len(pad)))
+    return lines
+
+
+def imdb_text(candidate: Candidate, *, votes_word: bool = False) -> str:
+    """``IMDb 6.4 (89,517)`` (``votes_word``: ``(89,517 votes)``), or "" when unknown."""
+    if candidate.imdb_rating is None:
+        return ""
+    word = " votes" if votes_word else ""
+    votes = f" ({candidate.imdb_votes:,}{word})" if candidate.imdb_votes else ""
+    return f"IMDb {candidate.imdb_rating:g}{votes}"
+
+
+def candidate_cards(
+    candidates: Sequence[Candidate], *, width: int = CARD_WIDTH, indent: int = 0
+) -> str:
+    """Numbered cards (`candidate_card`), one after the other, ``width`` columns in all."""
+    pad = " " * indent
+    return "\n".join(
+        pad + line
+        for number, candidate in enumerate(candidates, start=1)
+        for line in candidate_card(number, candidate, width=width - indent)
+    )
+
+
+def candidate_details(candidate: Candidate, *, width: int = CARD_WIDTH) -> list[str]:
+    """Everything known about one candidate, a field a line (long text wrapped)."""
+    verdict = "match" if candidate.matches else "no match"
+    rows: list[tuple[str, object]] = [
+        ("ids", ids_text(candidate.ids)),
+        ("original title", candidate.original_title),
+        ("released", candidate.release_date or candidate.year),
+        ("runtime", f"{candidate.runtime} min" if candidate.runtime else None),
+        ("directed by", ", ".join(candidate.directors)),
+        ("cast", ", ".join(candidate.cast)),
+        ("IMDb", imdb_text(candidate, votes_word=True).removeprefix("IMDb ")),
+        ("popularity", candidate.popularity),
+        ("poster", candidate.poster),
+        ("providers", ", ".join(candidate.providers)),
+        ("verdict", f"{verdict}: {'; '.join(candidate.notes)}" if candidate.notes else verdict),
+        ("outline", candidate.outline),
+    ]
+    lines: list[str] = [style(label(candidate.title, candidate.year), bold=True)]
+    for name, value in rows:
+        if value in (None, ""):
+            continue
+        wrapped = textwrap.wrap(safe(value), width - 18) or [""]
+        lines.append(f"  {name:<15} {wrapped[0]}")
+        lines.extend(f"  {'':<15} {more}" for more in wrapped[1:])
+    if not candidate.detailed:
+        lines.append("  (from the search answers; details were not fetched)")
+    return lines

@@ -158,6 +158,8 @@ def parse_search(provider: str, body: object, *, images: ImageUrls) -> list[Sear
                 year=_text(item.get("release_date"))[:4] or None,
                 poster=images.url(item.get("poster_path"), SEARCH_POSTER_SIZE),
                 popularity=item.get("popularity"),
+                release_date=item.get("release_date"),
+                outline=item.get("overview"),
             )
         except (TypeError, ValueError):  # no usable title
             continue

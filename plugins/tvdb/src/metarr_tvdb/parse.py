@@ -413,4 +413,7 @@ def parse_search_hit(item: Any, provider: str) -> SearchHit | None:
         original_title=original if original != title else None,
         alternative_titles=alternatives,
         poster=artwork_url(item.get("image_url")) or artwork_url(item.get("thumbnail")),
+        release_date=item.get("first_air_time"),
+        outline=item.get("overview"),
+        directors=(_str(item.get("director")) or "").split(", "),
     )
