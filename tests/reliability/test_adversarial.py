@@ -190,9 +190,7 @@ def test_a_key_revoked_mid_batch_is_sent_once_more_not_once_per_row(
     assert b"out for the rest of the run" in done.stderr
 
 
-def test_a_provider_failing_on_every_row_is_named_with_exit_5(
-    world: World, tmp_path: Path
-) -> None:
+def test_a_provider_failing_on_every_row_is_named_with_exit_5(world: World, tmp_path: Path) -> None:
     rows = [{"tmdb_id": m.tmdb_id} for m in world if m.tmdb_id and m.imdb_id][:4]
     batch = write_jsonl(tmp_path / "rows.jsonl", rows)
     with hostile(world, tmp_path) as (proxy, env):

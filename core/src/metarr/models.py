@@ -23,7 +23,9 @@ OutcomeStatus = Literal[
 OUTCOME_STATUSES: tuple[str, ...] = get_args(OutcomeStatus)
 NEEDS_PERSON: frozenset[str] = frozenset({"ambiguous", "not_found", "conflict"})
 
-ProviderStatus = Literal["ok", "not_found", "disabled", "rate_limited", "error", "skipped"]
+ProviderStatus = Literal[
+    "ok", "not_found", "disabled", "broken", "rate_limited", "error", "skipped"
+]
 
 ImageKind = Literal["poster", "backdrop", "logo", "clearart", "discart", "thumb", "banner"]
 IMAGE_KINDS: tuple[str, ...] = get_args(ImageKind)
@@ -137,6 +139,18 @@ class CrewMember:
     person_id: str | None = attrs.field(default=None, converter=sanitize.text)
 
 
+def _ratings(values: Iterable[Rating]) -> tuple[Rating, ...]:
+    return tuple(values)
+
+
+def _cast(values: Iterable[CastMember]) -> tuple[CastMember, ...]:
+    return tuple(values)
+
+
+def _crew(values: Iterable[CrewMember]) -> tuple[CrewMember, ...]:
+    return tuple(values)
+
+
 def _images(values: object) -> tuple[Image, ...]:
     if not isinstance(values, Iterable) or isinstance(values, str | bytes):
         return ()
@@ -160,10 +174,10 @@ class MovieData:
     genres: tuple[str, ...] = attrs.field(default=(), converter=sanitize.texts)
     collection: str | None = attrs.field(default=None, converter=sanitize.text)
     awards: str | None = attrs.field(default=None, converter=sanitize.long_text)
-    ratings: tuple[Rating, ...] = attrs.field(default=(), converter=tuple)
+    ratings: tuple[Rating, ...] = attrs.field(default=(), converter=_ratings)
     images: tuple[Image, ...] = attrs.field(default=(), converter=_images)
-    cast: tuple[CastMember, ...] = attrs.field(default=(), converter=tuple)
-    crew: tuple[CrewMember, ...] = attrs.field(default=(), converter=tuple)
+    cast: tuple[CastMember, ...] = attrs.field(default=(), converter=_cast)
+    crew: tuple[CrewMember, ...] = attrs.field(default=(), converter=_crew)
 
 
 @attrs.frozen(kw_only=True)
