@@ -1,14 +1,15 @@
-"""Shared fixtures for the core tests: an isolated environment, no retry waits, no stray secrets."""
+"""Shared fixtures for the core tests: an isolated environment, no stray secrets.
+
+``no_retry_wait`` and ``quick_retries`` come from metarr's pytest plugin (`metarr.pytest_plugin`).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import stamina
 from metarr import redaction
 
 
@@ -28,20 +29,6 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))  # provider state (TVDB token)
     return home
-
-
-@pytest.fixture
-def no_retry_wait() -> Iterator[None]:
-    """One attempt per request and no sleeping (``stamina`` test mode), so failures are fast."""
-    with stamina.set_testing(True, attempts=1):
-        yield
-
-
-@pytest.fixture
-def quick_retries() -> Iterator[None]:
-    """Up to three attempts per request, without sleeping between them."""
-    with stamina.set_testing(True, attempts=3):
-        yield
 
 
 @pytest.fixture

@@ -125,7 +125,7 @@ def test_plugins_enabled_and_broken(cli: Cli, sim: SimServer) -> None:
     assert states["tmdb"] == states["omdb"] == "enabled"
     broken = CliState(plugins=[PluginInfo(name="bad", error="failed to load: ImportError: nope")])
     result = cli("plugins", obj=broken)
-    assert result.exit_code == 0
+    assert result.exit_code == 7  # exits.PLUGIN while a plugin is broken
     assert "broken" in result.stdout
     assert "bad: failed to load: ImportError: nope" in result.stdout
 

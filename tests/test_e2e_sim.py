@@ -14,7 +14,6 @@ from typing import Any
 
 import attrs
 import pytest
-import stamina
 from metarr import Ids
 from metarr.cache import Cache
 from metarr.config import load_settings
@@ -33,10 +32,8 @@ def world() -> World:
 
 
 @pytest.fixture(autouse=True)
-def _no_backoff_sleep() -> Any:
-    stamina.set_testing(True, attempts=3)
-    yield
-    stamina.set_testing(False)
+def _no_backoff_sleep(quick_retries: None) -> None:
+    """Up to three attempts per request, no backoff sleep (metarr's pytest plugin)."""
 
 
 @attrs.define

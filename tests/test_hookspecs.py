@@ -7,7 +7,7 @@ import inspect
 import metarr
 import pytest
 from metarr import hookspecs
-from metarr.plugins import discover, make_plugin_manager
+from metarr.plugins import discover, make_plugin_manager, spec_of
 
 SPEC_MARK = f"{hookspecs.PROJECT}_spec"
 
@@ -70,3 +70,11 @@ def test_bundled_implementations_match_sync_or_async(name: str) -> None:
 
 def test_hookimpl_is_exported() -> None:
     assert metarr.hookimpl is hookspecs.hookimpl
+
+
+@pytest.mark.parametrize("name", ["fanart", "omdb", "tmdb", "tvdb"])
+def test_bundled_plugins_have_valid_specs(name: str) -> None:
+    [plugin] = [p for p in discover() if p.name == name]
+    spec = spec_of(plugin)
+    assert spec.hooks == plugin.hooks
+    assert set(spec.hooks) >= {"lookup_by_id", "extract_ids", "field_priority"}

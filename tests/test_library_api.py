@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import attrs
@@ -76,7 +75,8 @@ def test_every_public_name_loads_and_the_three_lists_agree() -> None:
         n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"
     ]
     typed = {
-        (alias.name, node.module)
+        # `from metarr import sanitize`: a public submodule
+        (alias.name, f"metarr.{alias.name}" if node.module == "metarr" else node.module)
         for node in block.body
         if isinstance(node, ast.ImportFrom)
         for alias in node.names
@@ -86,7 +86,8 @@ def test_every_public_name_loads_and_the_three_lists_agree() -> None:
     assert typed == table
     for name, _ in table:
         value = getattr(metarr, name)
-        assert getattr(value, "__name__", name) == name or name in ("IdKind", "Classifier")
+        shown = getattr(value, "__name__", name).removeprefix("metarr.")
+        assert shown == name or name in ("IdKind", "Classifier", "IMAGE_KINDS"), name
 
 
 def test_import_metarr_loads_no_heavy_module() -> None:
@@ -166,11 +167,12 @@ def test_settings_from_code_name_what_is_wrong(given: dict[str, Any], named: str
 
 
 class Declares(metarr.Provider):
-    """A provider that declares its options (issue 13's `options` class attribute)."""
+    """A provider that declares its options."""
 
-    options: ClassVar[tuple[Any, ...]] = (
-        SimpleNamespace(name="api_key"),
-        SimpleNamespace(name="region"),
+    options: ClassVar[tuple[metarr.Option, ...]] = (
+        metarr.Option("api_key"),
+        metarr.Option("region"),
+        metarr.Option("retries", int),
     )
 
 
@@ -178,8 +180,11 @@ def test_an_option_the_provider_does_not_declare_is_refused() -> None:
     plugins = [PluginInfo(name="mine", factory=Declares)]
     ok = Settings(providers={"mine": {"api_key": "0123456789ab", "region": "eu"}}, plugins=plugins)
     assert ok.provider("mine").get("region") == "eu"
-    with pytest.raises(ConfigError, match="unknown option 'regoin' for provider 'mine'"):
+    with pytest.raises(ConfigError, match=r"unknown setting 'regoin'.*did you mean 'region'"):
         Settings(providers={"mine": {"api_key": "0123456789ab", "regoin": "eu"}}, plugins=plugins)
+    wrong = {"api_key": "0123456789ab", "retries": "a few"}
+    with pytest.raises(ConfigError, match=r"providers\.mine\.retries"):
+        Settings(providers={"mine": wrong}, plugins=plugins)
 
 
 def test_secrets_given_in_code_are_wrapped_and_never_shown() -> None:

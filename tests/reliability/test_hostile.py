@@ -23,7 +23,7 @@ from metarr.query import Query
 from metarr_sim import SimServer
 from metarr_sim.world import World
 from reliability.helpers import InProcessSim, check_db, cli_env, identify, run_cli, write_jsonl
-from reliability.mutating_proxy import Exchange, MutatingProxy
+from reliability.proxy import HostileProxy
 
 BAD_URLS = [
     "javascript:alert(1)",
@@ -318,34 +318,47 @@ SHOWN_BAD = re.compile(
 )
 
 
-def _hostile_text(exchange: Exchange, status: int, body: Any) -> tuple[int, Any]:
+def _hostile_text(proxy: HostileProxy) -> HostileProxy:
     """Forged lines, bidi overrides, zero-width and C1 characters in every text a provider
     sends; artwork on private hosts and with credentials."""
-    if not isinstance(body, dict):
-        return status, body
-    if exchange.provider == "tmdb" and exchange.path.startswith("/search"):
-        for hit in body.get("results", []):
-            hit["title"] = HIDDEN[:3] + hit["title"] + HIDDEN[3:]
-            hit["poster_path"] = PRIVATE_ARTWORK[0]
-        body.setdefault("results", []).append(
-            {"id": 999_999, "title": f"War of the Worlds{FORGED}", "release_date": "2005-06-28"}
-        )
-    if exchange.provider == "omdb" and body.get("Response") == "True":
-        body["Title"] = f"{body.get('Title')}{FORGED}"
-        body["Plot"] = f"First paragraph.{HIDDEN}\r\n\r\n\r\nSecond{FORGED}paragraph."
-        body["Poster"] = PRIVATE_ARTWORK[1]
-    if exchange.provider == "tmdb" and exchange.path.startswith("/movie/"):
-        body["tagline"] = f"Tag{HIDDEN}line{FORGED}"
-        body["genres"] = [{"id": 1, "name": f"Action{FORGED}"}, {"id": 2, "name": HIDDEN}]
-        for cast in body.get("credits", {}).get("cast", [])[:2]:
-            cast["name"] = f"{cast['name']}{FORGED}"
-            cast["character"] = f"{HIDDEN}{cast.get('character')}"
-    if exchange.provider == "fanart":
-        body["movieposter"] = [
-            {"id": str(i), "url": url, "lang": "en", "likes": "1"}
-            for i, url in enumerate(PRIVATE_ARTWORK)
-        ] + list(body.get("movieposter", []))
-    return status, body
+
+    def tmdb(target: str, body: Any) -> Any:
+        if not isinstance(body, dict):
+            return body
+        if target.startswith("/search"):
+            for hit in body.get("results", []):
+                hit["title"] = HIDDEN[:3] + hit["title"] + HIDDEN[3:]
+                hit["poster_path"] = PRIVATE_ARTWORK[0]
+            body.setdefault("results", []).append(
+                {"id": 999_999, "title": f"War of the Worlds{FORGED}", "release_date": "2005-06-28"}
+            )
+        if target.startswith("/movie/"):
+            body["tagline"] = f"Tag{HIDDEN}line{FORGED}"
+            body["genres"] = [{"id": 1, "name": f"Action{FORGED}"}, {"id": 2, "name": HIDDEN}]
+            for cast in body.get("credits", {}).get("cast", [])[:2]:
+                cast["name"] = f"{cast['name']}{FORGED}"
+                cast["character"] = f"{HIDDEN}{cast.get('character')}"
+        return body
+
+    def omdb(target: str, body: Any) -> Any:
+        if isinstance(body, dict) and body.get("Response") == "True":
+            body["Title"] = f"{body.get('Title')}{FORGED}"
+            body["Plot"] = f"First paragraph.{HIDDEN}\r\n\r\n\r\nSecond{FORGED}paragraph."
+            body["Poster"] = PRIVATE_ARTWORK[1]
+        return body
+
+    def fanart(target: str, body: Any) -> Any:
+        if isinstance(body, dict):
+            body["movieposter"] = [
+                {"id": str(i), "url": url, "lang": "en", "likes": "1"}
+                for i, url in enumerate(PRIVATE_ARTWORK)
+            ] + list(body.get("movieposter", []))
+        return body
+
+    proxy.rewrite("tmdb", tmdb)
+    proxy.rewrite("omdb", omdb)
+    proxy.rewrite("fanart", fanart)
+    return proxy
 
 
 def _run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
@@ -369,7 +382,8 @@ def test_hostile_text_and_artwork_through_the_real_command(world: World, tmp_pat
         "cache export": ["cache", "export"],
     }
     shown: dict[str, str] = {}
-    with SimServer(world) as sim, MutatingProxy(sim, _hostile_text) as proxy:
+    with SimServer(world) as sim, HostileProxy(sim) as proxy:
+        _hostile_text(proxy)
         env = cli_env({**proxy.settings_env(), "METARR_DB": str(db), "NO_COLOR": "1"})
         for name, args in runs.items():
             code, stdout, stderr = _run(args, env)

@@ -15,7 +15,7 @@ import logging
 import re
 import sqlite3
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -39,7 +39,7 @@ from reliability.helpers import (
     run_cli,
     write_jsonl,
 )
-from reliability.mutating_proxy import Exchange, MutatingProxy
+from reliability.proxy import HostileProxy
 
 KEYS = SimKeys(tvdb_pin="PIN-4f7a9c2e-tvdb-subscriber")
 FANART_CLIENT_KEY = "fanartclient-9b8c7d6e5f4a3b2c1d0e"
@@ -288,16 +288,24 @@ def _leaks(where: str, data: bytes | str, secrets: tuple[str, ...] = ECHO_SECRET
     ]
 
 
-def _echo(forms: list[str]) -> Callable[[Exchange, int, Any], tuple[int, Any]]:
-    """A provider that sends every form of every key back: in extra fields, in a dict key, in
-    the texts metarr stores (plot, tagline, image URLs), and in its error messages."""
+def _echo(proxy: HostileProxy, forms: list[str]) -> HostileProxy:
+    """Make every provider send every form of every key back: in extra fields, in a dict key,
+    in the texts metarr stores (plot, tagline, image URLs), and in its error messages."""
+    said = " ".join(f"apikey={form}" for form in forms)
+    proxy.answer(
+        "omdb",
+        401,
+        {"Response": "False", "Error": f"Invalid API key! you sent {said}"},
+        when=lambda target: "i=tt0114709" in target,
+    )
+    proxy.answer(
+        "tmdb",
+        500,
+        {"status_code": 11, "status_message": f"Internal error for {said}"},
+        when=lambda target: target.split("?")[0] == "/movie/862",
+    )
 
-    def rewrite(exchange: Exchange, status: int, body: Any) -> tuple[int, Any]:
-        said = " ".join(f"apikey={form}" for form in forms)
-        if exchange.provider == "omdb" and "i=tt0114709" in exchange.query:
-            return 401, {"Response": "False", "Error": f"Invalid API key! you sent {said}"}
-        if exchange.provider == "tmdb" and exchange.path == "/movie/862":
-            return 500, {"status_code": 11, "status_message": f"Internal error for {said}"}
+    def rewrite(target: str, body: Any) -> Any:
         if isinstance(body, dict):
             body["echo"] = list(forms)
             body["echo_text"] = f"you sent {said}"
@@ -310,9 +318,11 @@ def _echo(forms: list[str]) -> Callable[[Exchange, int, Any], tuple[int, Any]]:
                     for url_field in ("url", "file_path"):
                         if isinstance(image.get(url_field), str):
                             image[url_field] += f"?apikey={forms[-1]}"
-        return status, body
+        return body
 
-    return rewrite
+    for provider in ("tmdb", "omdb", "fanart", "tvdb"):
+        proxy.rewrite(provider, rewrite)
+    return proxy
 
 
 @pytest.mark.slow
@@ -326,7 +336,8 @@ def test_keys_echoed_in_every_encoding_appear_nowhere(world: World, tmp_path: Pa
         [{"tmdb_id": 949}, {"imdb_id": "tt0114709"}, {"tvdb_id": toy.tvdb_id}, {"title": "Heat"}],
     )
     leaks: list[str] = []
-    with SimServer(world, keys=ECHO_KEYS) as sim, MutatingProxy(sim, _echo(forms)) as proxy:
+    with SimServer(world, keys=ECHO_KEYS) as sim, HostileProxy(sim) as proxy:
+        _echo(proxy, forms)
         env = {**proxy.settings_env(), "METARR_FANART_CLIENT_KEY": ECHO_CLIENT_KEY}
         env["METARR_DB"] = str(db)
         runs = [
@@ -366,7 +377,7 @@ def test_keys_echoed_in_every_encoding_appear_nowhere(world: World, tmp_path: Pa
         leaks += _leaks("raw payloads", raw)
         keeper.close()
         leaks += _in_process_echo(env, tmp_path / "inproc.sqlite")
-        assert proxy.requests > 0
+        assert sum(proxy.counts().values()) > 0
     assert leaks == []
     assert _leaks("a positive control", f"x{quote(ECHO_CLIENT_KEY, safe='')}x")
 
@@ -403,7 +414,8 @@ def test_a_secret_that_looks_like_data_corrupts_nothing(world: World, tmp_path: 
     # is masked, every number stays, and the stored movie reads back whole.
     keys = SimKeys(tvdb_pin=PIN_LIKE_DATA)
     db = tmp_path / "pin.sqlite"
-    with SimServer(world, keys=keys) as sim, MutatingProxy(sim, _echo([PIN_LIKE_DATA])) as proxy:
+    with SimServer(world, keys=keys) as sim, HostileProxy(sim) as proxy:
+        _echo(proxy, [PIN_LIKE_DATA])
         env = {**proxy.settings_env(), "METARR_DB": str(db)}
         assert env["METARR_TVDB_PIN"] == PIN_LIKE_DATA
         code, stdout, stderr = _run(["lookup", "--tmdb", "603", "--json"], env, real_process=False)

@@ -67,11 +67,21 @@ _EXPORTS: dict[str, str] = {
     "RateLimitedError": "metarr.errors",
     "UnavailableError": "metarr.errors",
     "InvalidResponseError": "metarr.errors",
+    "PluginError": "metarr.errors",
     # plugin authors
     "Provider": "metarr.provider",
     "ProviderContext": "metarr.provider",
+    "Option": "metarr.provider",
+    "ProviderSpec": "metarr.spec",
     "hookimpl": "metarr.hookspecs",
     "Classifier": "metarr.http",
+    "ProviderHttp": "metarr.http",
+    "error_for_status": "metarr.http",
+    "IMAGE_KINDS": "metarr.models",
+    "read_private": "metarr.statedir",
+    "write_private": "metarr.statedir",
+    "remove_private": "metarr.statedir",
+    "sanitize": "metarr.sanitize",
     "ProviderResult": "metarr.models",
     "SearchHit": "metarr.models",
     "Rating": "metarr.models",
@@ -82,6 +92,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "IMAGE_KINDS",
     "AuthError",
     "Batch",
     "BatchProgress",
@@ -104,16 +115,20 @@ __all__ = [
     "MetarrError",
     "Movie",
     "NotFoundError",
+    "Option",
     "Orchestrator",
     "Outcome",
+    "PluginError",
     "Provider",
     "ProviderContext",
     "ProviderError",
     "ProviderFailures",
+    "ProviderHttp",
     "ProviderPart",
     "ProviderReport",
     "ProviderResult",
     "ProviderSettings",
+    "ProviderSpec",
     "Query",
     "QueuedIdentification",
     "RateLimitedError",
@@ -128,14 +143,20 @@ __all__ = [
     "UnreadableMovieError",
     "__version__",
     "env_name",
+    "error_for_status",
     "from_json",
     "hookimpl",
     "load_settings",
+    "read_private",
     "redact",
+    "remove_private",
+    "sanitize",
     "to_json",
+    "write_private",
 ]
 
 if TYPE_CHECKING:
+    from metarr import sanitize
     from metarr.cache import (
         CachedMovie,
         CacheReader,
@@ -155,15 +176,17 @@ if TYPE_CHECKING:
         InvalidResponseError,
         MetarrError,
         NotFoundError,
+        PluginError,
         ProviderError,
         RateLimitedError,
         StorageError,
         UnavailableError,
     )
     from metarr.hookspecs import hookimpl
-    from metarr.http import Classifier
+    from metarr.http import Classifier, ProviderHttp, error_for_status
     from metarr.ids import IdKind, Ids
     from metarr.models import (
+        IMAGE_KINDS,
         Candidate,
         CastMember,
         CrewMember,
@@ -176,10 +199,12 @@ if TYPE_CHECKING:
         SearchResult,
     )
     from metarr.orchestrator import Orchestrator
-    from metarr.provider import Provider, ProviderContext
+    from metarr.provider import Option, Provider, ProviderContext
     from metarr.query import Query
     from metarr.redaction import redact
     from metarr.runner import Batch, BatchProgress, BatchResult
+    from metarr.spec import ProviderSpec
+    from metarr.statedir import read_private, remove_private, write_private
     from metarr.sync import SyncBatch, SyncOrchestrator
 
 

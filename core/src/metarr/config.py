@@ -210,25 +210,18 @@ class Settings:
 
 
 def _check_options(psettings: ProviderSettings, info: PluginInfo) -> None:
-    """`ConfigError` for an option the provider does not declare (when it declares any)."""
-    declared = declared_options(info)
-    if declared is None:
+    """`ConfigError` for an option the provider does not declare, or a value of the wrong
+    type (its `metarr.ProviderSpec` says); a broken plugin is left to the registry to report."""
+    from metarr.errors import PluginError
+    from metarr.spec import spec_of
+
+    if info.factory is None:
         return
-    for key in psettings.options:
-        if key not in declared and key not in COMMON_KEYS:
-            valid = ", ".join(sorted({*declared, *COMMON_KEYS}))
-            raise ConfigError(
-                f"unknown option {key!r} for provider {psettings.name!r}; valid: {valid}"
-            )
-
-
-def declared_options(info: PluginInfo) -> frozenset[str] | None:
-    """The option names a provider plugin declares (besides the common ones), or None when it
-    declares none (then any option is accepted)."""
-    declared = getattr(info.factory, "options", None)  # issue 13: `spec_of(info).options`
-    if declared is None:
-        return None
-    return frozenset(getattr(option, "name", option) for option in declared)
+    try:
+        spec = spec_of(info)
+    except PluginError:
+        return
+    spec.check(psettings.name, psettings.options, unknown="error")
 
 
 def env_name(provider: str, key: str) -> str:

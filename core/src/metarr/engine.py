@@ -42,7 +42,13 @@ import attrs
 
 from metarr import http
 from metarr.candidates import collapse, decide, regroup, score, with_details
-from metarr.errors import NotFoundError, ProviderError, RateLimitedError
+from metarr.errors import (
+    NotFoundError,
+    PluginError,
+    ProviderError,
+    RateLimitedError,
+    UnavailableError,
+)
 from metarr.gate import ProviderGate
 from metarr.ids import ID_KINDS, Ids
 from metarr.matching import YEAR_ADJACENT, fits_name, same_movie, titles_of
@@ -63,6 +69,7 @@ from metarr.plugins import Registry
 
 log = logging.getLogger("metarr.engine")
 
+REFRESH = "a refresh will fill it in"  # the remedy of a transient failure, and only of one
 XREF_BOUND = 5  # cross-reference lookups per search, for matching hits that lack an IMDb id
 MAX_RESOLUTION_ROUNDS = 3
 SHORT_PAUSE = 30.0  # seconds: a paused provider is waited for up to this, then skipped
@@ -91,6 +98,8 @@ class ProviderReport:
     detail: str | None = None
     retry_after: float | None = None
     until: datetime | None = None
+    remedy: str | None = None
+    """What would bring the missing part (a refresh, only after a transient failure)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -172,6 +181,7 @@ class Engine:
         self.ranks = registry.field_priorities()
         self.languages = {name: registry.languages(name) for name in registry.enabled}
         self.out_for_run: dict[str, str] = {}  # provider -> why it is not asked again this run
+        self._bugs_logged: set[tuple[str, str]] = set()
         self._failures: dict[str, ProviderFailures] = {}
 
     # -- public API --------------------------------------------------------------------------
@@ -329,7 +339,14 @@ class Engine:
             if gate.paused_for() > SHORT_PAUSE:
                 why = f" ({gate.pause_reason})" if gate.pause_reason else ""
                 detail = f"paused for {gate.paused_for():.0f} s more{why}"
-                self._out(session, name, "rate_limited", detail, retry_after=gate.paused_for())
+                self._out(
+                    session,
+                    name,
+                    "rate_limited",
+                    detail,
+                    retry_after=gate.paused_for(),
+                    remedy=REFRESH,
+                )
                 return self._backbone_check(session)
         return None
 
@@ -382,7 +399,11 @@ class Engine:
     # -- provider calls ----------------------------------------------------------------------
 
     async def _call(self, session: _Session, name: str, hook: str, **kwargs: Any) -> Any:
-        """Call one provider's hook behind its gate; failures become reports, never raise."""
+        """Call one provider's I/O hook (``lookup_by_id(ids=…)`` or ``search(query=…,
+        year=…)``) behind its gate, through the registry's checked calls; failures become
+        reports, never raise. A plugin bug (a `PluginError`) is that provider's ``error``."""
+        if hook not in ("lookup_by_id", "search"):
+            raise ValueError(f"{hook} is not an I/O hook")
         gate = self.gates[name]
         if name in session.out:
             return None
@@ -391,10 +412,19 @@ class Engine:
         if not await gate.acquire(max_wait=SHORT_PAUSE):
             why = f" ({gate.pause_reason})" if gate.pause_reason else ""
             detail = f"paused for {gate.paused_for():.0f} s more{why}"
-            return self._out(session, name, "rate_limited", detail, retry_after=gate.paused_for())
+            return self._out(
+                session,
+                name,
+                "rate_limited",
+                detail,
+                retry_after=gate.paused_for(),
+                remedy=REFRESH,
+            )
         limited: RateLimitedError | None = None
         try:
-            return await self.registry.call(name, hook, **kwargs)
+            if hook == "lookup_by_id":
+                return await self.registry.lookup(name, kwargs["ids"])
+            return await self.registry.search(name, kwargs["query"], kwargs.get("year"))
         except NotFoundError:
             return None
         except RateLimitedError as exc:
@@ -406,14 +436,16 @@ class Engine:
                 exc.detail,
                 retry_after=exc.retry_after,
                 until=exc.until,
+                remedy=REFRESH,
             )
         except ProviderError as exc:
             if exc.out_for_run:
                 self.out_for_run.setdefault(name, f"not asked again in this run: {exc.detail}")
-            return self._out(session, name, "error", exc.detail)
-        except Exception as exc:  # a plugin bug must not sink the other providers
-            log.exception("provider %s raised in %s", name, hook)
-            return self._out(session, name, "error", f"plugin failed: {type(exc).__name__}: {exc}")
+            remedy = REFRESH if isinstance(exc, UnavailableError) else None
+            return self._out(session, name, "error", exc.detail, remedy=remedy)
+        except PluginError as exc:  # a plugin bug must not sink the other providers
+            self._plugin_bug(name, exc)
+            return self._out(session, name, "error", str(exc), remedy=self._report_bug(name))
         finally:
             await gate.release(
                 rate_limited=limited is not None,
@@ -434,13 +466,29 @@ class Engine:
             return  # a failed extra request (e.g. a conflict check) does not undo a record
         session.reports[name] = report
 
+    def _plugin_bug(self, name: str, exc: PluginError) -> None:
+        """Log a plugin bug: the first of each provider and hook as a warning (its traceback
+        with ``--debug``), the rest at DEBUG, so a batch does not repeat it on every row."""
+        key = (name, exc.hook or "")
+        level = logging.DEBUG if key in self._bugs_logged else logging.WARNING
+        self._bugs_logged.add(key)
+        log.log(level, "%s", exc, exc_info=exc.__cause__ is not None and exc)
+
+    def _report_bug(self, name: str) -> str:
+        """Whom to tell about a plugin bug: the plugin's distribution, when known."""
+        info = self.registry.entries[name].info
+        release = " ".join(part for part in (info.distribution, info.version) if part)
+        return "report it to the plugin's authors" + (f" ({release})" if release else "")
+
     def _extract(self, name: str, result: ProviderResult) -> Ids:
+        """The ids a provider's result states, by its ``extract_ids`` (checked when the result
+        entered through `Registry.lookup`), else the result's own ids."""
         try:
-            extracted = self.registry.call_pure(name, "extract_ids", result=result)
-        except Exception:  # a broken extract_ids falls back to the ids the result states
-            log.exception("provider %s raised in extract_ids", name)
+            extracted = self.registry.extract_ids(name, result)
+        except PluginError as exc:  # not a result that came through Registry.lookup
+            self._plugin_bug(name, exc)
             extracted = None
-        return extracted if isinstance(extracted, Ids) else result.ids
+        return result.ids if extracted is None else extracted
 
     def _lookup_providers(self, session: _Session | None = None) -> list[str]:
         names = [n for n in self.registry.enabled if self.registry.implements(n, "lookup_by_id")]
@@ -656,16 +704,14 @@ class Engine:
         empty is a new chance; Fanart.tv by tmdb id after imdb is the same record again."""
         if asked is None:
             return True
-        own: frozenset[str] = getattr(
-            self.registry.entries[name].info.factory, "authority_for", frozenset()
-        )
+        own = self.registry.spec(name).authority_for
         return any(kind in own and kind not in asked.kinds() for kind in usable.kinds())
 
     def _authority(self, kind: str) -> str | None:
         """The provider that issues or validates ``kind`` ids (whether enabled or not); else the
         enabled provider ranking ``ids.<kind>`` first."""
         for name, entry in self.registry.entries.items():
-            if kind in getattr(entry.info.factory, "authority_for", ()):
+            if entry.state != "broken" and kind in self.registry.spec(name).authority_for:
                 return name
         able = [n for n in self._lookup_providers() if kind in self.registry.id_types(n)]
         ranked = sorted((self.ranks.get(n, {}).get(f"ids.{kind}", 10_000), n) for n in able)
@@ -718,9 +764,9 @@ class Engine:
                 )
         for name, report in session.reports.items():
             if report.status in ("rate_limited", "error"):
+                remedy = f"; {report.remedy}" if report.remedy else ""
                 session.reasons.append(
-                    f"{name} is missing from this record ({report.detail}); "
-                    "a refresh will fill it in"
+                    f"{name} is missing from this record ({report.detail}){remedy}"
                 )
         return Outcome(
             status="identified", movie=movie, reasons=tuple(session.reasons), providers=statuses
@@ -729,7 +775,9 @@ class Engine:
     def _statuses(self, session: _Session) -> dict[str, ProviderStatus]:
         statuses: dict[str, ProviderStatus] = {}
         for name in self.registry.names:
-            if name not in self.registry.enabled:
+            if name in self.registry.broken:
+                statuses[name] = "broken"
+            elif name not in self.registry.enabled:
                 statuses[name] = "disabled"
             elif name in session.reports:
                 statuses[name] = session.reports[name].status
@@ -894,6 +942,13 @@ class Engine:
     ) -> Identification:
         if not outcome.providers:
             outcome = attrs.evolve(outcome, providers=self._statuses(session))
+        broken = tuple(
+            f"{name} is broken ({self.registry.reason(name)}): it took no part; "
+            "metarr plugins shows it"
+            for name in self.registry.broken
+        )
+        if broken:
+            outcome = attrs.evolve(outcome, reasons=(*outcome.reasons, *broken))
         self._tally(session)
         return Identification(
             outcome=outcome,

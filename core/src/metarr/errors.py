@@ -29,6 +29,21 @@ class ClosedError(MetarrError):
     """An orchestrator or a cache reader was used after it was closed."""
 
 
+class PluginError(MetarrError):
+    """A provider plugin broke its contract: a bug in the plugin, never in the person's input.
+
+    Raised when a plugin cannot be used at all (its declarations or hook markers are wrong: it
+    is ``broken``) and when a hook's result is not what the contract promises (the provider's
+    part of that identification is an ``error``). ``provider`` and ``hook`` name the culprit
+    when known; the message names both.
+    """
+
+    def __init__(self, message: str, *, provider: str | None = None, hook: str | None = None):
+        super().__init__(message)
+        self.provider = provider
+        self.hook = hook
+
+
 class ProviderError(MetarrError):
     """A provider request failed. ``out_for_run`` says whether to stop asking this provider
     for the rest of the run (every later identification of the same `Orchestrator`)."""

@@ -1,12 +1,15 @@
 """The provider hook specifications: the whole contract between metarr and a provider plugin.
 
-A provider is one object (usually a `metarr.Provider` subclass) registered under its entry-point
-name in the ``metarr.providers`` group. Its hook implementations are methods marked with
-``@metarr.hookimpl``. The I/O hooks (`lookup_by_id`, `search`) are ``async def``: the core calls
-each provider's implementation itself, concurrently, with a per-provider error boundary, so one
-provider's failure never sinks the others. The pure hooks (`extract_ids`, `field_priority`) are
-plain functions. Hooks are called with keyword arguments; ``None`` means "not applicable" or
-"not found" — never raise for those.
+A provider is a `metarr.Provider` subclass named by an entry point in the ``metarr.providers``
+group (the entry-point name is the provider's name). Its hook implementations are methods marked
+with ``@metarr.hookimpl``; `metarr.spec.spec_of` reads them with the class's declarations once
+and names any that does not match these specs. The I/O hooks (`lookup_by_id`, `search`) are
+``async def``: the core calls each provider's implementation itself, concurrently, with a
+per-provider error boundary, so one provider's failure never sinks the others. The pure hooks
+(`extract_ids`, `field_priority`) are plain functions. Hooks are called with keyword arguments;
+``None`` means "not applicable" or "not found" — never raise for those. What a hook returns is
+checked where it enters the core (`metarr.contract`): a violation, or an exception that is not
+a `metarr.ProviderError`, is a `metarr.PluginError` naming the provider and the hook.
 """
 
 from __future__ import annotations
@@ -60,8 +63,11 @@ def field_priority() -> dict[str, int] | None:
     """This provider's rank for each merged field it supplies: lower ranks win.
 
     Keys are the names in `metarr.models.PRIORITY_FIELDS` (``"title"``, ``"ratings"``,
-    ``"ids.imdb"``, …). A field left out is never taken from this provider. The provider with
-    the lowest ``ids.<kind>`` rank is the authority for that id kind.
+    ``"ids.imdb"``, …); ranks are integers on the scale `metarr.merge` states (the bundled
+    providers use 10 to 40; ties go by provider name). A field left out is never taken from
+    this provider. Read once, when the provider is enabled: an unknown field makes the plugin
+    broken. Without an ``authority_for`` declaration, the provider with the lowest
+    ``ids.<kind>`` rank is the authority for that id kind.
     """
 
 

@@ -306,14 +306,21 @@ class ProviderHttp:
         headers: Mapping[str, str] | None = None,
         classify: Classifier | None = None,
     ) -> Any:
-        """GET ``base_url + path`` and return the parsed JSON body.
+        """GET ``base_url + path`` and return the parsed JSON body (None for an empty one).
+
+        ``params`` become the query string (values ``None`` are left out, the others sent as
+        text); ``headers`` are added to the run's (a metarr User-Agent, ``Accept:
+        application/json``). Put credentials in either: they are masked in every log line and
+        error message, and an answer that echoes one has it masked before you see it.
 
         Raises `AuthError` (401/403), `RateLimitedError` (429, with ``retry_after``),
         `UnavailableError` (network, timeout, 5xx), `InvalidResponseError` (not JSON, nested
         deeper than `MAX_JSON_DEPTH`, too large, other 4xx, and any 404 ``classify`` does not
-        claim). ``classify(status, parsed_body)`` sees every response first and may return the
-        error to raise instead; return `NotFoundError` from it for your API's own not-found
-        answer (the only way a request ends in `NotFoundError`).
+        claim): `error_for_status` is that mapping. ``classify(status, parsed_body)`` sees every
+        response first and may return the error to raise instead; return `NotFoundError` from
+        it for your API's own not-found answer (the only way a request ends in
+        `NotFoundError`). Within one identification an identical request is answered from
+        memory; retries follow the run's policy.
         """
         return await self.request("GET", path, params=params, headers=headers, classify=classify)
 
@@ -477,31 +484,21 @@ class ProviderHttp:
                 if isinstance(claimed, RateLimitedError):
                     self._rate_limited(claimed)
                 raise claimed
-        if status == 429:
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-            hint = f"; retry after {retry_after:g} s" if retry_after is not None else ""
-            limited = RateLimitedError(
-                self.provider, f"rate limited (HTTP 429){hint}", retry_after=retry_after
-            )
-            self._rate_limited(limited)
-            raise limited
-        if status in (401, 403):
-            raise AuthError(
-                self.provider,
-                f"credentials rejected (HTTP {status}): check the {self.provider} API key",
-            )
-        if status == 404:
-            raise InvalidResponseError(
-                self.provider,
-                f"HTTP 404 that is not {self.provider}'s not-found answer: check base_url "
-                f"({env_name(self.provider, 'base_url')}, now {self._redact(self.base_url)})",
-            )
-        if status >= 500 or status in (408, 425):
-            raise UnavailableError(self.provider, f"server error (HTTP {status})")
-        if status >= 400:
-            raise InvalidResponseError(self.provider, f"request refused (HTTP {status})")
-        if not 200 <= status < 300:
-            raise InvalidResponseError(self.provider, f"unexpected HTTP {status}")
+        error = error_for_status(
+            self.provider,
+            status,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+            hint=(
+                f"check base_url ({env_name(self.provider, 'base_url')}, now "
+                f"{self._redact(self.base_url)})"
+                if status == 404
+                else None
+            ),
+        )
+        if error is not None:
+            if isinstance(error, RateLimitedError):
+                self._rate_limited(error)
+            raise error
         if parse_error is not None:
             raise InvalidResponseError(self.provider, parse_error)
         return parsed
@@ -518,6 +515,45 @@ class ProviderHttp:
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secrets)
+
+
+def error_for_status(
+    provider: str,
+    status: int,
+    *,
+    detail: str | None = None,
+    hint: str | None = None,
+    retry_after: float | None = None,
+) -> ProviderError | None:
+    """The error for an HTTP status, as the core classifies every response (None for 2xx).
+
+    401/403 `AuthError`; 429 `RateLimitedError` (``retry_after`` seconds); 408, 425 and 5xx
+    `UnavailableError`; 404 `InvalidResponseError` (a 404 the plugin does not claim as its
+    API's not-found answer); any other status `InvalidResponseError`. ``detail`` replaces
+    ``HTTP <status>`` in the message (TMDB: ``HTTP 401, TMDB code 7: invalid API key``);
+    ``hint`` replaces the advice of a 401/403 (which setting to check) or a 404. A plugin's
+    ``classify`` returns this for the statuses it adds detail to, and never copies the mapping.
+    """
+    shown = detail or f"HTTP {status}"
+    if 200 <= status < 300:
+        return None
+    if status in (401, 403):
+        return AuthError(
+            provider, f"credentials rejected ({shown}): {hint or f'check the {provider} API key'}"
+        )
+    if status == 429:
+        wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
+        return RateLimitedError(provider, f"rate limited ({shown}){wait}", retry_after=retry_after)
+    if status == 404:
+        return InvalidResponseError(
+            provider,
+            f"{shown} that is not {provider}'s not-found answer: {hint or 'check base_url'}",
+        )
+    if status >= 500 or status in (408, 425):
+        return UnavailableError(provider, f"server error ({shown})")
+    if status >= 400:
+        return InvalidResponseError(provider, f"request refused ({shown})")
+    return InvalidResponseError(provider, f"unexpected {shown}")
 
 
 def _parse(body: bytes) -> tuple[Any, str | None]:

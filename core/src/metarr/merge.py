@@ -1,11 +1,17 @@
 """Merging provider results into one movie by per-field provider priority.
 
 For each field, the value comes from the highest-priority provider that has one; ``provenance``
-records which provider that was. Priorities come from the providers' ``field_priority`` ranks
-(lower wins), and a configured order (``[priority]`` in the config file) goes first. A provider
-that ranks no value for a field is never used for it. For the fields whose text is in a
-language (`LANGUAGE_FIELDS`), a provider that cannot serve the configured language (OMDb is
-English-only) falls behind the others: with ``language = "de"`` TMDB's German title wins.
+records which provider that was. ``metarr priorities`` prints the order of every field.
+
+**The scale** (stated here once): a provider ranks each field it supplies with an integer
+(``field_priority``); lower wins. The bundled providers use 10 (first choice), 20, 30 and 40
+(last resort); another provider places itself among them (15: between the first and the
+second choice; 50: after all of them). **Ties** (equal ranks) go by provider name, in
+alphabetical order, so the order never depends on which plugin loaded first. A provider that
+ranks no value for a field is never used for it. A configured order (``[priority]`` in the
+config file) goes before every rank. For the fields whose text is in a language
+(`LANGUAGE_FIELDS`), a provider that cannot serve the configured language (OMDb is English-only)
+falls behind the others: with ``language = "de"`` TMDB's German title wins.
 
 Ratings, images, cast and crew are collected from every provider in priority order, without
 duplicates. The merge is a pure function of its inputs, so re-running it over stored results
@@ -21,6 +27,7 @@ from metarr.ids import ID_KINDS, Ids
 from metarr.models import (
     LANGUAGE_FIELDS,
     LIST_FIELDS,
+    PRIORITY_FIELDS,
     SCALAR_FIELDS,
     Movie,
     ProviderResult,
@@ -109,3 +116,43 @@ def _collect(
                 seen.add(identity)
                 items.append(item)
     return items
+
+
+def priority_table(
+    ranks: Ranks,
+    *,
+    overrides: Mapping[str, Sequence[str]] | None = None,
+    language: str = "en",
+    languages: Mapping[str, frozenset[str] | None] | None = None,
+) -> dict[str, Any]:
+    """For every merged field: each provider's rank, the effective order, who wins and why
+    the order is not plain rank order (a ``[priority]`` setting, a tie, the language)."""
+    fields: dict[str, Any] = {}
+    for field in PRIORITY_FIELDS:
+        order = provider_order(
+            field, ranks, overrides=overrides, language=language, languages=languages
+        )
+        field_ranks = {
+            name: rank_map[field] for name, rank_map in ranks.items() if field in rank_map
+        }
+        notes = []
+        if (overrides or {}).get(field):
+            notes.append(f"[priority] {field} = {', '.join((overrides or {})[field])}")
+        tied = sorted({r for r in field_ranks.values() if list(field_ranks.values()).count(r) > 1})
+        for rank in tied:
+            names = sorted(n for n, r in field_ranks.items() if r == rank)
+            notes.append(f"{' and '.join(names)} tie at {rank}: by name")
+        if field in LANGUAGE_FIELDS and languages:
+            base = language.split("-")[0].lower()
+            behind = [
+                n for n in order if (served := languages.get(n)) is not None and base not in served
+            ]
+            if behind:
+                notes.append(f"{', '.join(behind)} cannot serve {language}: behind")
+        fields[field] = {
+            "ranks": field_ranks,
+            "order": order,
+            "winner": order[0] if order else None,
+            "notes": notes,
+        }
+    return {"providers": sorted(ranks), "language": language, "fields": fields}

@@ -23,7 +23,9 @@ OutcomeStatus = Literal[
 OUTCOME_STATUSES: tuple[str, ...] = get_args(OutcomeStatus)
 NEEDS_PERSON: frozenset[str] = frozenset({"ambiguous", "not_found", "conflict"})
 
-ProviderStatus = Literal["ok", "not_found", "disabled", "rate_limited", "error", "skipped"]
+ProviderStatus = Literal[
+    "ok", "not_found", "disabled", "broken", "rate_limited", "error", "skipped"
+]
 
 ImageKind = Literal["poster", "backdrop", "logo", "clearart", "discart", "thumb", "banner"]
 IMAGE_KINDS: tuple[str, ...] = get_args(ImageKind)

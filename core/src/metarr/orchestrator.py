@@ -928,9 +928,9 @@ def provider_ttls(settings: Settings, registry: Registry) -> dict[str, float]:
     """Each provider's freshness in days: its ``ttl_days`` setting (0 included: always
     stale), else its plugin default."""
     ttls: dict[str, float] = {}
-    for name, entry in registry.entries.items():
+    for name in registry.names:
         ttl = settings.provider(name).ttl_days
-        default = getattr(entry.info.factory, "default_ttl_days", 7.0)
+        default = 7.0 if name in registry.broken else registry.spec(name).default_ttl_days
         ttls[name] = float(ttl if ttl is not None else default)
     return ttls
 

@@ -9,22 +9,36 @@ named entry points (empty: none), which is how to start when a broken plugin get
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from importlib.metadata import entry_points
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import attrs
 import httpx
 import pluggy
 
-from metarr import hookspecs
+from metarr import contract, hookspecs
 from metarr.config import Settings, env_name
-from metarr.errors import ConfigError
+from metarr.errors import ConfigError, PluginError, ProviderError
 from metarr.http import ProviderHttp, TrafficStats
+from metarr.ids import ID_KINDS, Ids
+from metarr.models import ProviderResult, SearchHit
 from metarr.provider import ProviderContext
+from metarr.spec import ProviderSpec, spec_of
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginInfo",
+    "ProviderEntry",
+    "ProviderSpec",
+    "Registry",
+    "build_registry",
+    "discover",
+    "make_plugin_manager",
+    "spec_of",
+]
 
 ENTRY_POINT_GROUP = "metarr.providers"
 log = logging.getLogger("metarr.plugins")
@@ -42,21 +56,21 @@ class PluginInfo:
 
     @property
     def hooks(self) -> tuple[str, ...]:
-        """The hooks the factory implements (read from its ``@hookimpl`` markers)."""
-        if self.factory is None:
-            return ()
-        return tuple(
-            name
-            for name in hookspecs.HOOK_NAMES
-            if getattr(getattr(self.factory, name, None), f"{hookspecs.PROJECT}_impl", None)
-            is not None
-        )
+        """The hooks the factory implements (none when it is broken)."""
+        spec = self._spec()
+        return () if spec is None else spec.hooks
 
     @property
     def id_types(self) -> tuple[str, ...]:
         """The id kinds its ``lookup_by_id`` accepts, in canonical order."""
-        kinds = getattr(self.factory, "id_types", ())
-        return tuple(kind for kind in ("tmdb", "imdb", "tvdb") if kind in kinds)
+        spec = self._spec()
+        return () if spec is None else tuple(k for k in ID_KINDS if k in spec.id_types)
+
+    def _spec(self) -> ProviderSpec | None:
+        try:
+            return spec_of(self)
+        except PluginError:
+            return None
 
 
 def discover(env: Mapping[str, str] | None = None) -> list[PluginInfo]:
@@ -105,6 +119,7 @@ class ProviderEntry:
     reason: str | None = None
     provider: Any = None
     http: ProviderHttp | None = None  # the enabled provider's HTTP view (the engine listens to it)
+    ranks: Mapping[str, int] | None = None  # its field_priority, read once when it was enabled
 
     @property
     def name(self) -> str:
@@ -112,7 +127,13 @@ class ProviderEntry:
 
 
 class Registry:
-    """The providers of one run, and the only way the core calls their hooks."""
+    """The providers of one run, and the only way the core calls their hooks.
+
+    The hook calls are typed methods (`lookup`, `search`, `extract_ids`); each checks what the
+    hook returns (`metarr.contract`) and turns anything a hook raises other than a
+    `metarr.ProviderError` into a `metarr.PluginError` naming the provider and the hook, with
+    the original exception as its cause (``--debug`` shows its traceback).
+    """
 
     def __init__(self, pm: pluggy.PluginManager, entries: Mapping[str, ProviderEntry]) -> None:
         self.pm = pm
@@ -128,6 +149,11 @@ class Registry:
         """The providers taking part in this run."""
         return [n for n, e in self.entries.items() if e.state == "enabled"]
 
+    @property
+    def broken(self) -> list[str]:
+        """The providers that cannot be used at all (their reason says why)."""
+        return [n for n, e in self.entries.items() if e.state == "broken"]
+
     def reason(self, name: str) -> str | None:
         """Why a provider is not taking part (None when enabled)."""
         entry = self.entries.get(name)
@@ -141,8 +167,12 @@ class Registry:
         """Whether an enabled provider implements ``hook``."""
         return self._impl(name, hook) is not None
 
+    def spec(self, name: str) -> ProviderSpec:
+        """A provider's declarations (`PluginError` for a broken one)."""
+        return spec_of(self.entries[name].info)
+
     def id_types(self, name: str) -> frozenset[str]:
-        """The id kinds a provider's lookup accepts."""
+        """The id kinds a provider's lookup accepts (none for a broken one)."""
         return frozenset(self.entries[name].info.id_types)
 
     def http(self, name: str) -> ProviderHttp | None:
@@ -152,34 +182,59 @@ class Registry:
 
     def languages(self, name: str) -> frozenset[str] | None:
         """The metadata languages a provider serves (None: any)."""
-        return getattr(self.entries[name].provider, "languages", None)
+        return self.spec(name).languages
 
-    async def call(self, name: str, hook: str, **kwargs: Any) -> Any:
-        """Call one provider's async hook and await its result (None if not implemented)."""
-        impl = self._impl(name, hook)
+    # -- hook calls ------------------------------------------------------------------------
+
+    async def lookup(self, name: str, ids: Ids) -> ProviderResult | None:
+        """The provider's record for these ids (None: not implemented, not applicable, or no
+        such movie), checked, with its ``extract_ids`` answer checked too: a result enters the
+        core whole or not at all."""
+        impl = self._impl(name, "lookup_by_id")
         if impl is None:
             return None
-        result = impl.function(**kwargs)
-        return await result if inspect.isawaitable(result) else result
+        try:
+            value = await cast(Awaitable[Any], impl.function(ids=ids))
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise contract.raised(name, "lookup_by_id", exc) from exc
+        found = contract.result(name, "lookup_by_id", value)
+        if found is not None:
+            self.extract_ids(name, found)
+        return found
 
-    def call_pure(self, name: str, hook: str, **kwargs: Any) -> Any:
-        """Call one provider's plain (non-I/O) hook."""
-        impl = self._impl(name, hook)
-        return None if impl is None else impl.function(**kwargs)
+    async def search(self, name: str, query: str, year: int | None) -> list[SearchHit]:
+        """The provider's hits for a title, checked ([] when it has none or no search)."""
+        impl = self._impl(name, "search")
+        if impl is None:
+            return []
+        try:
+            value = await cast(Awaitable[Any], impl.function(query=query, year=year))
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise contract.raised(name, "search", exc) from exc
+        return contract.hits(name, "search", value)
+
+    def extract_ids(self, name: str, result: ProviderResult) -> Ids | None:
+        """The ids the provider says its result states (None: it says none, or has no hook)."""
+        impl = self._impl(name, "extract_ids")
+        if impl is None:
+            return None
+        try:
+            value = impl.function(result=result)
+        except Exception as exc:
+            raise contract.raised(name, "extract_ids", exc) from exc
+        return contract.ids(name, "extract_ids", value)
 
     def field_priorities(self) -> dict[str, dict[str, int]]:
-        """Each enabled provider's ``field_priority`` ranks (a provider whose hook fails: none)."""
-        ranks: dict[str, dict[str, int]] = {}
-        for name in self.enabled:
-            try:
-                value = self.call_pure(name, "field_priority")
-                if isinstance(value, dict):
-                    ranks[name] = {str(k): int(v) for k, v in value.items()}
-            except Exception as exc:  # one plugin's bug must not stop the run
-                log.warning(
-                    "provider %s: field_priority failed: %s: %s", name, type(exc).__name__, exc
-                )
-        return ranks
+        """Each enabled provider's ``field_priority`` ranks (read once, when it was enabled)."""
+        return {
+            name: dict(entry.ranks)
+            for name, entry in self.entries.items()
+            if entry.state == "enabled" and entry.ranks is not None
+        }
 
     def _impl(self, name: str, hook: str) -> pluggy.HookImpl | None:
         caller: pluggy.HookCaller = getattr(self.pm.hook, hook)
@@ -187,6 +242,16 @@ class Registry:
             if impl.plugin_name == name:
                 return impl
         return None
+
+
+def read_ranks(name: str, provider: Any) -> dict[str, int] | None:
+    """A provider object's ``field_priority`` answer, checked (`PluginError` naming the
+    problem: unknown fields with the valid ones, ranks that are not integers)."""
+    try:
+        value = provider.field_priority()
+    except Exception as exc:
+        raise contract.raised(name, "field_priority", exc) from exc
+    return contract.ranks(name, "field_priority", value)
 
 
 def build_registry(
@@ -231,6 +296,10 @@ def _enable(
     name = info.name
     if info.factory is None:
         return ProviderEntry(info=info, state="broken", reason=info.error)
+    try:
+        spec = spec_of(info)
+    except PluginError as exc:
+        return ProviderEntry(info=info, state="broken", reason=str(exc))
     if (only is not None and name not in only) or name in without:
         return ProviderEntry(info=info, state="disabled", reason="not selected for this run")
     psettings = settings.provider(name)
@@ -240,16 +309,17 @@ def _enable(
             state="disabled",
             reason=f"disabled in configuration ({env_name(name, 'enabled')}=false)",
         )
-    missing = missing_settings(info.factory, psettings)
+    missing = spec.missing(psettings)
     if missing:
         return ProviderEntry(info=info, state="disabled", reason=missing)
-    base_url = psettings.base_url or getattr(info.factory, "default_base_url", "")
+    base_url = psettings.base_url or spec.default_base_url
     if not base_url:
         return ProviderEntry(
             info=info,
             state="disabled",
             reason=f"no base_url: set {env_name(name, 'base_url')}",
         )
+    psettings = attrs.evolve(psettings, options=spec.check(name, psettings.options, unknown="keep"))
     http = ProviderHttp(
         client,
         provider=name,
@@ -267,27 +337,17 @@ def _enable(
     )
     try:
         provider = info.factory(context)
+        ranks = read_ranks(name, provider) if spec.implements("field_priority") else None
         pm.register(provider, name=name)
         pm.check_pending()
     except ConfigError:
         raise  # the person's settings are wrong (not the plugin): say so, as for any setting
+    except PluginError as exc:  # its field_priority broke the contract
+        return ProviderEntry(info=info, state="broken", reason=str(exc))
     except Exception as exc:  # construction or hook validation failed: this plugin only
         if pm.get_plugin(name) is not None:
             pm.unregister(name=name)
         return ProviderEntry(
             info=info, state="broken", reason=f"failed to start: {type(exc).__name__}: {exc}"
         )
-    return ProviderEntry(info=info, state="enabled", provider=provider, http=http)
-
-
-def missing_settings(factory: Any, psettings: Any) -> str | None:
-    """Why the required settings are not there (None when one `requires` group is complete)."""
-    groups: tuple[tuple[str, ...], ...] = getattr(factory, "requires", (("api_key",),))
-    if not groups or any(all(psettings.has(key) for key in group) for group in groups):
-        return None
-    alternatives = " or ".join(
-        " + ".join(env_name(psettings.name, key) for key in group) for group in groups
-    )
-    keys = " or ".join(" + ".join(group) for group in groups)
-    section = f"[providers.{psettings.name}]"
-    return f"no {keys} configured: set {alternatives} (or {section} in the config file)"
+    return ProviderEntry(info=info, state="enabled", provider=provider, http=http, ranks=ranks)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
 import pytest
-import stamina
 from metarr import (
     AuthError,
     Ids,
@@ -57,10 +55,8 @@ def assert_no_secret(exc: BaseException) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_retry_sleep() -> Iterator[None]:
-    stamina.set_testing(True, attempts=1)
-    yield
-    stamina.set_testing(False)
+def _no_retry_sleep(no_retry_wait: None) -> None:
+    """Every test without retry waits (the ``no_retry_wait`` fixture of metarr[testing])."""
 
 
 class TestFanartContract(ProviderContract):

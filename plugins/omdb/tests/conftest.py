@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import stamina
 from metarr.testing import make_provider, run
 from metarr_omdb import OmdbProvider
 
@@ -35,10 +34,8 @@ def api_key() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _no_retry_sleep() -> Any:
-    stamina.set_testing(True, attempts=1)
-    yield
-    stamina.set_testing(False)
+def _no_retry_sleep(no_retry_wait: None) -> None:
+    """Every test without retry waits (the ``no_retry_wait`` fixture of metarr[testing])."""
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-import stamina
 from metarr import Ids, ProviderResult, SearchHit
 from metarr.testing import make_provider, run
 from metarr_tmdb import TmdbProvider
@@ -76,10 +75,8 @@ class Tmdb:
 
 
 @pytest.fixture(autouse=True)
-def _no_retry_sleep() -> Any:
-    stamina.set_testing(True, attempts=1)
-    yield
-    stamina.set_testing(False)
+def _no_retry_sleep(no_retry_wait: None) -> None:
+    """Every test without retry waits (the ``no_retry_wait`` fixture of metarr[testing])."""
 
 
 @pytest.fixture

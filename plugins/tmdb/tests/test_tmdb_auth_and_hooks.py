@@ -10,7 +10,7 @@ import pytest
 from metarr import ConfigError, Ids, ProviderResult
 from metarr.config import ProviderSettings, Settings
 from metarr.models import PRIORITY_FIELDS
-from metarr.plugins import PluginInfo, build_registry, missing_settings
+from metarr.plugins import PluginInfo, build_registry, spec_of
 from metarr_tmdb import TmdbProvider
 
 
@@ -106,7 +106,7 @@ def test_class_attributes() -> None:
 )
 def test_either_credential_enables_it(options: dict[str, str], enabled: bool) -> None:
     psettings = ProviderSettings(name="tmdb", options=options)
-    assert (missing_settings(TmdbProvider, psettings) is None) is enabled
+    assert (spec_of(TmdbProvider).missing(psettings) is None) is enabled
 
 
 def test_field_priority_is_the_tmdb_column(tmdb: Any) -> None:

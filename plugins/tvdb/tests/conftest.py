@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import stamina
 from metarr.testing import make_provider, run
 from metarr_tvdb import TvdbProvider
 
@@ -103,10 +102,8 @@ def kit(httpx_mock: Any) -> Kit:
 
 
 @pytest.fixture(autouse=True)
-def _no_retry_sleep() -> Iterator[None]:
-    stamina.set_testing(True, attempts=1)
-    yield
-    stamina.set_testing(False)
+def _no_retry_sleep(no_retry_wait: None) -> None:
+    """Every test without retry waits (the ``no_retry_wait`` fixture of metarr[testing])."""
 
 
 @pytest.fixture(autouse=True)

@@ -139,12 +139,13 @@ def _register() -> None:
     from metarr.cli.batch import batch
     from metarr.cli.cachecmds import cache, identities, refresh, remerge
     from metarr.cli.identify import identify, lookup, queue, resolve, search
-    from metarr.cli.plugins import plugins
+    from metarr.cli.plugins import plugins, priorities
     from metarr.cli.provider import provider
     from metarr.cli.scan import scan
 
     for command in (
         plugins,
+        priorities,
         lookup,
         identify,
         search,

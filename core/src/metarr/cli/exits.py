@@ -9,6 +9,9 @@ code    meaning
 3       needs identification: ambiguous, not found or conflicting providers
 4       retry later: a provider asked us to slow down (rate limited)
 5       a provider or the network failed
+7       a provider plugin is broken or broke its contract: a bug in the plugin, not in
+        the input (the message names the plugin and the hook; ``--debug`` adds the
+        traceback). ``metarr plugins`` ends with it while any plugin is broken
 6       the cache cannot be read or written (disk full, corrupt or read-only file);
         the message names the file, and a batch stops at the first such failure
 130     interrupted (Ctrl-C)
@@ -32,6 +35,7 @@ from metarr.errors import (
     ConfigError,
     InvalidIdError,
     MetarrError,
+    PluginError,
     ProviderError,
     RateLimitedError,
     StorageError,
@@ -45,6 +49,7 @@ NEEDS_PERSON = 3
 RETRY_LATER = 4
 PROVIDER_ERROR = 5
 STORAGE = 6
+PLUGIN = 7
 INTERRUPTED = 130
 OUTPUT_CLOSED = 141
 
@@ -65,9 +70,10 @@ _SEVERITY = {
     USAGE: 3,
     FAILURE: 4,
     PROVIDER_ERROR: 5,
-    STORAGE: 6,
-    OUTPUT_CLOSED: 7,
-    INTERRUPTED: 8,
+    PLUGIN: 6,
+    STORAGE: 7,
+    OUTPUT_CLOSED: 8,
+    INTERRUPTED: 9,
 }
 
 
@@ -93,6 +99,8 @@ def for_exception(exc: BaseException) -> int:
     """The exit code for an error that ended a command."""
     if is_storage_failure(exc) or isinstance(exc, UnreadableMovieError):
         return STORAGE
+    if isinstance(exc, PluginError):
+        return PLUGIN
     if isinstance(exc, ConfigError | InvalidIdError):
         return USAGE
     if isinstance(exc, RateLimitedError):

@@ -19,7 +19,7 @@ from metarr.cli.state import get_state
 from metarr.config import Settings
 from metarr.convert import to_json
 from metarr.errors import ConfigError
-from metarr.models import ProviderResult, SearchHit
+from metarr.models import ProviderResult
 from metarr.orchestrator import Orchestrator
 from metarr.redaction import scrub
 
@@ -65,7 +65,8 @@ def _call(
     async def work(orc: Orchestrator) -> tuple[Any, list[tuple[str, Any]]]:
         entry = orc.registry.entries[name]
         if entry.state != "enabled":
-            raise exits.CliError(f"{name} is {entry.state}: {entry.reason}", exits.USAGE)
+            code = exits.PLUGIN if entry.state == "broken" else exits.USAGE
+            raise exits.CliError(f"{name} is {entry.state}: {entry.reason}", code)
         with http.retry_policy(http.INTERACTIVE), http.request_memo() as memo:
             value = await hook(orc, name)
         return value, _bodies(memo)
@@ -101,7 +102,7 @@ def provider_lookup(
     ids = ids_from_options(tmdb, imdb, tvdb)
 
     async def hook(orc: Orchestrator, name: str) -> Any:
-        return await orc.registry.call(name, "lookup_by_id", ids=ids)
+        return await orc.registry.lookup(name, ids)
 
     name, result, _ = _call(sub_base_url, hook)
     _show_result(name, result, as_json)
@@ -144,12 +145,8 @@ def provider_ids(
     ids = ids_from_options(tmdb, imdb, tvdb)
 
     async def hook(orc: Orchestrator, name: str) -> Any:
-        result = await orc.registry.call(name, "lookup_by_id", ids=ids)
-        extracted = (
-            orc.registry.call_pure(name, "extract_ids", result=result)
-            if isinstance(result, ProviderResult)
-            else None
-        )
+        result = await orc.registry.lookup(name, ids)
+        extracted = None if result is None else orc.registry.extract_ids(name, result)
         return result, extracted
 
     name, (result, extracted), _ = _call(sub_base_url, hook)
@@ -169,10 +166,9 @@ def provider_search(query: str, year: int | None, sub_base_url: str | None, as_j
     async def hook(orc: Orchestrator, name: str) -> Any:
         if not orc.registry.implements(name, "search"):
             raise exits.CliError(f"{name} does not implement search", exits.USAGE)
-        return await orc.registry.call(name, "search", query=query, year=year)
+        return await orc.registry.search(name, query, year)
 
     name, hits, bodies = _call(sub_base_url, hook)
-    hits = [h for h in (hits or []) if isinstance(h, SearchHit)]
     if as_json:
         data = {
             "provider": name,

@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from metarr import Ids, Image, ProviderResult
-from metarr.models import IMAGE_KINDS
-from metarr.sanitize import count
+from metarr import IMAGE_KINDS, Ids, Image, ProviderResult
 
 # Fanart key -> (metarr image kind, HD rank: 0 for the HD variant, 1 for the older SD one).
 IMAGE_KEYS: dict[str, tuple[str, int]] = {
@@ -83,7 +81,7 @@ def _image(item: object, kind: str, provider: str) -> Image | None:
         kind=kind,
         url=item.get("url"),
         language=_language(item.get("lang")),
-        score=count(item.get("likes")),
+        score=item.get("likes"),
         votes=None,
         disc_type=disc_type.strip().lower() if isinstance(disc_type, str) else None,
     )

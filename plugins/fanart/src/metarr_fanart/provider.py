@@ -6,10 +6,17 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import metarr
-from metarr import AuthError, Ids, InvalidResponseError, NotFoundError, ProviderError
-from metarr.config import env_name
-from metarr.ids import IdKind
-from metarr.redaction import redact
+from metarr import (
+    AuthError,
+    IdKind,
+    Ids,
+    InvalidResponseError,
+    NotFoundError,
+    ProviderError,
+    env_name,
+    error_for_status,
+    redact,
+)
 
 from metarr_fanart.parse import error_message, is_error_body, parse_movie
 
@@ -26,6 +33,14 @@ class FanartProvider(metarr.Provider):
     """
 
     id_types: ClassVar[frozenset[IdKind]] = frozenset({"tmdb", "imdb"})
+    options: ClassVar[tuple[metarr.Option, ...]] = (
+        metarr.Option("api_key", secret=True, help="the project API key"),
+        metarr.Option(
+            "client_key",
+            secret=True,
+            help="optional: a user's personal key (new art sooner, higher limits)",
+        ),
+    )
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",),)
     default_base_url: ClassVar[str] = "https://webservice.fanart.tv/v3"
     default_ttl_days: ClassVar[float] = 1.0
@@ -84,15 +99,12 @@ class FanartProvider(metarr.Provider):
         if status == 404 and is_error_body(body):
             return NotFoundError(self.name, "no art for this movie (HTTP 404)")
         message = error_message(body)
-        if status in (401, 403) or (
-            200 <= status < 300
-            and is_error_body(body)
-            and message is not None
-            and "key" in message.lower()
-        ):
-            said = f": {redact(message, self.settings.secrets())}" if message else ""
-            keys = f"{env_name(self.name, 'api_key')} (and {env_name(self.name, 'client_key')})"
-            return AuthError(self.name, f"credentials rejected (HTTP {status}){said}; check {keys}")
+        keys = f"{env_name(self.name, 'api_key')} (and {env_name(self.name, 'client_key')})"
+        said = f"{redact(message, self.settings.secrets())}; " if message else ""
+        if status in (401, 403):
+            return error_for_status(self.name, status, hint=f"{said}check {keys}")
+        if 200 <= status < 300 and is_error_body(body) and "key" in (message or "").lower():
+            return AuthError(self.name, f"credentials rejected (HTTP {status}): {said}check {keys}")
         return None
 
 

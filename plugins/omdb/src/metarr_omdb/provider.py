@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import metarr
 from metarr import (
     AuthError,
-    ConfigError,
+    IdKind,
     Ids,
     InvalidResponseError,
     NotFoundError,
@@ -24,10 +24,9 @@ from metarr import (
     RateLimitedError,
     SearchHit,
     UnavailableError,
+    env_name,
+    redact,
 )
-from metarr.config import env_name
-from metarr.ids import IdKind
-from metarr.redaction import redact
 
 from metarr_omdb import parse
 
@@ -38,8 +37,6 @@ NO_RESULTS_ERRORS = NOT_FOUND_ERRORS | {"Too many results."}
 AUTH_ERRORS = frozenset({"Invalid API key!", "No API key provided."})
 QUOTA_ERROR = "Request limit reached!"
 MAX_ERROR_TEXT = 200
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"", "0", "false", "no", "off"})
 
 Classifier = Callable[[int, Any], ProviderError | None]
 
@@ -112,20 +109,6 @@ def make_classifier(
     return classify
 
 
-def _flag(value: Any, key: str, provider: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower() if isinstance(value, str | int) else None
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError(
-        f"providers.{provider}.{key} ({env_name(provider, key)}) must be true or false, "
-        f"not {value!r}"
-    )
-
-
 class OmdbProvider(metarr.Provider):
     """OMDb (www.omdbapi.com): English metadata and IMDb/Rotten Tomatoes/Metacritic ratings.
 
@@ -135,6 +118,15 @@ class OmdbProvider(metarr.Provider):
 
     id_types: ClassVar[frozenset[IdKind]] = frozenset({"imdb"})
     authority_for: ClassVar[frozenset[IdKind]] = frozenset({"imdb"})  # validates against IMDb
+    options: ClassVar[tuple[metarr.Option, ...]] = (
+        metarr.Option("api_key", secret=True, help="the OMDb API key (activated by e-mail)"),
+        metarr.Option(
+            "fetch_short_plot",
+            type=bool,
+            default=False,
+            help="true: a second request per movie for OMDb's own short plot (the outline)",
+        ),
+    )
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",),)
     default_base_url: ClassVar[str] = "https://www.omdbapi.com"
     default_ttl_days: ClassVar[float] = 7.0
@@ -142,9 +134,7 @@ class OmdbProvider(metarr.Provider):
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
-        self.fetch_short_plot = _flag(
-            self.settings.get("fetch_short_plot", False), "fetch_short_plot", self.name
-        )
+        self.fetch_short_plot: bool = self.settings.get("fetch_short_plot") is True
 
     def _params(self, **params: Any) -> dict[str, Any]:
         return {"apikey": self.settings.get("api_key"), **params, "r": "json"}

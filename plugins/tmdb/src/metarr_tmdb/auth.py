@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from metarr import ConfigError
+from metarr import ConfigError, env_name
 
 TOKEN_PREFIX = "eyJ"  # base64 of '{"' — every JWT starts with it
 
@@ -19,11 +19,6 @@ TOKEN_PREFIX = "eyJ"  # base64 of '{"' — every JWT starts with it
 def looks_like_token(value: str) -> bool:
     """Whether a credential has the shape of a read-access token (a JWT)."""
     return value.startswith(TOKEN_PREFIX)
-
-
-def env_var(provider: str, key: str) -> str:
-    """The environment variable of a setting: ``METARR_TMDB_API_KEY``."""
-    return f"METARR_{provider}_{key}".upper().replace("-", "_")
 
 
 @attrs.frozen(kw_only=True)
@@ -48,7 +43,7 @@ def resolve_auth(provider: str, settings: Any) -> Auth:
     token = str(settings.get("access_token") or "").strip()
     key = str(settings.get("api_key") or "").strip()
     if token:
-        hint = f"check access_token ({env_var(provider, 'access_token')})"
+        hint = f"check access_token ({env_name(provider, 'access_token')})"
         if not looks_like_token(token):
             hint += (
                 f"; it does not look like an API Read Access Token (those start with "
@@ -56,12 +51,12 @@ def resolve_auth(provider: str, settings: Any) -> Auth:
             )
         return Auth(headers={"Authorization": f"Bearer {token}"}, hint=hint)
     if key:
-        hint = f"check api_key ({env_var(provider, 'api_key')})"
+        hint = f"check api_key ({env_name(provider, 'api_key')})"
         if looks_like_token(key):
             hint += "; its value looks like a read-access token, so it was sent as one"
             return Auth(headers={"Authorization": f"Bearer {key}"}, hint=hint)
         return Auth(params={"api_key": key}, hint=hint)
     raise ConfigError(
         f"{provider}: no api_key or access_token configured: set "
-        f"{env_var(provider, 'api_key')} or {env_var(provider, 'access_token')}"
+        f"{env_name(provider, 'api_key')} or {env_name(provider, 'access_token')}"
     )

@@ -10,13 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metarr import (
-    AuthError,
-    InvalidResponseError,
-    NotFoundError,
-    ProviderError,
-    UnavailableError,
-)
+from metarr import NotFoundError, ProviderError, error_for_status
 
 # TMDB's not-found answer: HTTP 404 with one of these codes (34 resource not found, 6 invalid
 # id). Any other 404 is not TMDB saying "no such movie" (a wrong base URL); the core reports it.
@@ -70,13 +64,9 @@ class Classifier:
         if status < 400 or status == 429:
             return None
         detail = describe(status, body)
-        if status in (401, 403):
-            return AuthError(self.provider, f"credentials rejected ({detail}): {self.auth_hint}")
         if status == 404:
             code = body.get("status_code") if isinstance(body, dict) else None
             if code in NOT_FOUND_CODES and not isinstance(code, bool):
                 return NotFoundError(self.provider, f"not found ({detail})")
             return None  # not TMDB's answer: the core reports a bad response (check base_url)
-        if status >= 500 or status in (408, 425):
-            return UnavailableError(self.provider, f"server error ({detail})")
-        return InvalidResponseError(self.provider, f"request refused ({detail})")
+        return error_for_status(self.provider, status, detail=detail, hint=self.auth_hint)

@@ -6,8 +6,7 @@ import re
 from typing import Any, ClassVar
 
 import metarr
-from metarr import ConfigError, Ids, NotFoundError, ProviderResult, SearchHit
-from metarr.ids import IdKind
+from metarr import ConfigError, IdKind, Ids, NotFoundError, ProviderResult, SearchHit
 
 from metarr_tmdb import parse
 from metarr_tmdb.auth import Auth, resolve_auth
@@ -48,6 +47,24 @@ class TmdbProvider(metarr.Provider):
 
     id_types: ClassVar[frozenset[IdKind]] = frozenset({"tmdb", "imdb"})
     authority_for: ClassVar[frozenset[IdKind]] = frozenset({"tmdb"})
+    options: ClassVar[tuple[metarr.Option, ...]] = (
+        metarr.Option("api_key", secret=True, help="the v3 API key (32 hex characters)"),
+        metarr.Option(
+            "access_token",
+            secret=True,
+            help="the API Read Access Token (starts with eyJ); instead of api_key",
+        ),
+        metarr.Option(
+            "image_size",
+            default=parse.DEFAULT_IMAGE_SIZE,
+            help="the image size in artwork URLs: original, w780, w342, ...",
+        ),
+        metarr.Option(
+            "image_base_url",
+            default=parse.DEFAULT_IMAGE_BASE_URL,
+            help="where TMDB serves images (the secure_base_url of /configuration)",
+        ),
+    )
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",), ("access_token",))
     default_base_url: ClassVar[str] = "https://api.themoviedb.org/3"
     default_ttl_days: ClassVar[float] = 7.0

@@ -20,9 +20,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from metarr import AuthError, InvalidResponseError, ProviderError
-from metarr.http import ProviderHttp
-from metarr.statedir import read_private, remove_private, write_private
+from metarr import (
+    AuthError,
+    InvalidResponseError,
+    ProviderError,
+    ProviderHttp,
+    env_name,
+    read_private,
+    remove_private,
+    write_private,
+)
 
 from metarr_tvdb.parse import message_text, unwrap
 
@@ -30,8 +37,6 @@ from metarr_tvdb.parse import message_text, unwrap
 TOKEN_MAX_AGE = 25 * 86_400.0
 # A token this close to its expiry is not used (a lookup must not start with a dying token).
 EXPIRY_MARGIN = 3_600.0
-KEY_VAR = "METARR_TVDB_API_KEY"
-PIN_VAR = "METARR_TVDB_PIN"
 
 
 class TvdbAuth:
@@ -162,7 +167,8 @@ class TvdbAuth:
 
     def _classify(self, status: int, body: Any) -> ProviderError | None:
         """Login failures: bad key (401/403), PIN needed or refused (400), wrong base URL (404)."""
-        credentials = f"{KEY_VAR} and {PIN_VAR}" if self._pin else KEY_VAR
+        key_var, pin_var = env_name(self._provider, "api_key"), env_name(self._provider, "pin")
+        credentials = f"{key_var} and {pin_var}" if self._pin else key_var
         if status in (401, 403):
             return AuthError(
                 self._provider,
@@ -174,11 +180,11 @@ class TvdbAuth:
                     return AuthError(
                         self._provider,
                         "TheTVDB requires a subscriber PIN for this API key (HTTP 400): "
-                        f"set {PIN_VAR}",
+                        f"set {pin_var}",
                     )
                 return AuthError(
                     self._provider,
-                    f"TheTVDB refused the subscriber PIN (HTTP 400): check {PIN_VAR}",
+                    f"TheTVDB refused the subscriber PIN (HTTP 400): check {pin_var}",
                 )
             return AuthError(
                 self._provider, f"TheTVDB refused the login (HTTP 400): check {credentials}"
@@ -186,7 +192,8 @@ class TvdbAuth:
         if status == 404:
             return InvalidResponseError(
                 self._provider,
-                "login endpoint not found (HTTP 404): check METARR_TVDB_BASE_URL",
+                "login endpoint not found (HTTP 404): check "
+                f"{env_name(self._provider, 'base_url')}",
             )
         return None
 

@@ -5,11 +5,19 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import metarr
-from metarr import AuthError, Ids, NotFoundError, ProviderError, ProviderResult, SearchHit
-from metarr.ids import IdKind
-from metarr.provider import ProviderContext
+from metarr import (
+    AuthError,
+    IdKind,
+    Ids,
+    NotFoundError,
+    ProviderContext,
+    ProviderError,
+    ProviderResult,
+    SearchHit,
+    env_name,
+)
 
-from metarr_tvdb.auth import KEY_VAR, PIN_VAR, TvdbAuth
+from metarr_tvdb.auth import TvdbAuth
 from metarr_tvdb.parse import parse_movie, parse_search_hit, pick_movie_id, unwrap
 
 SEARCH_LIMIT = 20
@@ -46,6 +54,10 @@ class TvdbProvider(metarr.Provider):
 
     id_types: ClassVar[frozenset[IdKind]] = frozenset({"tvdb", "imdb"})
     authority_for: ClassVar[frozenset[IdKind]] = frozenset({"tvdb"})
+    options: ClassVar[tuple[metarr.Option, ...]] = (
+        metarr.Option("api_key", secret=True, help="the v4 API key"),
+        metarr.Option("pin", secret=True, help="the subscriber PIN (only for user-supported keys)"),
+    )
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",),)
     default_base_url: ClassVar[str] = "https://api4.thetvdb.com/v4"
     default_ttl_days: ClassVar[float] = 7.0
@@ -140,7 +152,9 @@ class TvdbProvider(metarr.Provider):
                 memo=False,
             )
         except _TokenRejected:
-            credentials = f"{KEY_VAR} and {PIN_VAR}" if self.settings.has("pin") else KEY_VAR
+            credentials = env_name(self.name, "api_key")
+            if self.settings.has("pin"):
+                credentials += f" and {env_name(self.name, 'pin')}"
             raise AuthError(
                 self.name,
                 f"TheTVDB rejected a fresh login token (HTTP 401): check {credentials}",

@@ -3,8 +3,8 @@
 The service (fictional; tests mock it) answers ``GET /ratings/{imdb_id}?key=…`` with
 ``{"imdb_id": "tt0133093", "title": "The Matrix", "year": 1999, "average": 4.2,
 "scale": 5, "votes": 1234}``, and with HTTP 404 ``{"error": "not found"}`` for movies it has no
-ratings for. The provider adds that rating to the merged movie. CONTRIBUTING.md builds this
-package step by step.
+ratings for. The provider adds that rating to the merged movie. It is a test fixture of
+metarr's own suite (a third-party plugin injected with ``plugins=``, never installed).
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ class ExampleProvider(metarr.Provider):
     """Community ratings by IMDb id."""
 
     id_types: ClassVar[frozenset[metarr.IdKind]] = frozenset({"imdb"})
+    options: ClassVar[tuple[metarr.Option, ...]] = (
+        metarr.Option("api_key", secret=True, help="the ratings service key"),
+    )
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",),)
     default_base_url: ClassVar[str] = "https://ratings.example.org/api/v1"
     default_ttl_days: ClassVar[float] = 3.0
