@@ -32,6 +32,7 @@ from pathlib import Path
 
 import click
 import pexpect
+from metarr.config import load_settings
 from metarr.orchestrator import Orchestrator
 from metarr.query import Query
 from metarr_sim import SimServer, World
@@ -50,7 +51,7 @@ def ambiguous_titles(world: World) -> list[str]:
 
 async def search_costs(titles: list[str], details: int) -> int:
     failures = 0
-    async with Orchestrator.from_settings() as orc:
+    async with Orchestrator(load_settings()) as orc:
         for label, shown in (("without details", 0), (f"with details ({details})", details)):
             totals: list[int] = []
             by_provider: Counter[str] = Counter()
@@ -115,7 +116,7 @@ def main() -> int:
         async_titles = titles[: args.items * 2]
 
         async def queue_up() -> int:
-            async with Orchestrator.from_settings() as orc:
+            async with Orchestrator(load_settings()) as orc:
                 count = 0
                 for title in async_titles:
                     outcome = await orc.identify(Query(title=title))

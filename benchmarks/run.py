@@ -702,11 +702,11 @@ async def _warm_lookups(
     spare: Movie,
 ) -> dict[str, dict[str, list[Any]]]:
     plugins = _plugins()
-    settings = load_settings([p.name for p in plugins], env={**env}, db_path=db)
+    settings = load_settings(plugins, env={**env}, db_path=db)
     out: dict[str, dict[str, list[Any]]] = {
         k: {"seconds": [], "statuses": [], "requests": []} for k in KINDS
     }
-    async with Orchestrator.from_settings(settings, plugins=plugins) as orc:
+    async with Orchestrator(settings) as orc:
         await orc.run(_query(spare, "tvdb"))  # logs in to TVDB (another movie); not measured
         for kind in KINDS:
             for movie in picks[kind][1 : repeats + 1]:
@@ -734,10 +734,10 @@ def child_lookup() -> None:
     """``--child-lookup``: one timed lookup, the first in this process; prints JSON."""
     spec = json.loads(sys.stdin.read())
     plugins = _plugins()
-    settings = load_settings([p.name for p in plugins], db_path=spec["db"])
+    settings = load_settings(plugins, db_path=spec["db"])
 
     async def main() -> dict[str, Any]:
-        async with Orchestrator.from_settings(settings, plugins=plugins) as orc:
+        async with Orchestrator(settings) as orc:
             started = time.perf_counter()
             result = await orc.run(Query.from_input(spec["row"]))
             seconds = time.perf_counter() - started

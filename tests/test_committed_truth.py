@@ -41,15 +41,15 @@ def run(
 ) -> Any:
     async def main() -> Any:
         async with new_client() as client:
-            cfg = fake_settings(db_path=db)
+            cfg = fake_settings(db=db)
             cache = Cache(db, clock=clock)
-            orc = Orchestrator(
+            orc = Orchestrator.from_parts(
                 registry=fake_registry(client, cfg), cache=cache, settings=cfg, clock=clock
             )
             try:
                 return await action(orc)
             finally:
-                cache.close()
+                await orc.aclose()
 
     return asyncio.run(main())
 
@@ -283,7 +283,7 @@ def test_remerge_changes_only_the_merged_record(world: FakeWorld, tmp_path: Path
 
     async def remerge(orc: Orchestrator) -> int:
         orc.engine.priority = {"title": ("tvdb",)}
-        return orc.remerge()
+        return await orc.remerge()
 
     assert run(db, remerge, clock=clock) == 1
     after = stored(db, tmdb=603)
@@ -309,7 +309,7 @@ def test_remerge_skips_and_reports_an_unreadable_movie(world: FakeWorld, tmp_pat
 
     async def remerge(orc: Orchestrator) -> int:
         orc.engine.priority = {"title": ("tvdb",)}
-        return orc.remerge(on_unreadable=skipped.append)
+        return await orc.remerge(on_unreadable=skipped.append)
 
     assert run(db, remerge) == 1
     assert [error.movie_id for error in skipped] == [broken]
@@ -369,7 +369,7 @@ def test_remerge_memory_does_not_grow_with_the_cache(world: FakeWorld, tmp_path:
     async def remerge(orc: Orchestrator) -> tuple[int, int]:
         tracemalloc.start()
         try:
-            count = orc.remerge()
+            count = await orc.remerge()
             return count, tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.usefixtures("forget_secrets")
 def test_no_file_anywhere_gives_defaults() -> None:
     settings = load_settings(KNOWN, env={})
     assert settings.config_path is None
-    assert settings.db_path == default_db_path()
+    assert settings.db == default_db_path()
     assert settings.language == "en"
     assert settings.tmdb_policy == "block"
     assert settings.priority == {}
@@ -128,7 +128,7 @@ enabled = false
 
 def test_file_values_are_used(tmp_path: Path) -> None:
     settings = load_settings(KNOWN, config_path=write(tmp_path, FILE), env={})
-    assert settings.db_path == Path("/from/file.sqlite")
+    assert settings.db == Path("/from/file.sqlite")
     assert settings.language == "fr"
     assert settings.tmdb_policy == "warn"
     tmdb = settings.provider("tmdb")
@@ -151,7 +151,7 @@ def test_environment_beats_the_file(tmp_path: Path) -> None:
         "METARR_OMDB_ENABLED": "yes",
     }
     settings = load_settings(KNOWN, config_path=write(tmp_path, FILE), env=env)
-    assert settings.db_path == Path("/from/env.sqlite")
+    assert settings.db == Path("/from/env.sqlite")
     assert settings.language == "de"
     assert settings.tmdb_policy == "block"
     tmdb = settings.provider("tmdb")
@@ -169,13 +169,13 @@ def test_explicit_db_path_beats_environment_and_file(tmp_path: Path) -> None:
         db_path=tmp_path / "flag.sqlite",
         env={"METARR_DB": "/from/env.sqlite"},
     )
-    assert settings.db_path == tmp_path / "flag.sqlite"
+    assert settings.db == tmp_path / "flag.sqlite"
 
 
 def test_db_path_expands_the_home_dir() -> None:
     settings = load_settings(KNOWN, env={"METARR_DB": "~/movies.sqlite"})
-    assert settings.db_path == Path("~/movies.sqlite").expanduser()
-    assert "~" not in str(settings.db_path)
+    assert settings.db == Path("~/movies.sqlite").expanduser()
+    assert "~" not in str(settings.db)
 
 
 @pytest.mark.parametrize(
@@ -411,7 +411,7 @@ def test_secrets_given_in_code_are_wrapped_and_registered() -> None:
     settings = Settings(
         providers={
             "tmdb": ProviderSettings(
-                name="tmdb", options={"api_key": "code-tmdb-key-0123", "region": "eu"}
+                name="tmdb", options={"api_key": "code-tmdb-key-0123", "image_size": "w500"}
             ),
             "tvdb": ProviderSettings(name="tvdb", options={"pin": 19991231}),
         }
@@ -419,7 +419,7 @@ def test_secrets_given_in_code_are_wrapped_and_registered() -> None:
     tmdb = settings.provider("tmdb")
     assert isinstance(tmdb.options["api_key"], Secret)
     assert tmdb.get("api_key") == "code-tmdb-key-0123"
-    assert tmdb.get("region") == "eu"
+    assert tmdb.get("image_size") == "w500"
     assert settings.provider("tvdb").get("pin") == "19991231"
     assert sorted(tmdb.secrets()) == ["code-tmdb-key-0123"]
     assert "code-tmdb-key-0123" not in repr(settings) and "19991231" not in repr(settings)
@@ -451,7 +451,7 @@ def test_no_warning_for_a_private_file_or_one_without_secrets(tmp_path: Path) ->
     private = write(tmp_path, FILE)
     private.chmod(0o600)
     assert load_settings(KNOWN, config_path=private, env={}).warnings == ()
-    public = write(tmp_path, '[providers.tmdb]\ntimeout = 3\nlanguage_hint = "en"\n', "p.toml")
+    public = write(tmp_path, '[providers.tmdb]\ntimeout = 3\nimage_size = "w500"\n', "p.toml")
     public.chmod(0o644)
     assert load_settings(KNOWN, config_path=public, env={}).warnings == ()
     # Secrets from the environment are not the file's business.
@@ -543,3 +543,12 @@ def test_a_longer_provider_name_keeps_its_own_variables() -> None:
     assert settings.provider("my").get("api_key") == "short-key"
     assert "ratings_api_key" not in settings.provider("my").options
     assert settings.provider("my_ratings").get("api_key") == "long-key"
+
+
+def test_a_misspelled_option_in_the_file_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, '[providers.tmdb]\napi_ky = "0123456789abcdef"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(KNOWN, config_path=path, env={})
+    message = str(info.value)
+    assert str(path) in message and "'api_ky'" in message and "did you mean 'api_key'" in message
+    assert "0123456789abcdef" not in message

@@ -38,38 +38,6 @@ def test_readme_has_no_unfilled_placeholders() -> None:
     assert "CLI_EXAMPLES" not in text
 
 
-def _python_blocks(section: str) -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    body = text.split(f"## {section}", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", body, flags=re.DOTALL)
-
-
-def test_readme_python_examples_run_against_the_simulator(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
-    from metarr_sim import SimServer, World
-
-    blocks = _python_blocks("Python API")
-    assert len(blocks) == 2
-    with SimServer(World.load()) as sim:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("METARR_")},
-            **sim.settings_env(),
-            "METARR_DB": str(tmp_path / "readme.sqlite"),
-            "HOME": str(tmp_path),
-            "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "METARR_LOAD_PLUGINS": "tmdb,omdb,fanart,tvdb",
-        }
-        for block in blocks:
-            done = subprocess.run(
-                [sys.executable, "-c", block], env=env, capture_output=True, text=True, timeout=60
-            )
-            assert done.returncode == 0, done.stderr
-            assert "The Matrix" in done.stdout or "identified" in done.stdout
-
-
 def test_readme_priorities_are_what_the_command_prints(monkeypatch: pytest.MonkeyPatch) -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("### Field priority", 1)[1]

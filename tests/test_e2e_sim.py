@@ -60,11 +60,7 @@ def identify(
     )
 
     async def main() -> list[Identification]:
-        orc = Orchestrator.from_settings(settings, plugins=plugins)
-        if clock is not None:
-            orc._clock = clock
-            orc.cache.close()
-            orc.cache = Cache(db, clock=clock)
+        orc = Orchestrator(attrs.evolve(settings, plugins=plugins), clock=clock)
         async with orc:
             return [await orc.run(q, interactive=interactive) for q in queries]
 
@@ -249,10 +245,7 @@ def _with_orchestrator(
     settings = load_settings([p.name for p in plugins], env=sim.settings_env(), db_path=db)
 
     async def main() -> Any:
-        orc = Orchestrator.from_settings(settings, plugins=plugins)
-        orc._clock = clock
-        orc.cache.close()
-        orc.cache = Cache(db, clock=clock)
+        orc = Orchestrator(attrs.evolve(settings, plugins=plugins), clock=clock)
         async with orc:
             return await action(orc)
 

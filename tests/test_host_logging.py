@@ -52,7 +52,7 @@ HOST = textwrap.dedent(
     plugins = [p for p in discover() if p.name in urls]
 
     async def main():
-        async with Orchestrator.from_settings(settings, plugins=plugins) as orc:
+        async with Orchestrator(settings) as orc:
             outcome = await orc.lookup(Ids(tmdb=603), interactive=False)
             print("STATUS", outcome.status, outcome.providers.get("omdb"))
 

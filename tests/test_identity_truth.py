@@ -44,13 +44,15 @@ def run(
 
     async def main() -> Any:
         async with new_client() as client:
-            cfg = fake_settings(db_path=db, **settings)
+            cfg = fake_settings(db=db, **settings)
             cache = Cache(db)
-            orc = Orchestrator(registry=fake_registry(client, cfg), cache=cache, settings=cfg)
+            orc = Orchestrator.from_parts(
+                registry=fake_registry(client, cfg), cache=cache, settings=cfg
+            )
             try:
                 return await action(orc)
             finally:
-                cache.close()
+                await orc.aclose()
 
     return asyncio.run(main())
 

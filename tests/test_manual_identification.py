@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from metarr.cache import QueuedIdentification
 from metarr.candidates import first_sentence
 from metarr.cli import main
+from metarr.config import load_settings
 from metarr.convert import from_json, to_json
 from metarr.models import Candidate, SearchResult
 from metarr.orchestrator import Orchestrator
@@ -43,7 +44,7 @@ def use(sim: SimServer, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def with_orc(work: Callable[[Orchestrator], Awaitable[T]]) -> T:
     async def go() -> T:
-        async with Orchestrator.from_settings() as orc:
+        async with Orchestrator(load_settings()) as orc:
             return await work(orc)
 
     return asyncio.run(go())
@@ -134,7 +135,7 @@ def test_choosing_a_detailed_candidate_asks_only_the_providers_that_did_not_answ
 
 
 async def _identity(orc: Orchestrator, key: str) -> tuple[str, int | None] | None:
-    identity = orc.cache.identity(key)
+    identity = await orc.identity(key)
     return None if identity is None else (identity.by, identity.ids.tmdb)
 
 
@@ -180,7 +181,7 @@ def test_automated_decisions_keep_their_budget_and_queue_the_details(sim: SimSer
 
 
 async def _queue(orc: Orchestrator) -> list[QueuedIdentification]:
-    return list(orc.cache.identification_queue())
+    return await orc.queue()
 
 
 def test_none_of_these_keeps_the_input_queued_and_marks_it_reviewed(sim: SimServer) -> None:

@@ -37,15 +37,15 @@ def run(
 ) -> Any:
     async def main() -> Any:
         async with new_client() as client:
-            cfg = fake_settings(db_path=db, **settings)
+            cfg = fake_settings(db=db, **settings)
             cache = Cache(db, clock=clock)
-            orc = Orchestrator(
+            orc = Orchestrator.from_parts(
                 registry=fake_registry(client, cfg), cache=cache, settings=cfg, clock=clock
             )
             try:
                 return await action(orc)
             finally:
-                cache.close()
+                await orc.aclose()
 
     return asyncio.run(main())
 
@@ -211,8 +211,8 @@ def test_remerge_uses_stored_results_with_zero_requests(world: FakeWorld, tmp_pa
 
     async def remerge(o: Orchestrator) -> Any:
         o.engine.priority = {"title": ("tvdb",)}
-        assert o.remerge() == 1
-        return o.get(Ids(tmdb=603))
+        assert await o.remerge() == 1
+        return await o.get(Ids(tmdb=603))
 
     cached = run(db, remerge)
     assert world.total == served
@@ -255,18 +255,18 @@ def test_stale_entries_are_refetched_on_next_lookup(world: FakeWorld, tmp_path: 
 
 
 def test_sync_facade_works_without_an_event_loop(world: FakeWorld, tmp_path: Path) -> None:
-    from metarr.orchestrator import SyncOrchestrator
+    from metarr.sync import SyncOrchestrator
 
     db = tmp_path / "m.sqlite"
 
     def factory() -> Orchestrator:
         client = new_client()
-        cfg = fake_settings(db_path=db)
-        return Orchestrator(
+        cfg = fake_settings(db=db)
+        return Orchestrator.from_parts(
             registry=fake_registry(client, cfg), cache=Cache(db), settings=cfg, client=client
         )
 
-    with SyncOrchestrator(factory) as orc:
+    with SyncOrchestrator.from_factory(factory) as orc:
         outcome = orc.lookup(Ids(imdb=MATRIX.imdb))
         assert outcome.status == "identified"
         assert orc.get(Ids(tmdb=603)).movie.title == "The Matrix"

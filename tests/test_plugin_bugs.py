@@ -168,7 +168,8 @@ def registry_with(client: httpx.AsyncClient, factory: type[metarr.Provider]) -> 
         *fake_plugins(),
         PluginInfo(name="buggy", distribution="metarr-buggy", version="0.3", factory=factory),
     ]
-    return build_registry(attrs.evolve(settings, providers=providers), client, plugins=infos)
+    settings = attrs.evolve(settings, providers=providers, plugins=infos)
+    return build_registry(settings, client, plugins=infos)
 
 
 @pytest.mark.parametrize("case", list(BUGS))

@@ -57,10 +57,10 @@ def identify(
 ) -> list[Identification]:
     """Run the real orchestrator with the real plugins, configured by ``env`` only."""
     infos = list(plugins or real_plugins())
-    settings = load_settings([p.name for p in infos], env=dict(env), db_path=db)
+    settings = load_settings(infos, env=dict(env), db_path=db)
 
     async def main() -> list[Identification]:
-        async with Orchestrator.from_settings(settings, plugins=infos) as orc:
+        async with Orchestrator(settings) as orc:
             return [await orc.run(q, interactive=interactive) for q in queries]
 
     return asyncio.run(main())

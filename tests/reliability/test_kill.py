@@ -37,7 +37,6 @@ from reliability.helpers import (
     movie_key,
     outcome_lines,
     popen_cli,
-    real_plugins,
     run_cli,
     write_jsonl,
 )
@@ -182,10 +181,9 @@ def test_sigkill_during_remerge_changes_nothing_but_whole_records(
     config.write_text('[priority]\ntitle = ["tvdb"]\nplot = ["fanart"]\n', encoding="utf-8")
     env = cli_env(SimServer(world).settings_env())  # keys only: remerge sends no request
     names = list(PROVIDERS)
-    plugins = real_plugins()
 
     def merger(settings: Settings) -> Callable[[Mapping[str, ProviderResult]], Movie]:
-        return Orchestrator.from_settings(settings, plugins=plugins).engine.merge
+        return Orchestrator(settings).engine.merge
 
     merge_old = merger(load_settings(names, env=env, db_path=db))
     merge_new = merger(load_settings(names, env=env, db_path=db, config_path=config))

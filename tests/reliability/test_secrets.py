@@ -233,8 +233,8 @@ def _in_process(
 
 async def _collect(env: dict[str, str], db: Path, texts: list[str]) -> None:
     plugins = real_plugins()
-    settings = load_settings([p.name for p in plugins], env=env, db_path=db)
-    async with Orchestrator.from_settings(settings, plugins=plugins) as orc:
+    settings = load_settings(plugins, env=env, db_path=db)
+    async with Orchestrator(settings) as orc:
         for query in (Query(ids=Ids(tmdb=603)), Query(title="Heat", year=1995)):
             found = await orc.run(query, interactive=True)
             texts.extend(found.outcome.reasons)

@@ -18,7 +18,7 @@ import stat
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import platformdirs
@@ -27,6 +27,9 @@ from metarr import redaction
 from metarr.errors import ConfigError
 from metarr.models import PRIORITY_FIELDS
 from metarr.redaction import Secret
+
+if TYPE_CHECKING:
+    from metarr.plugins import PluginInfo
 
 APP_NAME = "metarr"
 SECRET_KEYS = frozenset({"api_key", "access_token", "client_key", "pin"})
@@ -93,23 +96,132 @@ class ProviderSettings:
         return [v.reveal() for v in self.options.values() if isinstance(v, Secret)]
 
 
+ProviderOptions = Mapping[str, Any]
+"""A provider's settings given in code: ``{"api_key": "…", "base_url": "…", "timeout": 5}``."""
+
+
+def _providers(
+    value: Mapping[str, ProviderSettings | ProviderOptions],
+) -> dict[str, ProviderSettings]:
+    """Each provider's settings: given as `ProviderSettings`, or as a plain mapping checked
+    and coerced exactly like a config file section (common keys typed, secrets wrapped)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError("providers must map provider names to their settings")
+    providers: dict[str, ProviderSettings] = {}
+    for name, given in value.items():
+        if isinstance(given, ProviderSettings):
+            if given.name != name:
+                raise ConfigError(f"providers[{name!r}] holds the settings of {given.name!r}")
+            providers[name] = given
+        elif isinstance(given, Mapping):
+            providers[name] = provider_settings_from(name, given)
+        else:
+            raise ConfigError(f"providers[{name!r}] must be a mapping of settings")
+    return providers
+
+
+def _language(value: Any) -> str:
+    if not isinstance(value, str) or not 2 <= len(value.strip()) <= 8:
+        raise ConfigError(f"language must be a code such as 'en' or 'de-DE', not {value!r}")
+    return value.strip()
+
+
+def _plugin_tuple(value: Iterable[PluginInfo] | None) -> tuple[PluginInfo, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def _db(value: str | Path) -> Path:
+    return Path(value).expanduser()
+
+
+def _policy(value: str) -> str:
+    if value not in TMDB_POLICIES:
+        raise ConfigError(f"tmdb_policy must be one of {', '.join(TMDB_POLICIES)}, not {value!r}")
+    return value
+
+
+def _orders(value: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        raise ConfigError("priority must map field names to lists of providers")
+    orders: dict[str, tuple[str, ...]] = {}
+    for field, order in value.items():
+        if field not in PRIORITY_FIELDS:
+            raise ConfigError(
+                f"priority: {field!r} is not a merged field; fields: {', '.join(PRIORITY_FIELDS)}"
+            )
+        if isinstance(order, str) or not all(isinstance(p, str) for p in order):
+            raise ConfigError(f"priority: {field} must be a list of provider names")
+        orders[field] = tuple(order)
+    return orders
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
-    """Everything configurable, resolved."""
+    """Everything configurable, checked on construction; reads no file and no variable.
 
-    providers: Mapping[str, ProviderSettings] = attrs.field(factory=dict)
-    db_path: Path = attrs.field(factory=default_db_path)
-    language: str = "en"
-    tmdb_policy: str = "block"
-    priority: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    ``Settings(db=PATH, providers={"tmdb": {"api_key": "…"}}, priority={"title": ["tmdb"]},
+    language="de")``. A provider, option or priority field the installed providers do not know
+    raises `ConfigError` naming it (``"tmbd"`` is a typo, not an unconfigured TMDB). Secrets
+    given here are protected like those from the environment: never in a repr, a log line or
+    an error. `load_settings` reads the config file and the ``METARR_*`` variables instead.
+
+    ``plugins`` replaces the installed provider plugins (entry points) with these: a provider
+    that is not installed as a package, or test fakes. None: every installed one.
+    """
+
+    db: Path = attrs.field(factory=default_db_path, converter=_db)
+    providers: Mapping[str, ProviderSettings] = attrs.field(factory=dict, converter=_providers)
+    priority: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_orders)
+    language: str = attrs.field(default="en", converter=_language)
+    tmdb_policy: str = attrs.field(default="block", converter=_policy)
+    plugins: tuple[PluginInfo, ...] | None = attrs.field(default=None, converter=_plugin_tuple)
     config_path: Path | None = None
     warnings: tuple[str, ...] = attrs.field(default=(), eq=False)
     """Things a person should fix that do not stop metarr (a config file others can read);
     the library never prints them, the CLI shows them once on stderr."""
 
+    def __attrs_post_init__(self) -> None:
+        if not self.providers and not self.priority:
+            return
+        known = {info.name: info for info in self.provider_plugins()}
+        names = ", ".join(sorted(known)) or "none"
+        for name, psettings in self.providers.items():
+            if name not in known:
+                raise ConfigError(f"unknown provider {name!r} in providers; installed: {names}")
+            _check_options(psettings, known[name])
+        for field, order in self.priority.items():
+            for name in order:
+                if name not in known:
+                    raise ConfigError(
+                        f"priority: {field} names unknown provider {name!r}; installed: {names}"
+                    )
+
     def provider(self, name: str) -> ProviderSettings:
-        """A provider's settings (defaults when it has no section)."""
+        """A provider's settings (defaults when it has none)."""
         return self.providers.get(name) or ProviderSettings(name=name)
+
+    def provider_plugins(self) -> list[PluginInfo]:
+        """The provider plugins these settings are for: ``plugins``, else the installed ones."""
+        if self.plugins is not None:
+            return list(self.plugins)
+        from metarr.plugins import discover
+
+        return discover(env={})
+
+
+def _check_options(psettings: ProviderSettings, info: PluginInfo) -> None:
+    """`ConfigError` for an option the provider does not declare, or a value of the wrong
+    type (its `metarr.ProviderSpec` says); a broken plugin is left to the registry to report."""
+    from metarr.errors import PluginError
+    from metarr.spec import spec_of
+
+    if info.factory is None:
+        return
+    try:
+        spec = spec_of(info)
+    except PluginError:
+        return
+    spec.check(psettings.name, psettings.options, unknown="error")
 
 
 def env_name(provider: str, key: str) -> str:
@@ -118,19 +230,22 @@ def env_name(provider: str, key: str) -> str:
 
 
 def load_settings(
-    known_providers: Iterable[str],
+    plugins: Iterable[PluginInfo | str] | None = None,
     *,
     config_path: str | Path | None = None,
     db_path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Resolve settings: file < environment < the explicit arguments (command-line flags).
+    """Settings from the config file and the environment: file < ``METARR_*`` variables < the
+    explicit arguments (command-line flags). The one call that reads either.
 
-    ``known_providers`` are the installed providers' names; a file section naming another one
-    is an error (a typo would otherwise silently leave a provider unconfigured).
+    ``plugins`` are the provider plugins to configure (or their names); None: the installed
+    ones (``METARR_LOAD_PLUGINS`` picks among them). A file section naming another provider is
+    an error (a typo would otherwise silently leave a provider unconfigured).
     """
     env = os.environ if env is None else env
-    known = sorted(set(known_providers))
+    infos = _plugin_infos(plugins, env)
+    known = sorted({info.name for info in infos})
     explicit = config_path or env.get("METARR_CONFIG")
     path = Path(explicit).expanduser() if explicit else default_config_path()
     data = _read_toml(path, required=bool(explicit))
@@ -154,18 +269,43 @@ def load_settings(
     }
     language = env.get("METARR_LANGUAGE") or data.get("language", "en")
     policy = env.get("METARR_TMDB_POLICY") or data.get("tmdb_policy", "block")
-    if policy not in TMDB_POLICIES:
-        raise ConfigError(f"tmdb_policy must be one of {', '.join(TMDB_POLICIES)}, not {policy!r}")
     db = db_path or env.get("METARR_DB") or data.get("db")
-    return Settings(
-        providers=providers,
-        db_path=Path(db).expanduser() if db else default_db_path(),
-        language=_language(language),
-        tmdb_policy=policy,
-        priority=_priority(data.get("priority", {}), known, path),
-        config_path=path if path.exists() else None,
-        warnings=_exposed_secrets(path, sections),
-    )
+    try:
+        return Settings(
+            providers=providers,
+            db=db if db else default_db_path(),
+            language=language,
+            tmdb_policy=policy,
+            priority=_priority(data.get("priority", {}), known, path),
+            plugins=infos,
+            config_path=path if path.exists() else None,
+            warnings=_exposed_secrets(path, sections),
+        )
+    except ConfigError as exc:
+        if path.exists() and str(path) not in str(exc):
+            raise ConfigError(f"{path}: {exc}") from None
+        raise
+
+
+def _plugin_infos(
+    plugins: Iterable[PluginInfo | str] | None, env: Mapping[str, str]
+) -> list[PluginInfo]:
+    """The plugins to configure: given ones, names (the installed plugin of that name, or a
+    stand-in that says it is not installed), or the installed ones."""
+    from metarr.plugins import PluginInfo, discover
+
+    if plugins is None:
+        return discover(env)
+    given = list(plugins)
+    if all(not isinstance(p, str) for p in given):
+        return [p for p in given if not isinstance(p, str)]
+    installed = {info.name: info for info in discover(env={})}
+    return [
+        p
+        if not isinstance(p, str)
+        else installed.get(p) or PluginInfo(name=p, error="not installed (no entry point)")
+        for p in given
+    ]
 
 
 def _exposed_secrets(path: Path, sections: Mapping[str, Any]) -> tuple[str, ...]:
@@ -224,13 +364,22 @@ def _provider_settings(
             and value != ""  # an empty variable is unset: the file's value stands
         ):
             values[var[len(prefix) :].lower()] = value
+    return provider_settings_from(name, values)
+
+
+def provider_settings_from(name: str, values: Mapping[str, Any]) -> ProviderSettings:
+    """A provider's settings from plain values (a file section, variables or code): the
+    common keys checked and typed, secrets checked and wrapped; `ConfigError` naming the
+    setting otherwise."""
     common: dict[str, Any] = {}
     options: dict[str, Any] = {}
     for key, value in values.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"providers.{name}: setting names must be text, not {key!r}")
         if key in COMMON_KEYS:
             common[key] = _coerce(name, key, value, COMMON_KEYS[key])
         elif is_secret_key(key):
-            options[key] = Secret(_secret(name, key, value))
+            options[key] = value if isinstance(value, Secret) else Secret(_secret(name, key, value))
         else:
             options[key] = value
     return ProviderSettings(name=name, options=options, **common)
@@ -272,12 +421,6 @@ def _coerce(provider: str, key: str, value: Any, kind: type) -> Any:
     if key == "base_url" and not value.startswith(("http://", "https://")):
         raise ConfigError(f"{where} must start with http:// or https://, not {value!r}")
     return value.strip().rstrip("/")
-
-
-def _language(value: Any) -> str:
-    if not isinstance(value, str) or not 2 <= len(value.strip()) <= 8:
-        raise ConfigError(f"language must be a code such as 'en' or 'de-DE', not {value!r}")
-    return value.strip()
 
 
 def _priority(data: Any, known: list[str], path: Path) -> dict[str, tuple[str, ...]]:

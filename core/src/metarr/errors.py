@@ -25,6 +25,10 @@ class StorageError(MetarrError):
     """The cache database cannot be opened, migrated or written."""
 
 
+class ClosedError(MetarrError):
+    """An orchestrator or a cache reader was used after it was closed."""
+
+
 class PluginError(MetarrError):
     """A provider plugin broke its contract: a bug in the plugin, never in the person's input.
 

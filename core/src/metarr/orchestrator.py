@@ -5,18 +5,33 @@ a fresh cached movie costs no request; a stale or incomplete one is refetched on
 providers that need it; an identification is committed only once its identity is confirmed,
 and inputs that need a person, or a provider that asked us to wait, go to the queues.
 
-Use it with ``async with Orchestrator.from_settings() as orc: ...``, or, without an event loop,
-``with Orchestrator.open_sync() as orc: ...`` (`SyncOrchestrator`, same methods, blocking).
+Use it as ``async with Orchestrator(settings) as orc: ...``; without an event loop, or from
+threads, `metarr.SyncOrchestrator` has the same methods, blocking.
+
+**Threads and the event loop.** Network work runs on the caller's event loop; every SQLite
+call (reads, commits, and waiting up to 30 s for another process's write lock) runs on the
+orchestrator's own cache thread, one connection owned by that one thread, so the loop never
+waits for the database. Public coroutines hop there with `Orchestrator._db` (plain, sync
+functions of the `Cache`: `_plan` before the requests, `_persist` after them); new public
+methods follow the same pattern. `get` reads through a separate read-only `CacheReader`, so a
+read never queues behind a write waiting for the lock.
+
+**Automated or interactive.** Every identification takes ``interactive``: automated
+(``False``, the default for every method but `confirm`) never waits out a 429 beyond a short
+pause of TMDB and queues what needs a person; interactive (a person is waiting for this one
+answer) retries with back-off. `confirm` records a person's choice and is interactive.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import attrs
 import httpx
@@ -25,115 +40,329 @@ from metarr import http
 from metarr.cache import (
     Cache,
     CachedMovie,
+    CacheReader,
+    ConfirmedIdentity,
     IdConflictError,
     MovieRef,
     ProviderPart,
+    ProviderPause,
     QueuedIdentification,
     UnreadableMovieError,
 )
-from metarr.config import Settings, load_settings
+from metarr.config import Settings
 from metarr.engine import Engine, Identification, ProviderFailures, ProviderReport
+from metarr.errors import ClosedError
 from metarr.http import TrafficStats, new_client
 from metarr.ids import Ids
 from metarr.matching import fits_name, titles_of
 from metarr.models import Candidate, Outcome, ProviderStatus, SearchResult
-from metarr.plugins import PluginInfo, Registry, build_registry, discover
+from metarr.plugins import Registry, build_registry
 from metarr.query import Query
 from metarr.redaction import install_log_redaction
+from metarr.runner import Batch
 
 RETRY_DEFAULT = timedelta(minutes=1)
 SEARCH_DETAILS = 5  # candidates of a person's search whose details are fetched
 log = logging.getLogger("metarr.orchestrator")
+P = ParamSpec("P")
+T = TypeVar("T")
+Orc = TypeVar("Orc", bound="Orchestrator")
+
+
+def _api(
+    method: Callable[Concatenate[Orc, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[Orc, P], Coroutine[Any, Any, T]]:
+    """A public coroutine: refused once the orchestrator is closed, opens it on first use,
+    and counted while it runs (closing waits for the calls in progress)."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Orc, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        await self._enter()
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            self._leave()
+
+    return wrapper
+
+
+@attrs.frozen(kw_only=True)
+class _Plan:
+    """What the cache says before any request: an answer already, or what to ask."""
+
+    answer: Outcome | None = None
+    ids: Ids = attrs.field(factory=Ids)
+    decided: bool = False
+    cached: CachedMovie | None = None
+    todo: list[str] | None = None
+    pauses: dict[str, ProviderPause] = attrs.field(factory=dict)
 
 
 class Orchestrator:
-    """Identify movies with every enabled provider and keep the results in the cache."""
+    """Identify movies with every enabled provider and keep the results in the cache.
+
+    ``Orchestrator(settings)`` builds everything from `metarr.Settings` (no file, no
+    variable: use `metarr.load_settings` for those); ``only``/``without`` pick providers for
+    this orchestrator's life. Open it with ``async with`` (or let the first call open it) and
+    close it with `aclose` (closing twice is harmless; a closed one raises
+    `metarr.ClosedError`). Safe for any number of concurrent tasks on one event loop.
+    """
+
+    settings: Settings
+    registry: Registry
+    engine: Engine
+    stats: TrafficStats
+    ttl_days: dict[str, float]
 
     def __init__(
         self,
-        *,
-        registry: Registry,
-        cache: Cache,
-        settings: Settings | None = None,
-        client: httpx.AsyncClient | None = None,
-        stats: TrafficStats | None = None,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self.settings = settings or Settings()
-        self.registry = registry
-        self.cache = cache
-        self.stats = stats or TrafficStats()
-        self._client = client
-        self._clock = clock or (lambda: datetime.now(UTC))
-        self.engine = Engine(
-            registry,
-            language=self.settings.language,
-            priority=self.settings.priority,
-            tmdb_policy=self.settings.tmdb_policy,
-        )
-        self.ttl_days = provider_ttls(self.settings, registry)
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings | None = None,
+        settings: Settings,
         *,
         only: Iterable[str] | None = None,
         without: Iterable[str] = (),
-        plugins: Iterable[PluginInfo] | None = None,
-    ) -> Orchestrator:
-        """Build everything from configuration (`load_settings` when none is given)."""
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         install_log_redaction()
-        infos = list(discover() if plugins is None else plugins)
-        settings = settings or load_settings(info.name for info in infos)
         client = new_client()
         stats = TrafficStats()
         registry = build_registry(
-            settings, client, plugins=infos, only=only, without=without, stats=stats
+            settings,
+            client,
+            plugins=settings.provider_plugins(),
+            only=only,
+            without=without,
+            stats=stats,
         )
-        Path(settings.db_path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        cache = Cache(settings.db_path, ttl_days=provider_ttls(settings, registry))
-        return cls(registry=registry, cache=cache, settings=settings, client=client, stats=stats)
+        self._setup(settings, registry, None, client, True, stats, clock)
 
     @classmethod
-    def open_sync(cls, settings: Settings | None = None, **kwargs: Any) -> SyncOrchestrator:
-        """A blocking facade for callers without an event loop."""
-        return SyncOrchestrator(lambda: cls.from_settings(settings, **kwargs))
+    def from_parts(
+        cls,
+        *,
+        registry: Registry,
+        settings: Settings | None = None,
+        cache: Cache | None = None,
+        client: httpx.AsyncClient | None = None,
+        stats: TrafficStats | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> Orchestrator:
+        """Build one around parts made elsewhere (tests; a host sharing a registry): an open
+        ``cache`` is handed over (only the orchestrator's cache thread uses it from now on,
+        and closing the orchestrator closes it); a ``client`` stays the caller's to close."""
+        orchestrator = cls.__new__(cls)
+        orchestrator._setup(
+            settings or Settings(), registry, cache, client, False, stats or TrafficStats(), clock
+        )
+        return orchestrator
+
+    def _setup(
+        self,
+        settings: Settings,
+        registry: Registry,
+        cache: Cache | None,
+        client: httpx.AsyncClient | None,
+        owns_client: bool,
+        stats: TrafficStats,
+        clock: Callable[[], datetime] | None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.stats = stats
+        self._client = client
+        self._owns_client = owns_client
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.engine = Engine(
+            registry,
+            language=settings.language,
+            priority=settings.priority,
+            tmdb_policy=settings.tmdb_policy,
+        )
+        self.ttl_days = provider_ttls(settings, registry)
+        self._cache = cache
+        self._reader: CacheReader | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        self._opening: asyncio.Lock | None = None
+        self._opened = False
+        self._closed = False
+        self._calls = 0
+        self._idle: asyncio.Event | None = None
+
+    # -- lifetime ----------------------------------------------------------------------------
 
     async def __aenter__(self) -> Orchestrator:
+        await self.open()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    async def open(self) -> None:
+        """Open the cache (on the cache thread: creating or upgrading it may wait for another
+        process's write lock). The first call does this by itself."""
+        if self._closed:
+            raise ClosedError("the orchestrator is closed")
+        if self._opened:
+            return
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._opened or self._closed:
+                return
+            thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metarr-cache")
+            loop = asyncio.get_running_loop()
+            try:
+                if self._cache is None:
+                    self._cache = await loop.run_in_executor(thread, self._new_cache)
+                self._reader = await loop.run_in_executor(thread, self._new_reader, self._cache)
+            except BaseException:
+                thread.shutdown(wait=False)
+                raise
+            self._thread = thread
+            self._opened = True
+
+    def _new_cache(self) -> Cache:
+        return Cache(self.settings.db, ttl_days=self.ttl_days, clock=self._clock)
+
+    @staticmethod
+    def _new_reader(cache: Cache) -> CacheReader | None:
+        path = Path(str(cache.path))
+        return CacheReader(path) if str(cache.path) != ":memory:" and path.is_file() else None
+
+    @property
+    def reader(self) -> CacheReader | None:
+        """The read-only reader `get` uses, once open (None for a cache not in a file)."""
+        return self._reader
+
+    @property
+    def closed(self) -> bool:
+        """True once `aclose` has begun."""
+        return self._closed
+
     async def aclose(self) -> None:
-        """Close the HTTP client and the cache."""
-        if self._client is not None:
-            await self._client.aclose()
-        self.cache.close()
+        """Wait for the calls in progress, then close the HTTP client (when it is ours) and
+        the cache. Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._calls and self._idle is not None:
+            await self._idle.wait()
+        try:
+            if self._client is not None and self._owns_client:
+                await self._client.aclose()
+        finally:
+            if self._reader is not None:
+                self._reader.close()
+            if self._thread is not None and self._cache is not None:
+                await asyncio.get_running_loop().run_in_executor(self._thread, self._cache.close)
+                self._thread.shutdown(wait=False)
+            elif self._cache is not None:
+                self._cache.close()
+
+    async def _enter(self) -> None:
+        if self._closed:
+            raise ClosedError("the orchestrator is closed")
+        if not self._opened:
+            await self.open()
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        self._calls += 1
+        self._idle.clear()
+
+    def _leave(self) -> None:
+        self._calls -= 1
+        if self._calls == 0 and self._idle is not None:
+            self._idle.set()
+
+    async def _db(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``work`` (plain code using the cache) on the cache thread."""
+        if self._thread is None or self._cache is None:
+            raise ClosedError("the orchestrator is closed")
+        call = functools.partial(work, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
 
     # -- identification ----------------------------------------------------------------------
 
+    @_api
     async def lookup(
-        self, ids: Ids, *, refresh: bool = False, interactive: bool = True, key: str | None = None
+        self,
+        ids: Ids,
+        *,
+        interactive: bool = False,
+        refresh: bool = False,
+        key: str | None = None,
     ) -> Outcome:
-        """Identify by ids (lookup mode); commits when confirmed."""
-        return (
-            await self.run(Query(ids=ids, key=key), interactive=interactive, refresh=refresh)
-        ).outcome
+        """Identify by ids (lookup mode); commits when confirmed. ``refresh`` asks every
+        provider again whatever the cache holds; ``key`` is your handle for the input."""
+        query = Query(ids=ids, key=key)
+        return (await self._run(query, interactive=interactive, refresh=refresh)).outcome
 
+    @_api
     async def identify_title(
-        self, title: str, year: int | None = None, *, key: str | None = None
+        self,
+        title: str,
+        year: int | None = None,
+        *,
+        interactive: bool = False,
+        key: str | None = None,
     ) -> Outcome:
-        """The automated title (+ year) decision; commits only a single confident match."""
-        return (await self.run(Query(title=title, year=year, key=key))).outcome
+        """The title (+ year) decision; commits only a single confident match, queues the rest
+        for a person."""
+        query = Query(title=title, year=year, key=key)
+        return (await self._run(query, interactive=interactive)).outcome
 
+    @_api
     async def identify(
         self, query: Query, *, interactive: bool = False, refresh: bool = False
     ) -> Outcome:
-        """Identify any input (ids, title, or both)."""
-        return (await self.run(query, interactive=interactive, refresh=refresh)).outcome
+        """Identify any input (ids, title, or both; ``query.key`` is your handle for it)."""
+        return (await self._run(query, interactive=interactive, refresh=refresh)).outcome
 
+    @_api
+    async def run(
+        self,
+        query: Query,
+        *,
+        interactive: bool = False,
+        refresh: bool = False,
+        retry_queued: bool = False,
+    ) -> Identification:
+        """`identify`, returning the whole `Identification`: the outcome, each provider's
+        report and the requests sent. ``retry_queued`` searches again for an input already
+        waiting for a person (automated runs otherwise answer with its queued outcome)."""
+        return await self._run(
+            query, interactive=interactive, refresh=refresh, retry_queued=retry_queued
+        )
+
+    def identify_many(
+        self,
+        queries: Iterable[Query] | AsyncIterator[Query],
+        *,
+        concurrency: int = 8,
+        retry_queued: bool = False,
+    ) -> Batch:
+        """Identify a stream of inputs, automated, at most ``concurrency`` at a time: an async
+        iterator of `metarr.BatchResult` in the order they finish (see `metarr.Batch` for
+        stopping, progress, and what ends it early). Rerunning the same inputs resumes:
+        cached movies cost nothing, queued ones answer from the queue, due retries run."""
+        return Batch(self._batch_run, queries, concurrency=concurrency, retry_queued=retry_queued)
+
+    def retry_due(self, *, concurrency: int = 8) -> Batch:
+        """Identify again every input whose scheduled retry is due (a provider asked us to
+        wait): a `metarr.Batch` like `identify_many`'s, draining the retry queue."""
+        return Batch(self._batch_run, self._due(), concurrency=concurrency)
+
+    async def _due(self) -> AsyncIterator[Query]:
+        for retry in await self._cache_call(Cache.due_retries, self._clock()):
+            try:
+                yield Query.from_input(retry.input)
+            except (ValueError, TypeError) as exc:
+                log.warning("retry %s: its input cannot be read (%s); dropped", retry.key, exc)
+                await self._cache_call(Cache.clear_retry, retry.key)
+
+    async def _batch_run(self, query: Query, retry_queued: bool) -> Identification:
+        return await self.run(query, interactive=False, retry_queued=retry_queued)
+
+    @_api
     async def search(
         self, query: str, year: int | None = None, *, details: int = SEARCH_DETAILS
     ) -> SearchResult:
@@ -146,6 +375,7 @@ class Orchestrator:
         """
         return await self.engine.search(query, year, details=details)
 
+    @_api
     async def choose(
         self, key: str, candidate: Candidate, *, search: SearchResult | None = None
     ) -> Outcome:
@@ -157,14 +387,19 @@ class Orchestrator:
         with http.reusing(search.responses):
             return await self.confirm(key, candidate.ids)
 
+    @_api
     async def none_of_these(
         self, query: Query, *, search: SearchResult | None = None
     ) -> QueuedIdentification:
         """Record that a person found none of the candidates to be the movie: the input stays
         in the identification queue, marked reviewed. An input that was not queued is queued
         now (``not_found``, with ``search``'s candidates)."""
+        return await self._db(self._none_of_these, query, search)
+
+    def _none_of_these(self, query: Query, search: SearchResult | None) -> QueuedIdentification:
+        cache = self._live_cache()
         key = query.input_key
-        if self.cache.queued(key) is None:
+        if cache.queued(key) is None:
             shown = search.candidates if search is not None else ()
             looked = f" among {len(shown)} candidates" if shown else ""
             outcome = Outcome(
@@ -172,65 +407,76 @@ class Orchestrator:
                 candidates=shown,
                 reasons=(f"a person found none of these to be the movie{looked}",),
             )
-            self.cache.queue_identification(key, query.to_input(), outcome, reviewed=True)
+            cache.queue_identification(key, query.to_input(), outcome, reviewed=True)
         else:
-            self.cache.mark_reviewed(key)
-        queued = self.cache.queued(key)
+            cache.mark_reviewed(key)
+        queued = cache.queued(key)
         assert queued is not None
         return queued
 
+    @_api
     async def confirm(self, key: str, ids: Ids) -> Outcome:
-        """Record a person's choice for an input key, look the movie up and commit it."""
-        identification = await self.run(Query(ids=ids, key=key), interactive=True, by="person")
+        """Record a person's choice for an input key: look the movie up (interactive), commit
+        it and remember the choice (never searched again). A choice that cannot be looked up
+        (no provider knows the ids, or they failed) records nothing: the key keeps its state,
+        identified or queued."""
+        identification = await self._run(Query(ids=ids, key=key), interactive=True, by="person")
         return identification.outcome
 
-    async def refresh(self, ids: Ids) -> Outcome:
+    @_api
+    async def refresh(self, ids: Ids, *, interactive: bool = False) -> Outcome:
         """Refetch a movie from every provider now, whatever its age (identify it if it is not
         cached). When nothing could be refetched the outcome is ``error`` (or ``rate_limited``)
         with the cached record, which stays as it was: still stale."""
-        ref = self.cache.ref(ids)
+        ref = await self._cache_call(Cache.ref, ids)
         if ref is None:
-            return (await self.run(Query(ids=ids), interactive=True, refresh=True)).outcome
-        return await self._refresh(ref, everything=True, interactive=True)
+            query = Query(ids=ids)
+            return (await self._run(query, interactive=interactive, refresh=True)).outcome
+        return await self._refresh(ref, everything=True, interactive=interactive)
 
+    @_api
     async def refresh_stale(self, *, incomplete_only: bool = False) -> list[Outcome]:
-        """Refetch stale parts (with ``incomplete_only``: only the missing ones).
+        """Refetch stale parts (with ``incomplete_only``: only the missing ones), automated.
 
         Movies are loaded one at a time, as each comes up; an unreadable one gives an ``error``
         outcome naming it. A refresh changes parts and the merged record, never the movie's
         input key, input or confirmed identity.
         """
-        movie_ids = (
-            self.cache.incomplete_ids() if incomplete_only else self.cache.stale_ids(self._clock())
-        )
+        if incomplete_only:
+            movie_ids = await self._cache_call(Cache.incomplete_ids)
+        else:
+            movie_ids = await self._cache_call(Cache.stale_ids, self._clock())
         outcomes = []
         for movie_id in movie_ids:
-            ref = self.cache.ref_by_id(movie_id)
+            ref = await self._cache_call(Cache.ref_by_id, movie_id)
             if ref is not None:  # else merged into another movie or deleted meanwhile
                 outcomes.append(await self._refresh(ref, everything=False, interactive=False))
         return outcomes
 
+    @_api
     async def repair(self, movie_id: int) -> Outcome:
         """Mend a cached movie whose stored data cannot be read: drop what cannot be read,
         refetch it from every provider and rebuild its record (from what is left, when nothing
         could be refetched). ``identified`` when it reads back whole; else ``error``."""
-        ref = self.cache.ref_by_id(movie_id)
+        ref = await self._cache_call(Cache.ref_by_id, movie_id)
         if ref is None:
             return Outcome(status="error", reasons=(f"movie {movie_id} is not in the cache",))
-        dropped = self.cache.drop_unreadable_parts(movie_id)
+        dropped = await self._cache_call(Cache.drop_unreadable_parts, movie_id)
         notes = [f"dropped what could not be read: {', '.join(dropped)}"] if dropped else []
         now = self._clock()
-        self._apply_pauses(now)
+        self._apply_pauses(await self._cache_call(Cache.paused_providers, now), now)
         identification = await self.engine.lookup(ref.ids, interactive=True)
         if identification.outcome.status == "identified":
             query = Query(ids=ref.ids, key=ref.key)
-            identification = self._persist(query, identification, "lookup", now, maintenance=True)
+            identification = await self._db(
+                self._persist, query, identification, "lookup", now, maintenance=True
+            )
         else:
             notes.append("nothing could be refetched: " + "; ".join(identification.outcome.reasons))
-            self.cache.remerge(self.engine.merge, [movie_id])
+            await self._cache_call(Cache.remerge, self.engine.merge, [movie_id])
         outcome = identification.outcome
         try:
-            cached = self.cache.find(ref.ids)
+            cached = await self._cache_call(Cache.find, ref.ids)
         except UnreadableMovieError as exc:
             return attrs.evolve(outcome, status="error", movie=None, reasons=(*notes, str(exc)))
         if cached is None or outcome.status not in ("identified", "error", "rate_limited"):
@@ -238,7 +484,8 @@ class Orchestrator:
         repaired = _cached_outcome(cached, self.registry)
         return attrs.evolve(repaired, reasons=(*notes, "repaired: it reads back whole"))
 
-    def remerge(
+    @_api
+    async def remerge(
         self,
         ids: Iterable[Ids] | None = None,
         *,
@@ -248,21 +495,88 @@ class Orchestrator:
 
         Each movie is re-read and rewritten in its own write transaction (see `Cache.remerge`);
         only the merged record changes. Unreadable movies are skipped and handed to
-        ``on_unreadable`` (default: logged as a warning). Returns how many were rebuilt.
+        ``on_unreadable`` (called on the cache thread; default: logged as a warning). Returns
+        how many were rebuilt.
         """
+        wanted = None if ids is None else list(ids)
+        return await self._db(self._remerge, wanted, on_unreadable or _log_unreadable)
+
+    def _remerge(
+        self, ids: list[Ids] | None, on_unreadable: Callable[[UnreadableMovieError], None]
+    ) -> int:
+        cache = self._live_cache()
         movie_ids = None
         if ids is not None:
-            refs = (self.cache.ref(i) for i in ids)
+            refs = (cache.ref(i) for i in ids)
             movie_ids = [ref.id for ref in refs if ref is not None]
-        return self.cache.remerge(
-            self.engine.merge, movie_ids, on_unreadable=on_unreadable or _log_unreadable
-        )
+        return cache.remerge(self.engine.merge, movie_ids, on_unreadable=on_unreadable)
 
-    def get(self, ids: Ids) -> CachedMovie | None:
-        """The committed movie for any of these ids, from the cache only (no network)."""
-        return self.cache.find(ids)
+    # -- the cache ---------------------------------------------------------------------------
 
-    async def run(
+    @_api
+    async def get(self, ids: Ids, *, parts: bool = False) -> CachedMovie | None:
+        """The committed movie for any of these ids, from the cache only (no network): its
+        merged record (a fast read), or with ``parts`` every provider part too."""
+        return await self._read(ids, parts)
+
+    async def _read(self, ids: Ids, parts: bool) -> CachedMovie | None:
+        reader = self._reader
+        if reader is not None:
+            return await asyncio.to_thread(reader.get, ids, parts=parts)
+        return await self._cache_call(Cache.find, ids, parts=parts)
+
+    @_api
+    async def queue(self) -> list[QueuedIdentification]:
+        """The inputs waiting for a person (ambiguous, not found, conflict), oldest first."""
+        return await self._cache_call(Cache.identification_queue)
+
+    @_api
+    async def identity(self, key: str) -> ConfirmedIdentity | None:
+        """The identity recorded for an input key: its ids, and who chose them (a ``person``,
+        a ``lookup`` or a ``search``)."""
+        return await self._cache_call(Cache.identity, key)
+
+    @_api
+    async def dismiss(self, key: str) -> bool:
+        """Take an input off the identification queue without identifying it (it is searched
+        again the next time it is met); False when it was not queued."""
+        return await self._db(self._dismiss, key)
+
+    def _dismiss(self, key: str) -> bool:
+        cache = self._live_cache()
+        if cache.queued(key) is None:
+            return False
+        cache.dequeue_identification(key)
+        return True
+
+    @_api
+    async def with_cache(
+        self, /, work: Callable[Concatenate[Cache, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run ``work(cache, *args, **kwargs)`` on the cache thread and return its result:
+        for maintenance beyond this API (the ``metarr`` command uses it). The `Cache` API is
+        internal and may change."""
+        return await self._db(work, self._live_cache(), *args, **kwargs)
+
+    async def _cache_call(
+        self, method: Callable[Concatenate[Cache, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        return await self._db(method, self._live_cache(), *args, **kwargs)
+
+    def _live_cache(self) -> Cache:
+        if self._cache is None or (self._closed and self._calls == 0):
+            raise ClosedError("the orchestrator is closed")
+        return self._cache
+
+    def provider_failures(self) -> dict[str, ProviderFailures]:
+        """The providers that failed (or were rate limited) in this orchestrator's run so far,
+        with how often and why; a provider whose credentials were rejected is marked
+        ``out_for_run`` (it is not asked again). For summaries and exit codes."""
+        return self.engine.failures()
+
+    # -- one identification ------------------------------------------------------------------
+
+    async def _run(
         self,
         query: Query,
         *,
@@ -275,18 +589,57 @@ class Orchestrator:
 
         A recorded identity answers only the same input (its key: the caller's, or one derived
         from the input as given); a cached movie answers only when it fits the input (no given
-        id contradicts it, a given title is one of its titles). Automated runs
-        (``interactive=False``) do not search again for an input already waiting for a person:
-        its queued outcome comes back with no request, unless ``retry_queued``. ``refresh``
-        asks every provider again whatever the cache holds.
+        id contradicts it, a given title is one of its titles). Automated runs do not search
+        again for an input already waiting for a person: its queued outcome comes back with no
+        request, unless ``retry_queued``. ``refresh`` asks every provider again whatever the
+        cache holds.
         """
         now = self._clock()
-        self._apply_pauses(now)
+        plan = await self._db(
+            self._plan,
+            query,
+            now,
+            interactive=interactive,
+            refresh=refresh,
+            retry_queued=retry_queued,
+            by=by,
+        )
+        self._apply_pauses(plan.pauses, now)
+        if plan.answer is not None:
+            return Identification(outcome=plan.answer)
+        if plan.cached is not None:
+            identification = await self.engine.lookup(
+                plan.cached.ids, interactive=interactive, providers=plan.todo
+            )
+            identification = self._with_stored(identification, plan.cached, plan.todo)
+        elif plan.ids:
+            name = None if plan.decided else query.title
+            identification = await self.engine.lookup(
+                plan.ids, interactive=interactive, title=name, year=query.year if name else None
+            )
+        else:
+            identification = await self.engine.identify_title(query.title or "", query.year)
+        by = by or ("lookup" if query.ids else "search")
+        return await self._db(self._persist, query, identification, by, now, asked=plan.todo)
+
+    def _plan(
+        self,
+        query: Query,
+        now: datetime,
+        *,
+        interactive: bool,
+        refresh: bool,
+        retry_queued: bool,
+        by: str | None,
+    ) -> _Plan:
+        """On the cache thread: what the cache answers already, or whom to ask."""
+        cache = self._live_cache()
+        pauses = cache.paused_providers(now)
         key = query.input_key
         ids = query.ids
         decided = False  # a recorded identity says which movie: the input is not checked again
         if by != "person":
-            identity = self.cache.identity(key)
+            identity = cache.identity(key)
             if identity is not None and (identity.by == "person" or not ids):
                 ids = identity.ids  # a person's choice is never re-searched or overridden
                 decided = True
@@ -294,51 +647,70 @@ class Orchestrator:
         if cached is None and not (interactive or retry_queued or refresh):
             queued = self._queued(query)
             if queued is not None:
-                return Identification(outcome=queued)
+                return _Plan(answer=queued, pauses=pauses)
         todo: list[str] | None = None
         if cached is not None:
             todo = None if refresh else self._refetch(cached, key, now)
             if todo == []:
                 if by == "person":
-                    self.cache.confirm_identity(key, cached.ids, by="person")
-                    self.cache.dequeue_identification(key)
-                    self.cache.clear_retry(key)
-                return Identification(outcome=_cached_outcome(cached, self.registry))
-            identification = await self.engine.lookup(
-                cached.ids, interactive=interactive, providers=todo
-            )
-            identification = self._with_stored(identification, cached, todo)
+                    cache.confirm_identity(key, cached.ids, by="person")
+                    cache.dequeue_identification(key)
+                    cache.clear_retry(key)
+                return _Plan(answer=_cached_outcome(cached, self.registry), pauses=pauses)
         else:
             waiting = None if interactive else self._waiting(key, now)
             if waiting is not None:
-                return Identification(outcome=waiting)
-            if ids:
-                name = None if decided else query.title
-                identification = await self.engine.lookup(
-                    ids, interactive=interactive, title=name, year=query.year if name else None
-                )
-            else:
-                identification = await self.engine.identify_title(query.title or "", query.year)
-        by = by or ("lookup" if query.ids else "search")
-        return self._persist(query, identification, by, now, asked=todo)
+                return _Plan(answer=waiting, pauses=pauses)
+        return _Plan(ids=ids, decided=decided, cached=cached, todo=todo, pauses=pauses)
 
-    # -- internals ---------------------------------------------------------------------------
+    async def _refresh(self, ref: MovieRef, *, everything: bool, interactive: bool) -> Outcome:
+        """Refetch a cached movie: every provider, or the stale ones. Never touches its key,
+        input or identity; an unreadable movie gives an ``error`` outcome naming it."""
+        now = self._clock()
+        try:
+            cached, todo, pauses = await self._db(self._refresh_plan, ref, everything, now)
+        except UnreadableMovieError as exc:
+            return Outcome(status="error", reasons=(str(exc),))
+        self._apply_pauses(pauses, now)
+        if cached is None:
+            return Outcome(status="error", reasons=(f"{ref.ids} is no longer in the cache",))
+        if todo == []:
+            return _cached_outcome(cached, self.registry)
+        identification = await self.engine.lookup(
+            cached.ids, interactive=interactive, providers=todo
+        )
+        identification = self._with_stored(identification, cached, todo)
+        query = Query(ids=cached.ids, key=ref.key)
+        persisted = await self._db(
+            self._persist, query, identification, "lookup", now, asked=todo, maintenance=True
+        )
+        return persisted.outcome
+
+    def _refresh_plan(
+        self, ref: MovieRef, everything: bool, now: datetime
+    ) -> tuple[CachedMovie | None, list[str] | None, dict[str, ProviderPause]]:
+        cache = self._live_cache()
+        pauses = cache.paused_providers(now)
+        cached = cache.find(ref.ids)
+        if cached is None or everything:
+            return cached, None, pauses
+        return (
+            cached,
+            self._refetch(cached, Query(ids=cached.ids, key=ref.key).input_key, now),
+            pauses,
+        )
+
+    # -- internals (on the cache thread unless said otherwise) -------------------------------
 
     def _lookup_providers(self) -> list[str]:
         return [n for n in self.registry.enabled if self.registry.implements(n, "lookup_by_id")]
-
-    def provider_failures(self) -> dict[str, ProviderFailures]:
-        """The providers that failed (or were rate limited) in this orchestrator's run so far,
-        with how often and why; a provider whose credentials were rejected is marked
-        ``out_for_run`` (it is not asked again). For summaries and exit codes."""
-        return self.engine.failures()
 
     def _answer(self, query: Query, ids: Ids, *, check: bool) -> CachedMovie | None:
         """The cached movie for ``ids`` when it answers ``query``: no given id contradicts it,
         no other cached movie holds a given id, a given title (and year) fits it."""
         if not check:
-            return self.cache.find(ids)
-        found = self.cache.find_all(ids)
+            return self._live_cache().find(ids)
+        found = self._live_cache().find_all(ids)
         if len(found) != 1:
             return None  # not cached, or the given ids are cached as different movies
         [cached] = found
@@ -353,7 +725,7 @@ class Orchestrator:
 
     def _queued(self, query: Query) -> Outcome | None:
         """The outcome of this input waiting for a person, without a request."""
-        waiting = self.cache.queued(query.input_key)
+        waiting = self._live_cache().queued(query.input_key)
         if waiting is None or not _same_input(waiting.input, query):
             return None
         note = (
@@ -368,7 +740,7 @@ class Orchestrator:
 
     def _waiting(self, key: str, now: datetime) -> Outcome | None:
         """A ``rate_limited`` outcome while the input's retry is not due yet (no request)."""
-        pending = self.cache.pending_retry(key)
+        pending = self._live_cache().pending_retry(key)
         if pending is None or pending.not_before <= now:
             return None
         return Outcome(
@@ -384,34 +756,13 @@ class Orchestrator:
         expected = self._lookup_providers()
         stale = set(cached.stale_providers(self.ttl_days, now, expected=expected)) & set(expected)
         missing = set(cached.missing_providers(expected)) & stale
-        pending = self.cache.pending_retry(key) or self.cache.pending_retry(_ids_key(cached.ids))
+        pending = self._live_cache().pending_retry(key) or self._live_cache().pending_retry(
+            _ids_key(cached.ids)
+        )
         if pending is not None and pending.not_before > now:
             stale -= missing  # the fill-in is not due yet
-        paused = self.cache.paused_providers(now)
+        paused = self._live_cache().paused_providers(now)
         return sorted(stale - set(paused))
-
-    async def _refresh(self, ref: MovieRef, *, everything: bool, interactive: bool) -> Outcome:
-        """Refetch a cached movie: every provider, or the stale ones. Never touches its key,
-        input or identity; an unreadable movie gives an ``error`` outcome naming it."""
-        now = self._clock()
-        self._apply_pauses(now)
-        try:
-            cached = self.cache.find(ref.ids)
-        except UnreadableMovieError as exc:
-            return Outcome(status="error", reasons=(str(exc),))
-        if cached is None:
-            return Outcome(status="error", reasons=(f"{ref.ids} is no longer in the cache",))
-        query = Query(ids=cached.ids, key=ref.key)
-        todo = None if everything else self._refetch(cached, query.input_key, now)
-        if todo == []:
-            return _cached_outcome(cached, self.registry)
-        identification = await self.engine.lookup(
-            cached.ids, interactive=interactive, providers=todo
-        )
-        identification = self._with_stored(identification, cached, todo)
-        return self._persist(
-            query, identification, "lookup", now, asked=todo, maintenance=True
-        ).outcome
 
     def _with_stored(
         self, identification: Identification, cached: CachedMovie, asked: Collection[str] | None
@@ -475,15 +826,16 @@ class Orchestrator:
         queued for a person (a person's own choice is committed without that id). With
         ``maintenance`` (a refresh) the movie's key, input and identity are left alone.
         """
+        cache = self._live_cache()
         outcome = identification.outcome
         key = query.input_key
         for name, report in identification.reports.items():
             if report.until is not None:
-                self.cache.pause_provider(name, report.until, report.detail or "quota reached")
+                cache.pause_provider(name, report.until, report.detail or "quota reached")
         if outcome.status == "identified" and outcome.movie is not None:
             parts = self._parts(identification, asked, self._clock())
             try:
-                committed = self.cache.commit(
+                committed = cache.commit(
                     outcome.movie,
                     parts,
                     merge=self.engine.merge,
@@ -498,7 +850,8 @@ class Orchestrator:
                     reasons=(*outcome.reasons, *exc.reasons()),
                     providers=outcome.providers,
                 )
-                self.cache.queue_identification(key, query.to_input(), conflict)
+                if by != "person":
+                    cache.queue_identification(key, query.to_input(), conflict)
                 return attrs.evolve(identification, outcome=conflict)
             notes = tuple(
                 d.describe(committed.id)
@@ -511,21 +864,25 @@ class Orchestrator:
             identification = attrs.evolve(identification, outcome=outcome)
             for name, report in identification.reports.items():
                 if report.status == "rate_limited":
-                    self.cache.schedule_retry(
+                    cache.schedule_retry(
                         key,
                         query.to_input(),
                         name,
                         _not_before(report, now),
                         f"fill in {name}: {report.detail}",
                     )
+        elif by == "person":
+            note = "nothing was recorded: the key keeps its state (identified, or queued)"
+            outcome = attrs.evolve(outcome, reasons=(*outcome.reasons, note))
+            return attrs.evolve(identification, outcome=outcome)
         elif outcome.needs_person:
-            self.cache.queue_identification(key, query.to_input(), outcome)
+            cache.queue_identification(key, query.to_input(), outcome)
         elif outcome.status == "rate_limited":
             limited = [
                 (n, r) for n, r in identification.reports.items() if r.status == "rate_limited"
             ]
             name, report = limited[0] if limited else ("", ProviderReport(status="rate_limited"))
-            self.cache.schedule_retry(
+            cache.schedule_retry(
                 key,
                 query.to_input(),
                 name or "unknown",
@@ -557,8 +914,9 @@ class Orchestrator:
             )
         return parts
 
-    def _apply_pauses(self, now: datetime) -> None:
-        for name, pause in self.cache.paused_providers(now).items():
+    def _apply_pauses(self, pauses: dict[str, ProviderPause], now: datetime) -> None:
+        """Pause the gates of providers the cache says are paused (on the event loop)."""
+        for name, pause in pauses.items():
             gate = self.engine.gates.get(name)
             if gate is not None:
                 seconds = (pause.until - now).total_seconds()
@@ -639,87 +997,3 @@ def _cached_outcome(cached: CachedMovie, registry: Registry) -> Outcome:
         providers=providers,
         reasons=(f"from the cache (refreshed {cached.refreshed_at:%Y-%m-%d %H:%M} UTC)",),
     )
-
-
-class SyncOrchestrator:
-    """The `Orchestrator` API for code without an event loop: same methods, blocking."""
-
-    def __init__(self, factory: Callable[[], Orchestrator]) -> None:
-        self._runner = asyncio.Runner()
-        self._orchestrator = self._runner.run(_build(factory))
-
-    def __enter__(self) -> SyncOrchestrator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def orchestrator(self) -> Orchestrator:
-        """The wrapped async orchestrator."""
-        return self._orchestrator
-
-    def lookup(self, ids: Ids, **kwargs: Any) -> Outcome:
-        """Blocking `Orchestrator.lookup`."""
-        return self._runner.run(self._orchestrator.lookup(ids, **kwargs))
-
-    def identify_title(self, title: str, year: int | None = None, **kwargs: Any) -> Outcome:
-        """Blocking `Orchestrator.identify_title`."""
-        return self._runner.run(self._orchestrator.identify_title(title, year, **kwargs))
-
-    def identify(self, query: Query, **kwargs: Any) -> Outcome:
-        """Blocking `Orchestrator.identify`."""
-        return self._runner.run(self._orchestrator.identify(query, **kwargs))
-
-    def search(
-        self, query: str, year: int | None = None, *, details: int = SEARCH_DETAILS
-    ) -> SearchResult:
-        """Blocking `Orchestrator.search`."""
-        return self._runner.run(self._orchestrator.search(query, year, details=details))
-
-    def choose(
-        self, key: str, candidate: Candidate, *, search: SearchResult | None = None
-    ) -> Outcome:
-        """Blocking `Orchestrator.choose`."""
-        return self._runner.run(self._orchestrator.choose(key, candidate, search=search))
-
-    def none_of_these(
-        self, query: Query, *, search: SearchResult | None = None
-    ) -> QueuedIdentification:
-        """Blocking `Orchestrator.none_of_these`."""
-        return self._runner.run(self._orchestrator.none_of_these(query, search=search))
-
-    def confirm(self, key: str, ids: Ids) -> Outcome:
-        """Blocking `Orchestrator.confirm`."""
-        return self._runner.run(self._orchestrator.confirm(key, ids))
-
-    def refresh(self, ids: Ids) -> Outcome:
-        """Blocking `Orchestrator.refresh`."""
-        return self._runner.run(self._orchestrator.refresh(ids))
-
-    def remerge(self, ids: Iterable[Ids] | None = None, **kwargs: Any) -> int:
-        """`Orchestrator.remerge` (no I/O beyond the cache)."""
-        return self._orchestrator.remerge(ids, **kwargs)
-
-    def repair(self, movie_id: int) -> Outcome:
-        """Blocking `Orchestrator.repair`."""
-        return self._runner.run(self._orchestrator.repair(movie_id))
-
-    def get(self, ids: Ids) -> CachedMovie | None:
-        """`Orchestrator.get` (cache only)."""
-        return self._orchestrator.get(ids)
-
-    def provider_failures(self) -> dict[str, ProviderFailures]:
-        """`Orchestrator.provider_failures` (no I/O)."""
-        return self._orchestrator.provider_failures()
-
-    def close(self) -> None:
-        """Close the orchestrator and its event loop."""
-        try:
-            self._runner.run(self._orchestrator.aclose())
-        finally:
-            self._runner.close()
-
-
-async def _build(factory: Callable[[], Orchestrator]) -> Orchestrator:
-    return factory()

@@ -16,13 +16,11 @@ from typing import Any
 
 import click
 import platformdirs
+from metarr import Batch, BatchResult, Ids, Orchestrator, Query, load_settings
 from metarr.cli import exits, output
-from metarr.cli.batch import Display, Row, Tally, run_batch, summary_lines
 from metarr.cli.state import get_state
-from metarr.config import APP_NAME, load_settings
-from metarr.ids import Ids
-from metarr.orchestrator import Orchestrator
-from metarr.query import Query
+from metarr.config import APP_NAME
+from metarr.models import OUTCOME_STATUSES
 
 # The demo library, chosen from the bundled world (MovieLens ml-latest-small).
 LIBRARY: tuple[dict[str, Any], ...] = (
@@ -55,9 +53,18 @@ def default_demo_db() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME)) / "metarr-demo.sqlite"
 
 
-def _rows() -> Iterator[Row]:
-    for number, data in enumerate(LIBRARY, start=1):
-        yield Row(line=number, query=Query.from_input(data))
+def _queries() -> Iterator[Query]:
+    for data in LIBRARY:
+        yield Query.from_input(data)
+
+
+def _line(result: BatchResult) -> str:
+    head = f"{result.index + 1:>3}  {output.styled_status(result.outcome.status, 12)}"
+    movie = result.outcome.movie
+    if movie is not None:
+        return f"{head}  {output.label(movie.title, movie.year)}  {movie.ids}"
+    why = output.shorten("; ".join(result.outcome.reasons), 160)
+    return f"{head}  {output.safe(result.query.input_key)}  ({why})"
 
 
 @click.command()
@@ -108,23 +115,32 @@ def demo(latency: float, seed: int, concurrency: int) -> None:
         click.echo(f"cache: {db}")
         click.echo(f"identifying {len(LIBRARY)} movies ({concurrency} at a time)…")
         click.echo("")
-        tally = Tally()
-        display = Display(tally, as_json=False, progress=False)
         found: dict[str, Any] = {}
 
         async def work(orc: Orchestrator) -> None:
+            batch: Batch = orc.identify_many(_queries(), concurrency=concurrency)
             try:
-                await run_batch(orc, _rows(), concurrency=concurrency, display=display)
+                async with batch:
+                    async for result in batch:
+                        click.echo(_line(result))
             finally:
+                found["progress"] = batch.progress
                 found["requests"] = dict(orc.stats.requests)
-                found["limited"] = dict(orc.stats.rate_limited)
-                found["movie"] = orc.get(SHOWN)
+                found["movie"] = await orc.get(SHOWN)
 
         started = time.monotonic()
         state.run(work, settings=settings, only=list(PROVIDERS), without=())
         served = {name: sum(endpoints.values()) for name, endpoints in sim.counts().items()}
+    progress = found["progress"]
     click.echo("")
-    click.echo("\n".join(summary_lines(tally, found["requests"], found["limited"])))
+    click.echo(
+        click.style("demo", bold=True)
+        + f"  {progress.done} movies in {progress.elapsed:.2f} s ({progress.rate:.1f} movies/s)"
+    )
+    counts = sorted(progress.counts.items(), key=lambda kv: OUTCOME_STATUSES.index(kv[0]))
+    rows = [(output.styled_status(status), n) for status, n in counts]
+    click.echo(output.table(("outcome", "movies"), rows, indent=2))
+    click.echo(click.style("requests", bold=True) + f"  {output.requests_line(found['requests'])}")
     cached = found["movie"]
     if cached is not None:
         click.echo("")
@@ -143,5 +159,3 @@ def demo(latency: float, seed: int, concurrency: int) -> None:
     else:
         click.echo("run `metarr demo` again: everything is cached, so it sends zero requests.")
     click.echo(f"took {time.monotonic() - started:.1f} s")
-    if tally.interrupted:
-        click.get_current_context().exit(exits.INTERRUPTED)

@@ -2,6 +2,7 @@
 
 from metarr.cache.api import Cache, Merge, MovieRef
 from metarr.cache.errors import Clash, IdConflictError, UnreadableMovieError
+from metarr.cache.reader import CacheReader
 from metarr.cache.records import (
     DEFAULT_TTL_DAYS,
     PART_STATUSES,
@@ -21,6 +22,7 @@ __all__ = [
     "LATEST_VERSION",
     "PART_STATUSES",
     "Cache",
+    "CacheReader",
     "CacheStats",
     "CachedMovie",
     "Clash",

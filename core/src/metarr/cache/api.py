@@ -36,7 +36,7 @@ from metarr.cache.records import (
     ProviderPause,
     QueuedIdentification,
 )
-from metarr.cache.schema import MOVIES, migrate
+from metarr.cache.schema import MOVIES, checked_version, migrate
 from metarr.cache.store import OnUnreadable
 from metarr.cache.times import from_text, system_clock, to_text, utc
 from metarr.convert import to_json
@@ -77,10 +77,13 @@ class MovieRef:
 
 
 class Cache:
-    """The metarr cache database. Opening it creates the file or upgrades its schema.
+    """The metarr cache database. Opening it creates the file or upgrades its schema; with
+    ``read_only`` it opens an existing cache of the current schema and never writes (a
+    missing file, an older or newer schema is a `StorageError` saying what to do).
 
     ``ttl_days`` maps a provider to how many days its parts stay fresh (others:
-    ``default_ttl_days``). All datetimes are UTC; naive ones are taken to be UTC.
+    ``default_ttl_days``). All datetimes are UTC; naive ones are taken to be UTC. Use one
+    `Cache` from one thread at a time.
     """
 
     def __init__(
@@ -90,15 +93,17 @@ class Cache:
         ttl_days: Mapping[str, float] | None = None,
         default_ttl_days: float = DEFAULT_TTL_DAYS,
         clock: Callable[[], datetime] | None = None,
+        read_only: bool = False,
     ) -> None:
         self.path = path
         self.ttl_days: dict[str, float] = dict(ttl_days or {})
         self.default_ttl_days = default_ttl_days
+        self.read_only = read_only
         self._clock = clock or system_clock
         with self._naming_errors():
-            self.db = open_database(path)
+            self.db = open_database(path, read_only=read_only)
             try:
-                self.schema_version = migrate(self.db)
+                self.schema_version = checked_version(self.db) if read_only else migrate(self.db)
             except BaseException:
                 self.db.close()
                 raise
@@ -154,19 +159,23 @@ class Cache:
     # -- reads -----------------------------------------------------------------------------
 
     @_guarded
-    def get(self, kind: str, value: int | str) -> CachedMovie | None:
-        """The cached movie whose ``kind`` id (tmdb, imdb, tvdb) is ``value``.
+    def get(self, kind: str, value: int | str, *, parts: bool = True) -> CachedMovie | None:
+        """The cached movie whose ``kind`` id (tmdb, imdb, tvdb) is ``value``; without
+        ``parts``, its merged record only (a light read: see `CachedMovie`).
 
         `UnreadableMovieError` (a `StorageError`) when its stored data cannot be read.
         """
+        if not parts:
+            row = store.light_row(self.db, kind, value)
+            return None if row is None else store.to_light(row)
         rows = store.rows_by_id(self.db, kind, value)
         return store.load(self.db, rows)[0] if rows else None
 
     @_guarded
-    def find(self, ids: Ids) -> CachedMovie | None:
+    def find(self, ids: Ids, *, parts: bool = True) -> CachedMovie | None:
         """The first cached movie matching any of ``ids`` (tried in tmdb, imdb, tvdb order)."""
         for kind, value in ids.items():
-            found = self.get(kind, value)
+            found = self.get(kind, value, parts=parts)
             if found is not None:
                 return found
         return None

@@ -15,23 +15,38 @@ MEMORY = ":memory:"
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
-def open_database(path: str | Path) -> Database:
+def open_database(path: str | Path, *, read_only: bool = False) -> Database:
     """Connect with WAL, a busy timeout and foreign keys; refuse files that are not SQLite.
 
     The connection is in driver autocommit mode (``isolation_level=None``): every transaction
-    is opened explicitly, by `write_transaction` or by sqlite-utils' own ``atomic``.
+    is opened explicitly, by `write_transaction` or by sqlite-utils' own ``atomic``. It may be
+    handed from one thread to another (``check_same_thread=False``) but must be used by one
+    at a time: `metarr.orchestrator` keeps it on one thread. ``read_only`` opens an existing
+    file for reading and never creates one (nor its folder): a mistyped path is an error.
     """
     name = str(path)
+    target = name
     if name != MEMORY:
         file = Path(path)
         if file.is_dir():
             raise StorageError(f"cache path {name} is a directory, not a database file")
-        try:
-            file.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"cannot create the folder for cache {name}: {exc}") from exc
+        if read_only:
+            if not file.is_file():
+                raise StorageError(f"no cache database at {name} (check the path)")
+            target = f"{file.resolve().as_uri()}?mode=ro"
+        else:
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create the folder for cache {name}: {exc}") from exc
     try:
-        conn = sqlite3.connect(name, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        conn = sqlite3.connect(
+            target,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=target != name,
+        )
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open cache database {name}: {exc}") from exc
     try:
@@ -39,7 +54,7 @@ def open_database(path: str | Path) -> Database:
         conn.execute("PRAGMA foreign_keys = ON")
         # Reading the schema is what fails on a file that is not a database.
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        if name != MEMORY:
+        if name != MEMORY and not read_only:
             conn.execute("PRAGMA journal_mode = WAL").fetchone()
         # WAL + NORMAL: a killed process never loses a committed transaction.
         conn.execute("PRAGMA synchronous = NORMAL")

@@ -103,6 +103,9 @@ class CachedMovie:
     """A committed movie: the merged record and every provider part it was merged from.
 
     ``disputes`` are the ids this movie holds that another claims, or claims and goes without.
+    A light read (``get(ids)``) holds the merged record only: ``with_parts`` is False,
+    ``parts`` and ``disputes`` are empty, and what needs the parts (`stale_providers`,
+    `missing_providers`) raises `ValueError`; ``get(ids, parts=True)`` loads everything.
     """
 
     id: int
@@ -113,6 +116,7 @@ class CachedMovie:
     key: str | None = None
     input: dict[str, Any] | None = None
     disputes: tuple[IdDispute, ...] = ()
+    with_parts: bool = True
 
     @property
     def ids(self) -> Ids:
@@ -124,6 +128,8 @@ class CachedMovie:
 
         Providers named in ``expected`` that have no part at all count as missing too.
         """
+        if not self.with_parts:
+            raise ValueError("the parts were not read: get(ids, parts=True) reads them")
         missing = {name for name, part in self.parts.items() if not part.settled}
         missing.update(name for name in expected if name not in self.parts)
         return sorted(missing)

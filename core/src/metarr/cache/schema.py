@@ -263,6 +263,28 @@ def migrate(db: Database, *, upto: int | None = None) -> int:
             db.execute(f"PRAGMA user_version = {version}")
 
 
+def checked_version(db: Database) -> int:
+    """The schema version of a cache opened read-only, which must be the current one (it
+    cannot be upgraded without writing): `StorageError` saying what to do otherwise."""
+    if not db[MIGRATIONS_TABLE].exists():
+        raise StorageError(
+            "this SQLite database is not a metarr cache (no schema recorded); "
+            "point the cache at another file"
+        )
+    version = len(applied_migrations(db))
+    if version > LATEST_VERSION:
+        raise StorageError(
+            f"cache database schema is version {version}, newer than version {LATEST_VERSION} "
+            "that this metarr knows; upgrade metarr"
+        )
+    if version < LATEST_VERSION:
+        raise StorageError(
+            f"cache database schema is version {version}, older than version {LATEST_VERSION}: "
+            "open it once for writing (any metarr command) to upgrade it"
+        )
+    return version
+
+
 def _checked_applied(db: Database) -> list[str]:
     if not db[MIGRATIONS_TABLE].exists():
         foreign = [name for name in db.table_names() if not name.startswith("sqlite_")]

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlite_utils import Database
 
-from metarr.cache import disputes
+from metarr.cache import decode, disputes
 from metarr.cache.errors import UnreadableMovieError
 from metarr.cache.records import CachedMovie, IdDispute, ProviderPart
 from metarr.cache.schema import MOVIES
@@ -282,6 +283,61 @@ def to_cached(
         raise unreadable(row, str(exc) if str(exc).startswith("its ") else why(exc)) from exc
 
 
+_LIGHT_COLUMNS = (
+    "id",
+    "tmdb_id",
+    "imdb_id",
+    "tvdb_id",
+    "title",
+    "year",
+    "movie",
+    "identified_at",
+    "refreshed_at",
+    "input_key",
+    "input",
+)
+_LIGHT_SELECT = f"SELECT {', '.join(_LIGHT_COLUMNS)} FROM {MOVIES} WHERE "
+
+
+def light_row(db: Database, kind: str, value: int | str) -> dict[str, Any] | None:
+    """The columns `to_light` needs of the movie whose ``kind`` id is ``value`` (the hot read:
+    one indexed query, no more)."""
+    column = id_column(kind)
+    found = db.conn.execute(_LIGHT_SELECT + f"{column} = ?", [parse_id(kind, value)]).fetchone()
+    return None if found is None else dict(zip(_LIGHT_COLUMNS, found, strict=True))
+
+
+def _loads(text: str) -> Any:
+    """JSON text from a column: orjson (twice as fast), or `json` for what orjson refuses
+    (a lone surrogate escape, which `dumps` writes as ASCII escapes)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def to_light(row: Mapping[str, Any]) -> CachedMovie:
+    """A `CachedMovie` holding the merged record only (no parts, no disputes), read with
+    `metarr.cache.decode` (`UnreadableMovieError` if it cannot be read)."""
+    try:
+        try:
+            movie = decode.movie(_loads(row["movie"]))
+        except Exception as exc:
+            raise ValueError(f"its merged record: {why(exc)}") from exc
+        raw_input = row.get("input")
+        return CachedMovie(
+            id=row["id"],
+            movie=movie,
+            identified_at=from_text(row["identified_at"]),
+            refreshed_at=from_text(row["refreshed_at"]),
+            key=row.get("input_key"),
+            input=json.loads(raw_input) if raw_input else None,
+            with_parts=False,
+        )
+    except ValueError as exc:
+        raise unreadable(row, str(exc) if str(exc).startswith("its ") else why(exc)) from exc
+
+
 def load(db: Database, rows: list[dict[str, Any]]) -> list[CachedMovie]:
     """`CachedMovie` records for movie rows (parts and disputes fetched in one query each)."""
     ids = [row["id"] for row in rows]
@@ -308,21 +364,25 @@ def iter_ids(db: Database, where: str = "", params: list[Any] | None = None) -> 
         last = batch[-1]
 
 
+def rows_after(
+    db: Database, after: int, where: str = "", params: list[Any] | None = None
+) -> list[dict[str, Any]]:
+    """The next batch of movie rows with a row id above ``after``, in id order."""
+    clause = f" AND ({where})" if where else ""
+    return list(
+        db.query(
+            f"SELECT * FROM {MOVIES} WHERE id > ?{clause} ORDER BY id LIMIT {_BATCH}",
+            [after, *(params or [])],
+        )
+    )
+
+
 def iter_rows(
     db: Database, where: str = "", params: list[Any] | None = None
 ) -> Iterator[dict[str, Any]]:
     """Movie rows in id order, fetched in batches (no long-lived cursor across yields)."""
     last = 0
-    clause = f" AND ({where})" if where else ""
-    while True:
-        batch = list(
-            db.query(
-                f"SELECT * FROM {MOVIES} WHERE id > ?{clause} ORDER BY id LIMIT {_BATCH}",
-                [last, *(params or [])],
-            )
-        )
-        if not batch:
-            return
+    while batch := rows_after(db, last, where, params):
         yield from batch
         last = batch[-1]["id"]
 

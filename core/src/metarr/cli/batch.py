@@ -37,7 +37,7 @@ from metarr.cli import exits, output
 from metarr.cli.state import get_state
 from metarr.convert import to_json
 from metarr.engine import ProviderFailures
-from metarr.errors import StorageError
+from metarr.errors import ClosedError, StorageError
 from metarr.models import OUTCOME_STATUSES, Outcome
 from metarr.orchestrator import Orchestrator
 from metarr.query import Query
@@ -384,96 +384,58 @@ async def run_batch(
     display: Display,
     retry_queued: bool = False,
 ) -> None:
-    """Identify every row with at most ``concurrency`` in flight.
+    """Identify every row with the library's runner (`Orchestrator.identify_many`), at most
+    ``concurrency`` in flight, showing each result as it comes.
 
-    No new row starts once SIGINT arrives, stdout is closed, a blocked configuration shows or
-    the cache fails; the rows in flight finish (and commit) either way. Rows already waiting
-    for a person are not searched again unless ``retry_queued`` (`Orchestrator.run`).
+    No new row starts once SIGINT arrives (a second one cancels the rows in flight), stdout is
+    closed, a blocked configuration shows or the cache fails; the rows in flight finish (and
+    commit) either way. Rows already waiting for a person are not searched again unless
+    ``retry_queued`` (`Orchestrator.run`).
     """
     tally = display.tally
-    stop = asyncio.Event()
-    work: asyncio.Queue[Row | None] = asyncio.Queue(maxsize=concurrency)
-    tasks: list[asyncio.Task[None]] = []
-    failures: list[BaseException] = []
+    rows_in_flight: dict[int, Row] = {}  # the runner's input index -> the row
+
+    def queries() -> Iterator[Query]:
+        index = 0
+        for row in rows:
+            if row.query is None:
+                display.bad(row)
+                continue
+            rows_in_flight[index] = row
+            index += 1
+            yield row.query
+
+    batch = orc.identify_many(queries(), concurrency=concurrency, retry_queued=retry_queued)
 
     def on_sigint() -> None:
         if not tally.interrupted:
             tally.interrupted = True
-            stop.set()
+            batch.stop()
             display.note("interrupted: finishing the rows in flight (Ctrl-C again cancels them)")
         else:
-            for task in tasks:
-                task.cancel()
-
-    async def produce() -> None:
-        try:
-            for row in rows:
-                if stop.is_set():
-                    break
-                if row.query is None:
-                    display.bad(row)
-                    continue
-                await work.put(row)
-        except BaseException:
-            stop.set()  # the workers skip what is queued and see the sentinels
-            raise
-        finally:
-            for _ in range(concurrency):
-                await work.put(None)
-
-    async def identify(row: Row) -> None:
-        assert row.query is not None
-        try:
-            outcome = (
-                await orc.run(row.query, interactive=False, retry_queued=retry_queued)
-            ).outcome
-        except Exception as exc:  # one row's failure must not stop the others...
-            if exits.is_storage_failure(exc):  # ...unless it is the cache's: nothing can be kept
-                log.debug("line %d: the cache failed", row.line, exc_info=True)
-                if tally.storage is None:
-                    tally.storage, tally.storage_line = exc, row.line
-                stop.set()
-                return
-            log.debug("line %d failed", row.line, exc_info=True)
-            outcome = Outcome(status="error", reasons=(exits.describe(exc),))
-        display.result(row, outcome)
-        if tally.output_closed:
-            stop.set()
-        if outcome.status == "blocked" and tally.blocked is None:
-            tally.blocked = "; ".join(outcome.reasons) or "blocked"
-            stop.set()
-
-    async def worker() -> None:
-        while (row := await work.get()) is not None:
-            if stop.is_set():
-                continue  # drain: the producer must never wait on a full queue
-            try:
-                await identify(row)
-            except Exception as exc:  # a bug in the output: stop cleanly, then report it
-                failures.append(exc)
-                stop.set()
+            batch.cancel()
 
     loop = asyncio.get_running_loop()
     handled = False
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGINT, on_sigint)
         handled = True
-    tasks.append(asyncio.ensure_future(produce()))
-    tasks.extend(asyncio.ensure_future(worker()) for _ in range(concurrency))
     try:
-        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-        failures += [
-            r
-            for r in outcomes
-            if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
-        ]
-        if failures:
-            raise failures[0]
+        async with batch:
+            try:
+                async for result in batch:
+                    display.result(rows_in_flight.pop(result.index), result.outcome)
+                    if tally.output_closed:
+                        batch.stop()
+                    if result.outcome.status == "blocked" and tally.blocked is None:
+                        tally.blocked = "; ".join(result.outcome.reasons) or "blocked"
+            except (StorageError, ClosedError) as exc:
+                log.debug("the cache failed", exc_info=True)
+                tally.storage = exc
+                if batch.failed is not None:
+                    tally.storage_line = rows_in_flight[batch.failed.index].line
     except asyncio.CancelledError:  # KeyboardInterrupt without our handler (other platforms)
         tally.interrupted = True
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         if handled:
             loop.remove_signal_handler(signal.SIGINT)

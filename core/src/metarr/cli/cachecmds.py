@@ -17,7 +17,7 @@ from typing import TextIO
 
 import click
 
-from metarr.cache import CachedMovie, CacheStats, UnreadableMovieError
+from metarr.cache import Cache, CachedMovie, CacheStats, UnreadableMovieError
 from metarr.cache.files import replacing
 from metarr.cli import exits, output
 from metarr.cli.common import finish, json_option, parse_ref
@@ -42,7 +42,7 @@ def cache_show(ref: str, as_json: bool) -> None:
     ids = parse_ref(ref)
 
     async def work(orc: Orchestrator) -> tuple[CachedMovie | None, dict[str, float]]:
-        return orc.get(ids), dict(orc.ttl_days)
+        return await orc.get(ids, parts=True), dict(orc.ttl_days)
 
     cached, ttl = get_state().run(work)
     if cached is None:
@@ -88,7 +88,8 @@ def cache_stats(as_json: bool) -> None:
     """Counts: movies, stale and incomplete ones, queues, identities, size."""
 
     async def work(orc: Orchestrator) -> tuple[CacheStats, str]:
-        return orc.cache.stats(providers=_lookup_providers(orc)), str(orc.cache.path)
+        providers = _lookup_providers(orc)
+        return await orc.with_cache(Cache.stats, providers=providers), str(orc.settings.db)
 
     stats, path = get_state().run(work)
     if as_json:
@@ -124,7 +125,7 @@ def cache_prune(as_json: bool) -> None:
     """Delete orphaned rows, ended pauses and queue entries for movies now cached."""
 
     async def work(orc: Orchestrator) -> dict[str, int]:
-        return orc.cache.prune()
+        return await orc.with_cache(Cache.prune)
 
     counts = get_state().run(work)
     if as_json:
@@ -182,7 +183,7 @@ def cache_export(file: Path | None) -> None:
 
     async def work(orc: Orchestrator) -> int:
         with _open_out(file) as out:
-            return orc.cache.export_movies(out, on_unreadable=skipped)
+            return await orc.with_cache(Cache.export_movies, out, on_unreadable=skipped)
 
     count = get_state().run(work)
     if file is not None and str(file) != "-":
@@ -204,19 +205,19 @@ def cache_repair(refs: tuple[str, ...], drop: bool, as_json: bool) -> None:
 
     async def work(orc: Orchestrator) -> list[tuple[str, Outcome]]:
         if targets:
-            found = [(str(ids), orc.cache.ref(ids)) for ids in targets]
+            found = [(str(ids), await orc.with_cache(Cache.ref, ids)) for ids in targets]
             missing = [ref for ref, found_ref in found if found_ref is None]
             if missing:
                 raise exits.CliError(f"not in the cache: {', '.join(missing)}", exits.NEEDS_PERSON)
             movie_ids = [found_ref.id for _, found_ref in found if found_ref is not None]
         else:
-            movie_ids = [error.movie_id for error in orc.cache.unreadable()]
+            movie_ids = await orc.with_cache(_unreadable_ids)
         results = []
         for movie_id in movie_ids:
-            ref = orc.cache.ref_by_id(movie_id)
+            ref = await orc.with_cache(Cache.ref_by_id, movie_id)
             name = f"{ref.ids}" if ref is not None else f"movie {movie_id}"
             if drop:
-                orc.cache.drop(movie_id)
+                await orc.with_cache(Cache.drop, movie_id)
                 results.append((name, Outcome(status="identified", reasons=("dropped",))))
             else:
                 results.append((name, await orc.repair(movie_id)))
@@ -233,6 +234,10 @@ def cache_repair(refs: tuple[str, ...], drop: bool, as_json: bool) -> None:
     if not results and not as_json:
         click.echo("nothing to repair: every cached movie reads back whole")
     finish(exits.worst(exits.for_status(o.status) for _, o in results))
+
+
+def _unreadable_ids(cache: Cache) -> list[int]:
+    return [error.movie_id for error in cache.unreadable()]
 
 
 def _outcome_line(ref: str, outcome: Outcome, *, always_why: bool = False) -> str:
@@ -299,7 +304,7 @@ def remerge(refs: tuple[str, ...], as_json: bool) -> None:
     skipped = _Unreadable()
 
     async def work(orc: Orchestrator) -> tuple[int, dict[str, int]]:
-        return orc.remerge(targets, on_unreadable=skipped), dict(orc.stats.requests)
+        return await orc.remerge(targets, on_unreadable=skipped), dict(orc.stats.requests)
 
     count, requests = get_state().run(work)
     if as_json:
@@ -330,7 +335,7 @@ def identities_export(file: Path) -> None:
 
     async def work(orc: Orchestrator) -> int:
         with _open_out(file) as out:
-            return orc.cache.export_identities(out)
+            return await orc.with_cache(Cache.export_identities, out)
 
     count = get_state().run(work)
     click.echo(f"exported {count} identities", err=True)
@@ -348,7 +353,7 @@ def identities_import(file: Path) -> None:
     async def work(orc: Orchestrator) -> int:
         with handle:
             try:
-                return orc.cache.import_identities(handle)
+                return await orc.with_cache(Cache.import_identities, handle)
             except UnicodeDecodeError as exc:
                 raise exits.CliError(f"{file} is not UTF-8 text: {exc.reason}") from None
             except StorageError as exc:

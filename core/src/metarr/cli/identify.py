@@ -9,7 +9,7 @@ from typing import Any, TextIO
 import attrs
 import click
 
-from metarr.cache import QueuedIdentification
+from metarr.cache import Cache, QueuedIdentification
 from metarr.cli import exits, output
 from metarr.cli.common import finish, id_options, ids_from_options, json_option, show_outcome
 from metarr.cli.pick import (
@@ -217,8 +217,8 @@ def queue(ctx: click.Context, as_json: bool) -> None:
         return
 
     async def work(orc: Orchestrator) -> tuple[list[QueuedIdentification], int, int]:
-        items = orc.cache.identification_queue()
-        stats = orc.cache.stats()
+        items = await orc.queue()
+        stats = await orc.with_cache(Cache.stats)
         return items, stats.retry_queue, stats.retries_due
 
     items, retries, due = get_state().run(work)
@@ -317,7 +317,7 @@ def review(keys: tuple[str, ...], statuses: tuple[str, ...], reviewed: bool, det
 
 
 async def _queue_items(orc: Orchestrator) -> list[QueuedIdentification]:
-    return orc.cache.identification_queue()
+    return await orc.queue()
 
 
 def _review(
@@ -403,7 +403,7 @@ def resolve(key: str, tmdb: str | None, imdb: str | None, tvdb: str | None, as_j
     ids = ids_from_options(tmdb, imdb, tvdb)
 
     async def work(orc: Orchestrator) -> tuple[Outcome, bool]:
-        known = any(item.key == key for item in orc.cache.identification_queue())
+        known = any(item.key == key for item in await orc.queue())
         return await orc.confirm(key, ids), known
 
     outcome, known = get_state().run(work)

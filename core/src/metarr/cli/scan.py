@@ -137,7 +137,7 @@ def scan(path: Path, dry_run: bool, as_json: bool, concurrency: int) -> None:
         )
     del concurrency  # used by identification
     settings = get_state().load_settings()
-    cache = Cache(settings.db_path) if os.path.exists(settings.db_path) else None
+    cache = Cache(settings.db) if os.path.exists(settings.db) else None
     counts: Counter[str] = Counter()
     parsed = 0
     started = time.monotonic()

@@ -45,12 +45,10 @@ class CliState:
         if self.settings is not None:
             settings = self.settings
             if self.db is not None:
-                settings = attrs.evolve(settings, db_path=self.db)
+                settings = attrs.evolve(settings, db=self.db)
         else:
-            settings = load_settings(
-                [info.name for info in self.infos()], config_path=self.config, db_path=self.db
-            )
-        self.db_path = Path(settings.db_path).expanduser()
+            settings = load_settings(self.infos(), config_path=self.config, db_path=self.db)
+        self.db_path = settings.db
         if not self._warned:
             self._warned = True
             for warning in settings.warnings:
@@ -65,11 +63,13 @@ class CliState:
         without: Iterable[str] | None = None,
     ) -> Orchestrator:
         """An orchestrator for this run (call it inside the event loop that will use it)."""
-        return Orchestrator.from_settings(
-            settings or self.load_settings(),
+        resolved = settings or self.load_settings()
+        if resolved.plugins is None:
+            resolved = attrs.evolve(resolved, plugins=self.infos())
+        return Orchestrator(
+            resolved,
             only=self.only if only is None else only,
             without=self.without if without is None else without,
-            plugins=self.infos(),
         )
 
     def run(
@@ -84,11 +84,8 @@ class CliState:
         resolved = settings or self.load_settings()
 
         async def go() -> T:
-            orchestrator = self.orchestrator(resolved, only=only, without=without)
-            try:
+            async with self.orchestrator(resolved, only=only, without=without) as orchestrator:
                 return await work(orchestrator)
-            finally:
-                await orchestrator.aclose()
 
         return asyncio.run(go())
 
