@@ -84,11 +84,25 @@ class MetarrGroup(click.Group):
         self._extend()
         return super().list_commands(ctx)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError:  # --help or --version printed to a closed pipe
+            raise exits.output_closed() from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.Abort, click.ClickException):
             raise
+        except BrokenPipeError:  # `metarr … | head -1`: the reader went away
+            raise exits.output_closed() from None
         except KeyboardInterrupt:
             raise exits.CliError("interrupted", exits.INTERRUPTED) from None
         except Exception as exc:

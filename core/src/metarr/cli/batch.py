@@ -21,7 +21,6 @@ import contextlib
 import csv
 import json
 import logging
-import os
 import signal
 import sys
 import time
@@ -319,7 +318,7 @@ class Display:
             click.echo(text)
         except BrokenPipeError:
             self.tally.output_closed = True
-            _discard_stdout()
+            exits.discard_stdout()
 
     def bad(self, row: Row) -> None:
         self.tally.add(INVALID)
@@ -350,15 +349,6 @@ class Display:
 
     def close(self) -> None:
         self._clear()
-
-
-def _discard_stdout() -> None:
-    """Point stdout at /dev/null: what is still buffered, and Python's flush at exit, must
-    not fail again on the closed pipe."""
-    with contextlib.suppress(AttributeError, OSError, ValueError):
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-        os.close(null)
 
 
 def _ordered(counts: Counter[str]) -> list[tuple[str, int]]:

@@ -23,7 +23,10 @@ code    meaning
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -128,6 +131,21 @@ def describe(exc: BaseException, *, db: Path | None = None) -> str:
     else:
         text = f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
     return redact(" ".join(text.split()))
+
+
+def discard_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered, and Python's flush at exit, must
+    not fail again on a closed pipe."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+
+
+def output_closed() -> click.exceptions.Exit:
+    """The quiet end of a command whose stdout was closed (``| head``): exit 141, no message."""
+    discard_stdout()
+    return click.exceptions.Exit(OUTPUT_CLOSED)
 
 
 class CliError(click.ClickException):
