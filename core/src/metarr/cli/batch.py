@@ -39,6 +39,7 @@ from metarr.engine import ProviderFailures
 from metarr.errors import ClosedError, StorageError
 from metarr.models import OUTCOME_STATUSES, Outcome
 from metarr.orchestrator import Orchestrator
+from metarr.pipes import discard_stdout
 from metarr.query import Query
 
 log = logging.getLogger("metarr.cli.batch")
@@ -318,7 +319,7 @@ class Display:
             click.echo(text)
         except BrokenPipeError:
             self.tally.output_closed = True
-            exits.discard_stdout()
+            discard_stdout()
 
     def bad(self, row: Row) -> None:
         self.tally.add(INVALID)

@@ -23,10 +23,7 @@ code    meaning
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -43,6 +40,7 @@ from metarr.errors import (
     RateLimitedError,
     StorageError,
 )
+from metarr.pipes import OUTPUT_CLOSED, discard_stdout
 from metarr.redaction import redact
 
 OK = 0
@@ -54,7 +52,6 @@ PROVIDER_ERROR = 5
 STORAGE = 6
 PLUGIN = 7
 INTERRUPTED = 130
-OUTPUT_CLOSED = 141
 
 _BY_STATUS = {
     "identified": OK,
@@ -131,15 +128,6 @@ def describe(exc: BaseException, *, db: Path | None = None) -> str:
     else:
         text = f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
     return redact(" ".join(text.split()))
-
-
-def discard_stdout() -> None:
-    """Point stdout at /dev/null: what is still buffered, and Python's flush at exit, must
-    not fail again on a closed pipe."""
-    with contextlib.suppress(AttributeError, OSError, ValueError):
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-        os.close(null)
 
 
 def output_closed() -> click.exceptions.Exit:
