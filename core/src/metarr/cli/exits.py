@@ -40,7 +40,7 @@ from metarr.errors import (
     RateLimitedError,
     StorageError,
 )
-from metarr.pipes import OUTPUT_CLOSED, discard_stdout
+from metarr import pipes
 from metarr.redaction import redact
 
 OK = 0
@@ -52,6 +52,7 @@ PROVIDER_ERROR = 5
 STORAGE = 6
 PLUGIN = 7
 INTERRUPTED = 130
+OUTPUT_CLOSED = pipes.OUTPUT_CLOSED
 
 _BY_STATUS = {
     "identified": OK,
@@ -132,7 +133,7 @@ def describe(exc: BaseException, *, db: Path | None = None) -> str:
 
 def output_closed() -> click.exceptions.Exit:
     """The quiet end of a command whose stdout was closed (``| head``): exit 141, no message."""
-    discard_stdout()
+    pipes.discard_stdout()
     return click.exceptions.Exit(OUTPUT_CLOSED)
 
 
