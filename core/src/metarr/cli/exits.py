@@ -30,6 +30,7 @@ from typing import IO, Any
 
 import click
 
+from metarr import pipes
 from metarr.cache.errors import UnreadableMovieError
 from metarr.errors import (
     ConfigError,
@@ -40,7 +41,6 @@ from metarr.errors import (
     RateLimitedError,
     StorageError,
 )
-from metarr import pipes
 from metarr.redaction import redact
 
 OK = 0
