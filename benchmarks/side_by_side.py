@@ -50,6 +50,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from metarr.cache import Cache  # noqa: E402
+from metarr.runner import DEFAULT_CONCURRENCY  # noqa: E402
 from metarr_sim import Knobs, Movie, SimServer, World  # noqa: E402
 from run import Report, metarr_command, owns, run_batch, sim_env, write_csv  # noqa: E402
 
@@ -444,7 +445,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--cold-latency", type=float, default=0.1)
     parser.add_argument("--runs", type=int, default=9, help="pairs per start-up figure")
     parser.add_argument("--cache-movies", default="all", help="movies in the cache row ('all')")
-    parser.add_argument("--concurrency", type=int, default=8, help="metarr batch --concurrency")
+    parser.add_argument(
+        "--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="metarr batch --concurrency"
+    )
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--out", type=Path, default=HERE / "side_by_side.json")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")

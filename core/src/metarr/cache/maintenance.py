@@ -12,7 +12,7 @@ from sqlite_utils import Database
 from metarr.cache import provider_state
 from metarr.cache.records import SETTLED_STATUSES, ttl_for
 from metarr.cache.schema import MOVIES
-from metarr.cache.store import CHILD_TABLES, OnUnreadable, iter_rows, unreadable, why
+from metarr.cache.store import CHILD_TABLES, OnUnreadable, iter_rows, unpack, unreadable, why
 from metarr.cache.times import to_text
 from metarr.convert import dumps, from_json
 from metarr.models import Movie
@@ -86,7 +86,7 @@ def export_movies(db: Database, out: TextIO, on_unreadable: OnUnreadable | None 
     count = 0
     for row in iter_rows(db):
         try:
-            movie = from_json(Movie, json.loads(row["movie"]))
+            movie = from_json(Movie, json.loads(unpack(row["movie"])))
         except Exception as exc:
             error = unreadable(row, f"its merged record: {why(exc)}")
             if on_unreadable is None:

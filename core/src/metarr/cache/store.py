@@ -16,8 +16,9 @@ from typing import Any
 import orjson
 from sqlite_utils import Database
 
-from metarr.cache import decode, disputes
+from metarr.cache import decode, disputes, packed
 from metarr.cache.errors import UnreadableMovieError
+from metarr.cache.packed import unpack
 from metarr.cache.records import CachedMovie, IdDispute, ProviderPart
 from metarr.cache.schema import MOVIES
 from metarr.cache.times import from_text, to_text
@@ -52,6 +53,12 @@ def dumps(data: Any) -> str:
     except UnicodeEncodeError:
         text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
     return text
+
+
+def pack(data: Any) -> bytes:
+    """A JSON document for a column: `dumps`'s text, compressed (`metarr.cache.packed`);
+    `unpack` gives the text back."""
+    return packed.pack_text(dumps(data))
 
 
 def id_column(kind: str) -> str:
@@ -101,7 +108,7 @@ def _movie_columns(movie: Movie) -> dict[str, Any]:
         "tvdb_id": movie.ids.tvdb,
         "title": movie.title,
         "year": movie.year,
-        "movie": dumps(to_json(movie)),
+        "movie": pack(to_json(movie)),
         "provenance": dumps(dict(movie.provenance)),
     }
 
@@ -194,7 +201,7 @@ def part_row(movie_id: int, part: ProviderPart) -> dict[str, Any]:
         "status": part.status,
         "fetched_at": to_text(part.fetched_at),
         "error": redact(part.error) if part.error is not None else None,
-        "result": dumps(to_json(part.result)) if part.result is not None else None,
+        "result": pack(to_json(part.result)) if part.result is not None else None,
     }
 
 
@@ -230,7 +237,7 @@ def to_part(row: Mapping[str, Any]) -> ProviderPart:
     try:
         result = None
         if row["result"] is not None:
-            result = from_json(ProviderResult, json.loads(row["result"]))
+            result = from_json(ProviderResult, json.loads(unpack(row["result"])))
         return ProviderPart(
             provider=row["provider"],
             status=row["status"],
@@ -266,7 +273,7 @@ def to_cached(
         parts = {part["provider"]: to_part(part) for part in part_rows}
         raw_input = row.get("input")
         try:
-            movie = from_json(Movie, json.loads(row["movie"]))
+            movie = from_json(Movie, json.loads(unpack(row["movie"])))
         except Exception as exc:
             raise ValueError(f"its merged record: {why(exc)}") from exc
         return CachedMovie(
@@ -321,7 +328,7 @@ def to_light(row: Mapping[str, Any]) -> CachedMovie:
     `metarr.cache.decode` (`UnreadableMovieError` if it cannot be read)."""
     try:
         try:
-            movie = decode.movie(_loads(row["movie"]))
+            movie = decode.movie(_loads(unpack(row["movie"])))
         except Exception as exc:
             raise ValueError(f"its merged record: {why(exc)}") from exc
         raw_input = row.get("input")

@@ -41,6 +41,7 @@ from metarr.models import OUTCOME_STATUSES, Outcome
 from metarr.orchestrator import Orchestrator
 from metarr.pipes import discard_stdout
 from metarr.query import Query
+from metarr.runner import DEFAULT_CONCURRENCY
 
 log = logging.getLogger("metarr.cli.batch")
 
@@ -476,7 +477,7 @@ def summary_lines(
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 256),
-    default=8,
+    default=DEFAULT_CONCURRENCY,
     show_default=True,
     help="Rows identified at the same time.",
 )
