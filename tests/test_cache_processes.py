@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from metarr.cache import Cache, ProviderPart
+from metarr.cache.packed import unpack
 from metarr.ids import Ids
 from metarr.models import CastMember, Image, Movie, ProviderResult
 
@@ -81,7 +82,7 @@ def check_consistent(path: Path) -> int:
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         movies = conn.execute("SELECT id, movie FROM provider_cache_movies").fetchall()
         for movie_id, text in movies:
-            data = json.loads(text)
+            data = json.loads(unpack(text))
             parts = conn.execute(
                 "SELECT provider FROM provider_parts WHERE movie_id = ? ORDER BY provider",
                 [movie_id],

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import attrs
 import httpx
+from metarr.cache.packed import unpack
 from metarr.config import load_settings
 from metarr.convert import from_json
 from metarr.engine import Identification
@@ -266,6 +267,12 @@ def _rows(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     return list(conn.execute("SELECT * FROM provider_cache_movies ORDER BY id"))
 
 
+def stored_json(conn: sqlite3.Connection, query: str) -> str:
+    """Every stored JSON document the query selects (first column), as text, concatenated:
+    the cache keeps them compressed, where a byte search of the file cannot see them."""
+    return "".join(unpack(row[0]) for row in conn.execute(query) if row[0] is not None)
+
+
 def _children(conn: sqlite3.Connection, table: str, movie_id: int, cols: str) -> list[tuple]:
     query = f"SELECT {cols} FROM {table} WHERE movie_id = ? ORDER BY position"
     return [tuple(r) for r in conn.execute(query, [movie_id])]
@@ -274,7 +281,7 @@ def _children(conn: sqlite3.Connection, table: str, movie_id: int, cols: str) ->
 def _check_movie(
     conn: sqlite3.Connection, row: sqlite3.Row, providers: Sequence[str]
 ) -> StoredMovie:
-    movie = from_json(Movie, json.loads(row["movie"]))
+    movie = from_json(Movie, json.loads(unpack(row["movie"])))
     where = f"movie row {row['id']} ({movie.title})"
     assert movie.ids, where
     assert (row["tmdb_id"], row["imdb_id"], row["tvdb_id"]) == (
@@ -306,7 +313,7 @@ def _check_movie(
     for name, part in parts.items():
         if part["status"] == "ok":
             assert part["result"] is not None, f"{where}: ok part of {name} without a result"
-            results[name] = from_json(ProviderResult, json.loads(part["result"]))
+            results[name] = from_json(ProviderResult, json.loads(unpack(part["result"])))
         else:
             assert part["status"] in ("not_found", "error", "rate_limited", "missing"), where
     answered = set(results)

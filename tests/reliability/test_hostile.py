@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from metarr import Ids, sanitize
+from metarr.cache.packed import unpack
 from metarr.query import Query
 from metarr_sim import SimServer
 from metarr_sim.world import World
@@ -231,10 +232,10 @@ def test_hostile_values_are_never_stored_as_truth(
     conn.row_factory = sqlite3.Row
     try:
         row = conn.execute("SELECT movie FROM provider_cache_movies").fetchone()
-        assert_sane(json.loads(row["movie"]), "movie")
+        assert_sane(json.loads(unpack(row["movie"])), "movie")
         for part in conn.execute("SELECT provider, result FROM provider_parts"):
             if part["result"] is not None:
-                assert_sane(json.loads(part["result"]), f"{part['provider']} part")
+                assert_sane(json.loads(unpack(part["result"])), f"{part['provider']} part")
         for image in conn.execute("SELECT url, width, height, votes FROM movie_images"):
             assert image["url"].startswith("https://") and " " not in image["url"]
             assert all(image[k] is None or image[k] >= 0 for k in ("width", "height", "votes"))
