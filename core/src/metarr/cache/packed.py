@@ -1,6 +1,6 @@
 """Stored JSON documents, compressed: the merged movie and each provider part's result (its
 raw payload included) are zlib over their UTF-8 JSON text, a BLOB in SQLite (since schema
-``m008_compressed_json``); about a quarter of the text's size."""
+``m008_compact_movies``); about a quarter of the text's size."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def pack_text(text: str) -> bytes:
 
 def unpack(value: bytes | str) -> str:
     """The JSON text of a stored document: a packed BLOB, or text as caches before
-    ``m008_compressed_json`` stored it (`ValueError` if the BLOB is not one of ours)."""
+    ``m008_compact_movies`` stored it (`ValueError` if the BLOB is not one of ours)."""
     if isinstance(value, str):
         return value
     try:
