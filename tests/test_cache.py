@@ -723,9 +723,9 @@ def test_database_failures_are_storage_errors_naming_the_file(tmp_path: Path) ->
     with Cache(full) as cache:
         pages = cache.db.execute("PRAGMA page_count").fetchone()[0]
         cache.db.execute(f"PRAGMA max_page_count = {pages + 1}")  # the disk is full
-        # stored compressed: a record of random URLs needs more than the free pages hold
+        # stored compressed: random URLs (~200 kB packed) need more than the free pages hold
         images = tuple(
-            Image(provider="tmdb", kind="poster", url=f"https://img.test/{os.urandom(16).hex()}")
+            Image(provider="tmdb", kind="poster", url=f"https://img.test/{os.urandom(64).hex()}")
             for _ in range(3000)
         )
         with pytest.raises(StorageError, match=f"cache {full}: .*full"):
@@ -757,6 +757,7 @@ def test_new_database_has_every_migration(tmp_path: Path) -> None:
         assert cache.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert cache.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert cache.db.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+        assert cache.db.execute("PRAGMA page_size").fetchone()[0] == 8192
     with Cache(tmp_path / "new" / "cache.db") as again:  # reopening changes nothing
         assert again.schema_version == LATEST_VERSION
 
