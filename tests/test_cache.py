@@ -854,6 +854,8 @@ def test_upgrade_compresses_stored_json_and_reads_the_same(
             "SELECT typeof(result) FROM provider_parts WHERE result IS NOT NULL"
         ).fetchall()
         assert {kind for (kind,) in kinds} == {"blob"}
+        derived = {"movie_images", "movie_ratings", "movie_cast", "movie_crew"}
+        assert derived & set(cache.db.table_names()) == set()  # a copy of the merged movie
         after_movies = cache.db.execute("SELECT id, movie FROM provider_cache_movies").fetchall()
         assert [(i, unpack(m)) for i, m in after_movies] == before["movies"]
         after_parts = cache.db.execute(
