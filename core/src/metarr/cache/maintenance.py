@@ -10,9 +10,9 @@ from typing import Any, TextIO
 from sqlite_utils import Database
 
 from metarr.cache import provider_state
+from metarr.cache.packed import unpack
 from metarr.cache.records import SETTLED_STATUSES, ttl_for
 from metarr.cache.schema import MOVIES
-from metarr.cache.packed import unpack
 from metarr.cache.store import CHILD_TABLES, OnUnreadable, iter_rows, unreadable, why
 from metarr.cache.times import to_text
 from metarr.convert import dumps, from_json
