@@ -238,10 +238,10 @@ def m008_compact_movies(db: Database) -> None:
         db,
         "UPDATE provider_parts SET result = metarr_pack(result) WHERE typeof(result) = 'text'",
         f"UPDATE {MOVIES} SET movie = metarr_pack(movie) WHERE typeof(movie) = 'text'",
-        "DROP TABLE movie_images",
-        "DROP TABLE movie_ratings",
-        "DROP TABLE movie_cast",
-        "DROP TABLE movie_crew",
+        "DROP TABLE IF EXISTS movie_images",
+        "DROP TABLE IF EXISTS movie_ratings",
+        "DROP TABLE IF EXISTS movie_cast",
+        "DROP TABLE IF EXISTS movie_crew",
     )
 
 
