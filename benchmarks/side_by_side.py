@@ -60,17 +60,19 @@ SCRIPT = HERE / "plain_script.py"
 ROWS = ("cpu", "throughput", "startup", "cold", "cache")
 IMDB_ROUNDS = 2  # tmdb find → details ‖ tvdb remote id → extended record
 
-# main at f48cdbe, measured by this script (the middle of two runs; see benchmarks/README.md).
+# main at 8153b5d, measured by this script (the middle of two runs; see benchmarks/README.md);
+# get_ms by get_bench.py (main's script timed only the full read, now full_get_ms).
 TODAY: dict[str, float] = {
-    "cpu_ms": 28.6,
-    "throughput": 29.2,
+    "cpu_ms": 18.1,
+    "throughput": 28.0,
     "requests": 5.97,
-    "startup_version": 24.0,
-    "startup_lookup": 31.5,
-    "startup_show": 30.8,
-    "cold": 1.15,
-    "cache_kb": 40.1,
-    "get_ms": 1.88,
+    "startup_version": 33.2,
+    "startup_lookup": 25.6,
+    "startup_show": 41.2,
+    "cold": 1.44,
+    "cache_kb": 40.2,
+    "get_ms": 0.19,
+    "full_get_ms": 2.55,
 }
 
 
