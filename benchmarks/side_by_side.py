@@ -352,7 +352,8 @@ def table(report: Report, results: Mapping[str, Any]) -> None:
     """The issue's table: figure, target, today (main), result, verdict."""
     lines: list[tuple[str, str, str, str, str]] = []
 
-    def add(figure: str, target: str, key: str, value: float, fmt: str, ok: bool) -> None:
+    def add(figure: str, target: str, key: str, value: float, fmt: str, ok: bool | None) -> None:
+        """A row of the table; ``ok`` None: shown for information, not a target."""
         today = TODAY.get(key)
         lines.append(
             (
@@ -360,10 +361,11 @@ def table(report: Report, results: Mapping[str, Any]) -> None:
                 target,
                 "–" if today is None else fmt.format(today),
                 fmt.format(value),
-                "PASS" if ok else "MISS",
+                "" if ok is None else "PASS" if ok else "MISS",
             )
         )
-        report.target(figure, fmt.format(value), target, ok)
+        if ok is not None:
+            report.target(figure, fmt.format(value), target, ok)
 
     if "cpu" in results:
         r = results["cpu"]
@@ -446,7 +448,7 @@ def table(report: Report, results: Mapping[str, Any]) -> None:
             "full_get_ms",
             r["full_get_ms"],
             "{:.3f} ms",
-            True,
+            None,
         )
     report.table(("figure", "target", "today (main)", "result", ""), lines)
 
