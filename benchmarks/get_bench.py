@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from metarr import CacheReader, Ids, Orchestrator, SyncOrchestrator, load_settings
+from metarr.cache.packed import pack_text, unpack
 from metarr.plugins import discover
 from metarr_sim import PROVIDERS, SimServer, World
 
@@ -47,6 +48,9 @@ def build(db: Path, movies: int, *, parts: bool = True) -> None:
 
         asyncio.run(commit())
     conn = sqlite3.connect(db)
+    # The stored movie is compressed JSON (`metarr.cache.packed`): SQL's json_set on its text.
+    conn.create_function("unpack", 1, unpack, deterministic=True)
+    conn.create_function("pack", 1, pack_text, deterministic=True)
     with conn:
         conn.execute(
             """
@@ -55,8 +59,8 @@ def build(db: Path, movies: int, *, parts: bool = True) -> None:
                 (tmdb_id, imdb_id, tvdb_id, title, year, movie, provenance,
                  identified_at, refreshed_at, input_key, input)
             SELECT ? + i, printf('tt%08d', ? + i), ? + i, m.title, m.year,
-                   json_set(m.movie, '$.ids.tmdb', ? + i, '$.ids.imdb', printf('tt%08d', ? + i),
-                            '$.ids.tvdb', ? + i),
+                   pack(json_set(unpack(m.movie), '$.ids.tmdb', ? + i,
+                                 '$.ids.imdb', printf('tt%08d', ? + i), '$.ids.tvdb', ? + i)),
                    m.provenance, m.identified_at, m.refreshed_at, 'copy ' || i, m.input
             FROM n, provider_cache_movies AS m WHERE m.tmdb_id = 603
             """,

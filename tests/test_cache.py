@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import metarr.cache.packed
+import metarr.cache.schema
 import metarr.cache.store
 import pytest
 from metarr import redaction
@@ -23,6 +26,7 @@ from metarr.cache import (
     UnreadableMovieError,
 )
 from metarr.cache.database import open_database
+from metarr.cache.packed import unpack
 from metarr.cache.schema import MIGRATIONS, MIGRATIONS_TABLE, migrate
 from metarr.convert import from_json, to_json
 from metarr.errors import InvalidIdError, StorageError
@@ -41,7 +45,7 @@ from metarr.models import (
 
 T0 = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 MATRIX = Ids(tmdb=603, imdb="tt0133093", tvdb=169)
-CHILD_TABLES = ("movie_images", "movie_ratings", "movie_cast", "movie_crew", "provider_parts")
+CHILD_TABLES = ("provider_parts",)
 
 
 class Clock:
@@ -177,23 +181,16 @@ def test_round_trip_keeps_movie_parts_and_raw(cache: Cache) -> None:
     assert found.parts["omdb"].status == "rate_limited"
     assert found.parts["omdb"].error == "omdb down"
     assert found.missing_providers() == ["omdb"]
-    assert counts(cache) == {
-        "provider_cache_movies": 1,
-        "movie_images": 2,
-        "movie_ratings": 1,
-        "movie_cast": 1,
-        "movie_crew": 1,
-        "provider_parts": 2,
-    }
+    assert counts(cache) == {"provider_cache_movies": 1, "provider_parts": 2}
     assert [m.id for m in cache.iter_movies()] == [found.id]
 
 
 def test_rows_are_plain_json_never_reprs(cache: Cache) -> None:
     cache.commit(movie(), parts(ok("tmdb")))
     row = next(cache.db.query("SELECT movie, provenance FROM provider_cache_movies"))
-    assert json.loads(row["movie"]) == to_json(movie())
+    assert json.loads(unpack(row["movie"])) == to_json(movie())
     assert json.loads(row["provenance"]) == {"title": "tmdb", "year": "tmdb"}
-    stored = next(cache.db.query("SELECT result FROM provider_parts"))["result"]
+    stored = unpack(next(cache.db.query("SELECT result FROM provider_parts"))["result"])
     assert from_json(ProviderResult, json.loads(stored)) == result("tmdb", MATRIX)
     assert "ProviderResult(" not in stored
 
@@ -236,7 +233,6 @@ def test_refresh_replaces_rows_atomically(cache: Cache, clock: Clock) -> None:
     assert second.id == first.id
     assert second.identified_at == T0
     assert second.refreshed_at == clock()
-    assert counts(cache)["movie_images"] == 1
     assert counts(cache)["provider_cache_movies"] == 1
     found = cache.get("imdb", "tt0133093")
     assert found is not None
@@ -283,7 +279,7 @@ def test_rows_sharing_ids_are_merged_into_the_lowest(cache: Cache, clock: Clock)
     assert sorted(merged.parts) == ["fanart", "omdb", "tmdb", "tvdb"]
     assert counts(cache)["provider_cache_movies"] == 1
     assert counts(cache)["provider_parts"] == 4
-    assert counts(cache)["movie_images"] == 2
+    assert len(merged.movie.images) == 2
     assert cache.find_all(MATRIX) == [cache.get("tvdb", 169)]
     assert cache.db.execute("PRAGMA foreign_key_check").fetchall() == []
 
@@ -578,7 +574,8 @@ def test_stats_incomplete_prune_and_export(cache: Cache, clock: Clock) -> None:
     conn = cache.db.conn
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute(
-        "INSERT INTO movie_cast (movie_id, position, name, provider) VALUES (99, 0, 'x', 't')"
+        "INSERT INTO provider_parts (movie_id, provider, status, fetched_at) "
+        "VALUES (99, 'x', 'ok', '2024-01-01T00:00:00.000000+00:00')"
     )
     conn.execute("PRAGMA foreign_keys = ON")
     assert cache.prune() == {
@@ -726,8 +723,13 @@ def test_database_failures_are_storage_errors_naming_the_file(tmp_path: Path) ->
     with Cache(full) as cache:
         pages = cache.db.execute("PRAGMA page_count").fetchone()[0]
         cache.db.execute(f"PRAGMA max_page_count = {pages + 1}")  # the disk is full
+        # stored compressed: random URLs (~200 kB packed) need more than the free pages hold
+        images = tuple(
+            Image(provider="tmdb", kind="poster", url=f"https://img.test/{os.urandom(64).hex()}")
+            for _ in range(3000)
+        )
         with pytest.raises(StorageError, match=f"cache {full}: .*full"):
-            cache.commit(movie(images=500), parts(ok("tmdb")))
+            cache.commit(attrs.evolve(movie(), images=images), parts(ok("tmdb")))
         assert cache.stats().movies == 0
 
 
@@ -755,6 +757,7 @@ def test_new_database_has_every_migration(tmp_path: Path) -> None:
         assert cache.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert cache.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert cache.db.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+        assert cache.db.execute("PRAGMA page_size").fetchone()[0] == 8192
     with Cache(tmp_path / "new" / "cache.db") as again:  # reopening changes nothing
         assert again.schema_version == LATEST_VERSION
 
@@ -808,6 +811,101 @@ def test_upgrade_from_the_first_schema_version(tmp_path: Path) -> None:
         assert cache.pending_retry("k") is not None
         cache.confirm_identity("k", MATRIX, by="person")  # tables from later migrations work
         assert cache.commit(movie(), {}, key="k").id == 7
+
+
+def _cache_as_schema_7_wrote_it(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache at schema version 7 with two movies, written by the store as it was then
+    (every JSON document as plain text: `store.pack` was `store.dumps`)."""
+    db = open_database(path)
+    assert migrate(db, upto=7) == 7
+    db.close()
+    with monkeypatch.context() as patch:
+        patch.setattr(metarr.cache.store, "pack", metarr.cache.store.dumps)
+        patch.setattr(metarr.cache.schema, "LATEST_VERSION", 7)
+        patch.setattr(metarr.cache.schema, "MIGRATIONS", MIGRATIONS[:7])
+        with Cache(path, clock=Clock()) as old:
+            old.commit(movie(), parts(ok("tmdb"), ok("omdb"), failed("fanart")), key="k")
+            other = Ids(tmdb=949, imdb="tt0113277")
+            old.commit(movie(other, "Heat"), parts(ok("tmdb", other, title="Heat")))
+    conn = sqlite3.connect(path)
+    kinds = conn.execute(
+        "SELECT typeof(movie) FROM provider_cache_movies UNION ALL "
+        "SELECT typeof(result) FROM provider_parts WHERE result IS NOT NULL"
+    ).fetchall()
+    conn.close()
+    assert {kind for (kind,) in kinds} == {"text"}
+
+
+def test_upgrade_compresses_stored_json_and_reads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "v7.db"
+    _cache_as_schema_7_wrote_it(path, monkeypatch)
+    conn = sqlite3.connect(path)
+    before = {
+        "movies": conn.execute("SELECT id, movie FROM provider_cache_movies").fetchall(),
+        "parts": conn.execute("SELECT movie_id, provider, result FROM provider_parts").fetchall(),
+    }
+    conn.close()
+    with Cache(path, clock=Clock()) as cache:
+        assert cache.schema_version == LATEST_VERSION
+        kinds = cache.db.execute(
+            "SELECT typeof(movie) FROM provider_cache_movies UNION ALL "
+            "SELECT typeof(result) FROM provider_parts WHERE result IS NOT NULL"
+        ).fetchall()
+        assert {kind for (kind,) in kinds} == {"blob"}
+        derived = {"movie_images", "movie_ratings", "movie_cast", "movie_crew"}
+        assert derived & set(cache.db.table_names()) == set()  # a copy of the merged movie
+        after_movies = cache.db.execute("SELECT id, movie FROM provider_cache_movies").fetchall()
+        assert [(i, unpack(m)) for i, m in after_movies] == before["movies"]
+        after_parts = cache.db.execute(
+            "SELECT movie_id, provider, result FROM provider_parts"
+        ).fetchall()
+        assert [(i, p, r and unpack(r)) for i, p, r in after_parts] == before["parts"]
+        found = cache.get("tmdb", 603)
+        assert found is not None
+        assert (found.movie, found.key) == (movie(), "k")
+        assert found.parts == parts(ok("tmdb"), ok("omdb"), failed("fanart"))
+        assert found.parts["tmdb"].result is not None
+        assert found.parts["tmdb"].result.raw == result("tmdb", MATRIX).raw
+        light = cache.find(MATRIX, parts=False)
+        assert light is not None and light.movie == movie()
+        out = io.StringIO()
+        assert cache.export_movies(out) == 2
+        assert [json.loads(line) for line in out.getvalue().splitlines()] == [
+            to_json(movie()),
+            to_json(movie(Ids(tmdb=949, imdb="tt0113277"), "Heat")),
+        ]
+
+
+def test_an_upgrade_that_fails_midway_leaves_the_old_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "v7.db"
+    _cache_as_schema_7_wrote_it(path, monkeypatch)
+    packed_so_far = []
+    real = metarr.cache.packed.pack_text
+
+    def pack_then_die(text: str) -> bytes:
+        if len(packed_so_far) == 2:  # a kill or a full disk in the middle of the conversion
+            raise OSError("disk full")
+        packed_so_far.append(text)
+        return real(text)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(metarr.cache.packed, "pack_text", pack_then_die)
+        with pytest.raises((StorageError, sqlite3.Error)):
+            Cache(path, clock=Clock())
+    assert len(packed_so_far) == 2
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
+    kinds = conn.execute("SELECT typeof(result) FROM provider_parts WHERE result IS NOT NULL")
+    assert {kind for (kind,) in kinds} == {"text"}
+    conn.close()
+    with Cache(path, clock=Clock()) as cache:  # the next open upgrades it
+        assert cache.schema_version == LATEST_VERSION
+        found = cache.get("tmdb", 603)
+        assert found is not None and found.movie == movie()
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -650,3 +650,32 @@ def test_demo_twice(cli: Cli) -> None:
     assert second.exit_code == 0
     assert "requests the simulated providers received: none" in second.stdout
     assert "zero requests" in second.stdout
+
+
+def test_json_text_converts_models_wherever_they_are_in_plain_data() -> None:
+    from datetime import date
+
+    from metarr.cli.output import json_text
+    from metarr.convert import to_json
+    from metarr.models import Image, Movie
+
+    movie = Movie(
+        ids=Ids(tmdb=603),
+        title="The Matrix",
+        release_date=date(1999, 3, 31),
+        images=(Image(provider="tmdb", kind="poster", url="https://img.test/a.jpg"),),
+    )
+    data = {
+        "line": 3,
+        "rows": [movie, {"nested": movie}],
+        "ids": Ids(imdb="tt0133093"),
+        "n": "\u2028",
+    }
+    text = json_text(data)
+    assert json.loads(text) == {
+        "line": 3,
+        "rows": [to_json(movie), {"nested": to_json(movie)}],
+        "ids": to_json(Ids(imdb="tt0133093")),
+        "n": "\u2028",
+    }
+    assert "\u2028" not in text and "\\u2028" in text  # still escaped for a line reader

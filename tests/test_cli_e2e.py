@@ -197,3 +197,38 @@ def test_an_unusable_key_is_one_clear_error(
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ")
     assert "METARR_OMDB_API_KEY" in done.stderr and words in done.stderr
+
+
+def _with_stdout_closed(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run metarr with a stdout whose reader has already gone (``metarr … | head -0``)."""
+    read, write = os.pipe()
+    os.close(read)  # every write to stdout now fails with EPIPE
+    try:
+        return subprocess.run(
+            [str(EXECUTABLE), *args],
+            env=env,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+
+
+def test_a_closed_stdout_ends_any_command_quietly_with_141(
+    base_env: dict[str, str], sim: SimServer, tmp_path: Path
+) -> None:
+    env = {**base_env, **sim.settings_env(), "METARR_DB": str(tmp_path / "pipe.sqlite")}
+    assert metarr(env, "lookup", "--tmdb", "603").returncode == 0
+    for args in (
+        ("cache", "show", "tmdb:603"),
+        ("lookup", "--tmdb", "603", "--json"),
+        ("search", "The Matrix"),
+        ("plugins",),
+        ("--help",),
+        ("cache", "--help"),
+    ):
+        done = _with_stdout_closed(env, *args)
+        assert (done.returncode, done.stderr) == (141, ""), args

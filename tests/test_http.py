@@ -341,6 +341,41 @@ def test_no_secret_in_any_log_line_or_error(
     assert KEY not in caplog.text
 
 
+def _json_escaped(text: str) -> str:
+    return "".join(f"\\u{ord(ch):04x}" for ch in text)
+
+
+@pytest.mark.usefixtures("registered_key")
+@pytest.mark.parametrize(
+    "echo",
+    [KEY, KEY.replace("-", "%2D"), _json_escaped(KEY), KEY[:5] + _json_escaped(KEY[5:])],
+    ids=["plain", "percent-encoded", "json-escaped", "mixed"],
+)
+def test_an_echoed_key_is_masked_in_every_string_of_the_parsed_body(
+    httpx_mock: HTTPXMock, echo: str
+) -> None:
+    body = (
+        '{"request": "/movie/603?api_key=ECHO", "deep": [[{"note": "key ECHO"}]], "ECHO": 1, '
+        '"year": 1999, "title": "The Matrix"}'
+    ).replace("ECHO", echo)
+    httpx_mock.add_response(content=body.encode())
+    assert run(get_movie) == {
+        "request": "/movie/603?api_key=***",
+        "deep": [[{"note": "key ***"}]],
+        "***": 1,
+        "year": 1999,
+        "title": "The Matrix",
+    }
+
+
+@pytest.mark.usefixtures("registered_key")
+def test_a_body_without_the_key_is_returned_as_parsed(httpx_mock: HTTPXMock) -> None:
+    # the key's pieces in two neighbouring strings are no echo of it
+    body = {"a": KEY[:10], "b": KEY[10:], "c": ["%2D", "\\u0041"], "n": 12}
+    httpx_mock.add_response(json=body)
+    assert run(get_movie) == body
+
+
 def test_own_debug_line_is_masked_even_unregistered(
     httpx_mock: HTTPXMock, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -176,13 +176,15 @@ def test_a_corrupt_database_stops_the_batch_naming_the_file(
         conn = sqlite3.connect(db)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        last_root = conn.execute("SELECT max(rootpage) FROM sqlite_master").fetchone()[0]
+        roots = {r[0] for r in conn.execute("SELECT rootpage FROM sqlite_master")}
         conn.close()
         data = bytearray(db.read_bytes())
         if damage == "header":  # not a database any more: the open fails
             data[:100] = b"\xff" * 100
         else:  # the schema and the tables' first pages are whole: the first row read fails
-            data[last_root * page_size :] = b"\xa5" * (len(data) - last_root * page_size)
+            for page in range(2, len(data) // page_size + 1):  # rows may sit in reused pages
+                if page not in roots:
+                    data[(page - 1) * page_size : page * page_size] = b"\xa5" * page_size
         db.write_bytes(bytes(data))
         sent_before = _sent(sim)
         done = run_cli(["batch", str(more), "--concurrency", "2"], env)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from metarr.cache import Cache, ProviderPart
+from metarr.cache.packed import pack_text, unpack
 from metarr.cli import exits
 from metarr.errors import StorageError
 from metarr.ids import Ids
@@ -37,6 +38,13 @@ def parts_of(db: Path) -> list[tuple[Any, ...]]:
         ).fetchall()
     finally:
         conn.close()
+
+
+def _corrupt(stored: bytes, old: str, new: str) -> bytes:
+    """A stored (compressed) JSON document with ``old`` replaced: no longer valid JSON."""
+    text = unpack(stored)
+    assert old in text
+    return pack_text(text.replace(old, new))
 
 
 def one_line(stderr: bytes) -> str:
@@ -152,14 +160,14 @@ def test_an_unreadable_movie_is_named_and_repaired(world: World, tmp_path: Path)
             (matrix,) = conn.execute(
                 "SELECT id FROM provider_cache_movies WHERE tmdb_id = 603"
             ).fetchone()
+            conn.create_function("corrupt", 3, _corrupt)
             conn.execute(
-                "UPDATE provider_parts SET result = "
-                "replace(result, '\"year\":1999', '\"year\":***') "
-                "WHERE movie_id = ? AND provider = 'omdb'",
+                "UPDATE provider_parts SET result = corrupt(result, '\"year\":1999', "
+                "'\"year\":***') WHERE movie_id = ? AND provider = 'omdb'",
                 [matrix],
             )
             conn.execute(
-                "UPDATE provider_cache_movies SET movie = replace(movie, ':1999', ':***') "
+                "UPDATE provider_cache_movies SET movie = corrupt(movie, ':1999', ':***') "
                 "WHERE id = ?",
                 [matrix],
             )

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from metarr import Ids, sanitize
+from metarr.cache.packed import unpack
 from metarr.query import Query
 from metarr_sim import SimServer
 from metarr_sim.world import World
@@ -231,20 +232,19 @@ def test_hostile_values_are_never_stored_as_truth(
     conn.row_factory = sqlite3.Row
     try:
         row = conn.execute("SELECT movie FROM provider_cache_movies").fetchone()
-        assert_sane(json.loads(row["movie"]), "movie")
+        merged = json.loads(unpack(row["movie"]))
+        assert_sane(merged, "movie")
         for part in conn.execute("SELECT provider, result FROM provider_parts"):
             if part["result"] is not None:
-                assert_sane(json.loads(part["result"]), f"{part['provider']} part")
-        for image in conn.execute("SELECT url, width, height, votes FROM movie_images"):
+                assert_sane(json.loads(unpack(part["result"])), f"{part['provider']} part")
+        for image in merged["images"]:
             assert image["url"].startswith("https://") and " " not in image["url"]
-            assert all(image[k] is None or image[k] >= 0 for k in ("width", "height", "votes"))
-        for rating in conn.execute("SELECT value, max, votes FROM movie_ratings"):
+            assert all(image.get(k) is None or image[k] >= 0 for k in ("width", "height", "votes"))
+        for rating in merged["ratings"]:
             assert 0 <= rating["value"] <= rating["max"]
-            assert rating["votes"] is None or rating["votes"] >= 0
-        texts = conn.execute(
-            "SELECT max(length(name)), max(length(coalesce(character, ''))) FROM movie_cast"
-        ).fetchone()
-        assert texts[0] is None or texts[0] <= 1000
+            assert rating.get("votes") is None or rating["votes"] >= 0
+        for member in merged["cast"]:
+            assert len(member["name"]) <= 1000 and len(member.get("character") or "") <= 1000
     finally:
         conn.close()
 

@@ -24,6 +24,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from metarr import Ids
+from metarr.cache.packed import unpack
 from metarr.cli import main
 from metarr.config import load_settings
 from metarr.orchestrator import Orchestrator
@@ -37,6 +38,7 @@ from reliability.helpers import (
     cli_env,
     real_plugins,
     run_cli,
+    stored_json,
     write_jsonl,
 )
 from reliability.proxy import HostileProxy
@@ -181,8 +183,9 @@ def test_no_secret_leaks_anywhere(world: World, tmp_path: Path) -> None:
             _, export, _ = _run(["cache", "export"], key_env, real_process=False)
             leaks += _hits("cache export", export)
             if keeper is not None:
-                raw = keeper.execute("SELECT group_concat(result, '') FROM provider_parts")
-                leaks += _hits("raw payloads", raw.fetchone()[0] or "")
+                raw = stored_json(keeper, "SELECT result FROM provider_parts")
+                assert raw  # the payloads are there, decompressed, to be searched
+                leaks += _hits("raw payloads", raw)
                 keeper.close()
             for path in tmp_path.glob("*.sqlite*"):
                 leaks += _hits(path.name, path.read_bytes())
@@ -372,7 +375,7 @@ def test_keys_echoed_in_every_encoding_appear_nowhere(world: World, tmp_path: Pa
         assert keeper is not None
         wal = Path(f"{db}-wal")
         assert wal.exists() and wal.stat().st_size > 0
-        raw = keeper.execute("SELECT group_concat(result, '') FROM provider_parts").fetchone()[0]
+        raw = stored_json(keeper, "SELECT result FROM provider_parts")
         assert "apikey=***" in raw
         leaks += _leaks("raw payloads", raw)
         keeper.close()
@@ -471,8 +474,15 @@ def _strings(data: Any) -> list[str]:
 def _stored_documents(db: Path) -> list[Any]:
     conn = sqlite3.connect(db)
     try:
-        docs = [json.loads(r[0]) for r in conn.execute("SELECT result FROM provider_parts")]
-        docs += [json.loads(r[0]) for r in conn.execute("SELECT movie FROM provider_cache_movies")]
+        docs = [
+            json.loads(unpack(r[0]))
+            for r in conn.execute("SELECT result FROM provider_parts")
+            if r[0] is not None
+        ]
+        docs += [
+            json.loads(unpack(r[0]))
+            for r in conn.execute("SELECT movie FROM provider_cache_movies")
+        ]
         return [d for d in docs if d is not None]
     finally:
         conn.close()

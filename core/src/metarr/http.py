@@ -50,7 +50,7 @@ from metarr.errors import (
     UnavailableError,
 )
 from metarr.models import Responses
-from metarr.redaction import install_log_redaction, redact, register, scrub
+from metarr.redaction import install_log_redaction, mask_secrets, redact, register, scrub
 
 log = logging.getLogger("metarr.http")
 P = ParamSpec("P")
@@ -475,9 +475,7 @@ class ProviderHttp:
 
     def _interpret(self, response: httpx.Response, body: bytes, classify: Classifier | None) -> Any:
         status = response.status_code
-        parsed, parse_error = _parse(body)
-        if parsed is not None:
-            parsed = scrub(parsed)  # an echoed key goes no further
+        parsed, parse_error = _parse(body)  # an echoed key goes no further (scrubbed)
         if classify is not None:
             claimed = classify(status, parsed)
             if claimed is not None:
@@ -557,7 +555,8 @@ def error_for_status(
 
 
 def _parse(body: bytes) -> tuple[Any, str | None]:
-    """The parsed JSON body (None when empty or unusable) and why it is unusable."""
+    """The parsed JSON body, scrubbed of every registered secret (None when empty or
+    unusable), and why it is unusable."""
     if not body:
         return None, None
     try:
@@ -566,25 +565,39 @@ def _parse(body: bytes) -> tuple[Any, str | None]:
         return None, f"body is nested more than {MAX_JSON_DEPTH} levels deep"
     except (ValueError, UnicodeDecodeError) as exc:
         return None, f"body is not JSON ({type(exc).__name__})"
-    if _too_deep(parsed):
+    texts = _strings(parsed)
+    if texts is None:
         return None, f"body is nested more than {MAX_JSON_DEPTH} levels deep"
+    # One scan of every string at once; the walk that masks them runs only if it finds a
+    # secret (a match across two strings only makes it run for nothing).
+    joined = "\x00".join(texts)
+    if mask_secrets(joined) != joined:
+        parsed = scrub(parsed)
     return parsed, None
 
 
-def _too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether JSON data nests lists and objects more than ``limit`` levels (no recursion)."""
+def _strings(value: Any, limit: int = MAX_JSON_DEPTH) -> list[str] | None:
+    """Every string in parsed JSON, keys included, or None when it nests lists and objects
+    more than ``limit`` levels (one walk for both, no recursion)."""
+    if isinstance(value, str):
+        return [value]
     if not isinstance(value, dict | list):
-        return False
+        return []
+    found: list[str] = []
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
-        for child in children:
-            if isinstance(child, dict | list):
+        if isinstance(item, dict):
+            found.extend(item)
+            item = item.values()
+        for child in item:
+            if isinstance(child, str):
+                found.append(child)
+            elif isinstance(child, dict | list):
                 if depth >= limit:
-                    return True
+                    return None
                 stack.append((child, depth + 1))
-    return False
+    return found
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -59,7 +59,7 @@ from metarr.models import Candidate, Outcome, ProviderStatus, SearchResult
 from metarr.plugins import Registry, build_registry
 from metarr.query import Query
 from metarr.redaction import install_log_redaction
-from metarr.runner import Batch
+from metarr.runner import DEFAULT_CONCURRENCY, Batch
 
 RETRY_DEFAULT = timedelta(minutes=1)
 SEARCH_DETAILS = 5  # candidates of a person's search whose details are fetched
@@ -337,7 +337,7 @@ class Orchestrator:
         self,
         queries: Iterable[Query] | AsyncIterator[Query],
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         retry_queued: bool = False,
     ) -> Batch:
         """Identify a stream of inputs, automated, at most ``concurrency`` at a time: an async
@@ -346,7 +346,7 @@ class Orchestrator:
         cached movies cost nothing, queued ones answer from the queue, due retries run."""
         return Batch(self._batch_run, queries, concurrency=concurrency, retry_queued=retry_queued)
 
-    def retry_due(self, *, concurrency: int = 8) -> Batch:
+    def retry_due(self, *, concurrency: int = DEFAULT_CONCURRENCY) -> Batch:
         """Identify again every input whose scheduled retry is due (a provider asked us to
         wait): a `metarr.Batch` like `identify_many`'s, draining the retry queue."""
         return Batch(self._batch_run, self._due(), concurrency=concurrency)

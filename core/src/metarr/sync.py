@@ -33,7 +33,7 @@ from metarr.ids import Ids
 from metarr.models import Candidate, Outcome, SearchResult
 from metarr.orchestrator import SEARCH_DETAILS, Orchestrator
 from metarr.query import Query
-from metarr.runner import Batch, BatchProgress, BatchResult, StopReason
+from metarr.runner import DEFAULT_CONCURRENCY, Batch, BatchProgress, BatchResult, StopReason
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -188,7 +188,7 @@ class SyncOrchestrator:
         self,
         queries: Iterable[Query] | AsyncIterator[Query],
         *,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         retry_queued: bool = False,
     ) -> SyncBatch:
         """`Orchestrator.identify_many` as a plain iterator (`SyncBatch`). The inputs are read
@@ -200,7 +200,7 @@ class SyncOrchestrator:
             ),
         )
 
-    def retry_due(self, *, concurrency: int = 8) -> SyncBatch:
+    def retry_due(self, *, concurrency: int = DEFAULT_CONCURRENCY) -> SyncBatch:
         """`Orchestrator.retry_due` as a plain iterator (`SyncBatch`)."""
         return SyncBatch(self, lambda: self._orchestrator.retry_due(concurrency=concurrency))
 

@@ -749,7 +749,7 @@ def _remerge_one(db: Any, movie_id: int, merge: Merge, now: datetime) -> bool:
             provider=clash.provider,
             now=now,
         )
-    if store.dumps(to_json(record)) != row["movie"]:
+    if store.pack(to_json(record)) != row["movie"]:
         store.update_movie(db, movie_id, record)
     disputes.settle(db, movie_id)
     return True

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from sqlite_utils import Database
 
 from metarr.cache import provider_state
+from metarr.cache.packed import unpack
 from metarr.cache.records import SETTLED_STATUSES, ttl_for
 from metarr.cache.schema import MOVIES
 from metarr.cache.store import CHILD_TABLES, OnUnreadable, iter_rows, unreadable, why
@@ -86,7 +87,7 @@ def export_movies(db: Database, out: TextIO, on_unreadable: OnUnreadable | None 
     count = 0
     for row in iter_rows(db):
         try:
-            movie = from_json(Movie, json.loads(row["movie"]))
+            movie = from_json(Movie, json.loads(unpack(row["movie"])))
         except Exception as exc:
             error = unreadable(row, f"its merged record: {why(exc)}")
             if on_unreadable is None:

@@ -1,4 +1,4 @@
-"""Movie rows: the merged movie, its child rows (images, ratings, cast, crew) and provider parts.
+"""Movie rows: the merged movie (one compressed JSON document) and its provider parts.
 
 Functions here run inside the caller's transaction; `metarr.cache.api.Cache` is the only writer.
 Every value goes through `metarr.convert` (never an attrs repr). Stored JSON is never rewritten
@@ -16,8 +16,9 @@ from typing import Any
 import orjson
 from sqlite_utils import Database
 
-from metarr.cache import decode, disputes
+from metarr.cache import decode, disputes, packed
 from metarr.cache.errors import UnreadableMovieError
+from metarr.cache.packed import unpack
 from metarr.cache.records import CachedMovie, IdDispute, ProviderPart
 from metarr.cache.schema import MOVIES
 from metarr.cache.times import from_text, to_text
@@ -29,13 +30,7 @@ from metarr.redaction import redact
 
 OnUnreadable = Callable[[UnreadableMovieError], None]
 
-CHILD_TABLES: tuple[str, ...] = (
-    "movie_images",
-    "movie_ratings",
-    "movie_cast",
-    "movie_crew",
-    "provider_parts",
-)
+CHILD_TABLES: tuple[str, ...] = ("provider_parts",)
 _BATCH = 500
 
 
@@ -52,6 +47,12 @@ def dumps(data: Any) -> str:
     except UnicodeEncodeError:
         text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
     return text
+
+
+def pack(data: Any) -> bytes:
+    """A JSON document for a column: `dumps`'s text, compressed (`metarr.cache.packed`);
+    `unpack` gives the text back."""
+    return packed.pack_text(dumps(data))
 
 
 def id_column(kind: str) -> str:
@@ -83,7 +84,7 @@ def movie_row(db: Database, movie_id: int) -> dict[str, Any] | None:
 
 
 def delete_movies(db: Database, movie_ids: Iterable[int]) -> None:
-    """Delete movie rows and, explicitly, all their child rows and disputes."""
+    """Delete movie rows and, explicitly, their parts and disputes."""
     ids = list(movie_ids)
     if not ids:
         return
@@ -101,7 +102,7 @@ def _movie_columns(movie: Movie) -> dict[str, Any]:
         "tvdb_id": movie.ids.tvdb,
         "title": movie.title,
         "year": movie.year,
-        "movie": dumps(to_json(movie)),
+        "movie": pack(to_json(movie)),
         "provenance": dumps(dict(movie.provenance)),
     }
 
@@ -115,7 +116,7 @@ def insert_movie(
     key: str | None,
     input: Mapping[str, Any] | None,
 ) -> int:
-    """Insert a new movie row with its child rows (not its parts); return its row id."""
+    """Insert a new movie row (not its parts); return its row id."""
     row = _movie_columns(movie)
     row.update(
         identified_at=to_text(identified_at),
@@ -127,63 +128,15 @@ def insert_movie(
         f"INSERT INTO {MOVIES} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
         list(row.values()),
     )
-    new_id = int(cursor.lastrowid or 0)
-    _insert_children(db, new_id, movie)
-    return new_id
+    return int(cursor.lastrowid or 0)
 
 
 def update_movie(db: Database, movie_id: int, movie: Movie, **columns: Any) -> None:
-    """Rewrite a movie row's merged record and child rows, plus any other ``columns`` given."""
+    """Rewrite a movie row's merged record, plus any other ``columns`` given."""
     row = _movie_columns(movie)
     row.update(columns)
     assignments = ", ".join(f"{column} = ?" for column in row)
     db.execute(f"UPDATE {MOVIES} SET {assignments} WHERE id = ?", [*row.values(), movie_id])
-    for table in _CHILD_COLUMNS:
-        db.execute(f"DELETE FROM {table} WHERE movie_id = ?", [movie_id])
-    _insert_children(db, movie_id, movie)
-
-
-_CHILD_COLUMNS: dict[str, tuple[str, ...]] = {
-    "movie_images": (
-        "provider",
-        "kind",
-        "url",
-        "language",
-        "width",
-        "height",
-        "score",
-        "votes",
-        "disc_type",
-    ),
-    "movie_ratings": ("source", "value", "max", "votes", "provider"),
-    "movie_cast": ("name", "character", "ord", "person_id", "provider"),
-    "movie_crew": ("name", "job", "department", "person_id", "provider"),
-}
-
-
-def _child_rows(movie_id: int, table: str, items: Iterable[Any]) -> list[dict[str, Any]]:
-    rows = []
-    for position, item in enumerate(items):
-        data = to_json(item)
-        if "order" in data:
-            data["ord"] = data["order"]
-        row = {"movie_id": movie_id, "position": position}
-        row.update({column: data.get(column) for column in _CHILD_COLUMNS[table]})
-        rows.append(row)
-    return rows
-
-
-def _insert_children(db: Database, movie_id: int, movie: Movie) -> None:
-    sources = {
-        "movie_images": movie.images,
-        "movie_ratings": movie.ratings,
-        "movie_cast": movie.cast,
-        "movie_crew": movie.crew,
-    }
-    for table, items in sources.items():
-        rows = _child_rows(movie_id, table, items)
-        if rows:
-            db.table(table).insert_all(rows)
 
 
 def part_row(movie_id: int, part: ProviderPart) -> dict[str, Any]:
@@ -194,7 +147,7 @@ def part_row(movie_id: int, part: ProviderPart) -> dict[str, Any]:
         "status": part.status,
         "fetched_at": to_text(part.fetched_at),
         "error": redact(part.error) if part.error is not None else None,
-        "result": dumps(to_json(part.result)) if part.result is not None else None,
+        "result": pack(to_json(part.result)) if part.result is not None else None,
     }
 
 
@@ -230,7 +183,7 @@ def to_part(row: Mapping[str, Any]) -> ProviderPart:
     try:
         result = None
         if row["result"] is not None:
-            result = from_json(ProviderResult, json.loads(row["result"]))
+            result = from_json(ProviderResult, json.loads(unpack(row["result"])))
         return ProviderPart(
             provider=row["provider"],
             status=row["status"],
@@ -266,7 +219,7 @@ def to_cached(
         parts = {part["provider"]: to_part(part) for part in part_rows}
         raw_input = row.get("input")
         try:
-            movie = from_json(Movie, json.loads(row["movie"]))
+            movie = from_json(Movie, json.loads(unpack(row["movie"])))
         except Exception as exc:
             raise ValueError(f"its merged record: {why(exc)}") from exc
         return CachedMovie(
@@ -321,7 +274,7 @@ def to_light(row: Mapping[str, Any]) -> CachedMovie:
     `metarr.cache.decode` (`UnreadableMovieError` if it cannot be read)."""
     try:
         try:
-            movie = decode.movie(_loads(row["movie"]))
+            movie = decode.movie(_loads(unpack(row["movie"])))
         except Exception as exc:
             raise ValueError(f"its merged record: {why(exc)}") from exc
         raw_input = row.get("input")

@@ -6,6 +6,7 @@ line on stderr (``--debug`` adds the traceback and DEBUG logging). Exit codes: `
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import traceback
@@ -61,8 +62,9 @@ def _setup_logging(ctx: click.Context, debug: bool) -> None:
 
 
 class MetarrGroup(click.Group):
-    """The root group: turns every error into one line on stderr and its exit code, and adds
-    the commands of installed packages (`metarr.cli.extensions`) when they are first needed."""
+    """The root group: turns every error into one line on stderr and its exit code, imports a
+    built-in command when it is first needed (`_COMMANDS`), and adds the commands of installed
+    packages (`metarr.cli.extensions`) when a name is not built in or ``--help`` lists them."""
 
     _extended = False
 
@@ -75,6 +77,10 @@ class MetarrGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in _COMMANDS:
+            module = importlib.import_module(_COMMANDS[cmd_name])
+            found = getattr(module, cmd_name)
+            self.add_command(found, cmd_name)
         if found is None:
             self._extend()
             found = super().get_command(ctx, cmd_name)
@@ -82,13 +88,27 @@ class MetarrGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._extend()
-        return super().list_commands(ctx)
+        return sorted({*super().list_commands(ctx), *_COMMANDS})
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError:  # --help or --version printed to a closed pipe
+            raise exits.output_closed() from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.Abort, click.ClickException):
             raise
+        except BrokenPipeError:  # `metarr … | head -1`: the reader went away
+            raise exits.output_closed() from None
         except KeyboardInterrupt:
             raise exits.CliError("interrupted", exits.INTERRUPTED) from None
         except Exception as exc:
@@ -135,31 +155,20 @@ def main(
     _setup_logging(ctx, state.debug)
 
 
-def _register() -> None:
-    from metarr.cli.batch import batch
-    from metarr.cli.cachecmds import cache, identities, refresh, remerge
-    from metarr.cli.identify import identify, lookup, queue, resolve, search
-    from metarr.cli.plugins import plugins, priorities
-    from metarr.cli.provider import provider
-    from metarr.cli.scan import scan
-
-    for command in (
-        plugins,
-        priorities,
-        lookup,
-        identify,
-        search,
-        batch,
-        queue,
-        resolve,
-        cache,
-        refresh,
-        remerge,
-        identities,
-        provider,
-        scan,
-    ):
-        main.add_command(command)
-
-
-_register()
+# The built-in commands, imported when first used: a command pays only for its own imports.
+_COMMANDS = {
+    "plugins": "metarr.cli.plugins",
+    "priorities": "metarr.cli.plugins",
+    "lookup": "metarr.cli.identify",
+    "identify": "metarr.cli.identify",
+    "search": "metarr.cli.identify",
+    "batch": "metarr.cli.batch",
+    "queue": "metarr.cli.identify",
+    "resolve": "metarr.cli.identify",
+    "cache": "metarr.cli.cachecmds",
+    "refresh": "metarr.cli.cachecmds",
+    "remerge": "metarr.cli.cachecmds",
+    "identities": "metarr.cli.cachecmds",
+    "provider": "metarr.cli.provider",
+    "scan": "metarr.cli.scan",
+}

@@ -21,7 +21,6 @@ import contextlib
 import csv
 import json
 import logging
-import os
 import signal
 import sys
 import time
@@ -40,7 +39,9 @@ from metarr.engine import ProviderFailures
 from metarr.errors import ClosedError, StorageError
 from metarr.models import OUTCOME_STATUSES, Outcome
 from metarr.orchestrator import Orchestrator
+from metarr.pipes import discard_stdout
 from metarr.query import Query
+from metarr.runner import DEFAULT_CONCURRENCY
 
 log = logging.getLogger("metarr.cli.batch")
 
@@ -319,7 +320,7 @@ class Display:
             click.echo(text)
         except BrokenPipeError:
             self.tally.output_closed = True
-            _discard_stdout()
+            discard_stdout()
 
     def bad(self, row: Row) -> None:
         self.tally.add(INVALID)
@@ -350,15 +351,6 @@ class Display:
 
     def close(self) -> None:
         self._clear()
-
-
-def _discard_stdout() -> None:
-    """Point stdout at /dev/null: what is still buffered, and Python's flush at exit, must
-    not fail again on the closed pipe."""
-    with contextlib.suppress(AttributeError, OSError, ValueError):
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-        os.close(null)
 
 
 def _ordered(counts: Counter[str]) -> list[tuple[str, int]]:
@@ -485,7 +477,7 @@ def summary_lines(
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 256),
-    default=8,
+    default=DEFAULT_CONCURRENCY,
     show_default=True,
     help="Rows identified at the same time.",
 )

@@ -30,6 +30,7 @@ from typing import IO, Any
 
 import click
 
+from metarr import pipes
 from metarr.cache.errors import UnreadableMovieError
 from metarr.errors import (
     ConfigError,
@@ -51,7 +52,7 @@ PROVIDER_ERROR = 5
 STORAGE = 6
 PLUGIN = 7
 INTERRUPTED = 130
-OUTPUT_CLOSED = 141
+OUTPUT_CLOSED = pipes.OUTPUT_CLOSED
 
 _BY_STATUS = {
     "identified": OK,
@@ -128,6 +129,12 @@ def describe(exc: BaseException, *, db: Path | None = None) -> str:
     else:
         text = f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
     return redact(" ".join(text.split()))
+
+
+def output_closed() -> click.exceptions.Exit:
+    """The quiet end of a command whose stdout was closed (``| head``): exit 141, no message."""
+    pipes.discard_stdout()
+    return click.exceptions.Exit(OUTPUT_CLOSED)
 
 
 class CliError(click.ClickException):

@@ -70,7 +70,8 @@ def json_text(data: Any, *, indent: int | None = None) -> str:
     """JSON of plain data (or of models, through the converter), with every character that
     could break or reorder a line (C1 controls, U+2028, bidi and zero-width characters, lone
     surrogates) escaped: the values are the same, the text is safe to print and to split."""
-    text = json.dumps(to_json(data), ensure_ascii=False, indent=indent)
+    # Models go through the converter as json meets them: plain data is not walked twice.
+    text = json.dumps(data, ensure_ascii=False, indent=indent, default=to_json)
     # json.dumps escapes what is below 0x20 in strings; an ASCII match is the layout's newline.
     return sanitize.HIDDEN.sub(lambda m: m[0] if m[0] < "\x7f" else f"\\u{ord(m[0]):04x}", text)
 

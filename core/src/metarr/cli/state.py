@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 import click
 
-from metarr.config import Settings, load_settings
-from metarr.orchestrator import Orchestrator
-from metarr.plugins import PluginInfo, discover
+if TYPE_CHECKING:  # imported when a command needs them: `metarr --help` does not
+    from metarr.config import Settings
+    from metarr.orchestrator import Orchestrator
+    from metarr.plugins import PluginInfo
 
 T = TypeVar("T")
 
@@ -36,6 +36,8 @@ class CliState:
     def infos(self) -> list[PluginInfo]:
         """The installed provider plugins (discovered once)."""
         if self._infos is None:
+            from metarr.plugins import discover
+
             self._infos = list(discover() if self.plugins is None else self.plugins)
         return self._infos
 
@@ -47,6 +49,8 @@ class CliState:
             if self.db is not None:
                 settings = attrs.evolve(settings, db=self.db)
         else:
+            from metarr.config import load_settings
+
             settings = load_settings(self.infos(), config_path=self.config, db_path=self.db)
         self.db_path = settings.db
         if not self._warned:
@@ -63,6 +67,8 @@ class CliState:
         without: Iterable[str] | None = None,
     ) -> Orchestrator:
         """An orchestrator for this run (call it inside the event loop that will use it)."""
+        from metarr.orchestrator import Orchestrator
+
         resolved = settings or self.load_settings()
         if resolved.plugins is None:
             resolved = attrs.evolve(resolved, plugins=self.infos())
@@ -81,6 +87,8 @@ class CliState:
         without: Iterable[str] | None = None,
     ) -> T:
         """Open an orchestrator, await ``work`` with it, and close it, on a fresh event loop."""
+        import asyncio
+
         resolved = settings or self.load_settings()
 
         async def go() -> T:

@@ -1,0 +1,27 @@
+"""Stored JSON documents, compressed: the merged movie and each provider part's result (its
+raw payload included) are zlib over their UTF-8 JSON text, a BLOB in SQLite (since schema
+``m008_compact_movies``); about a quarter of the text's size."""
+
+from __future__ import annotations
+
+import zlib
+
+LEVEL = 6
+"""zlib's level: ~0.1 ms to pack a provider part, ~0.02 ms to unpack a merged movie; level 9
+is no smaller on these documents, level 1 is 10 % larger."""
+
+
+def pack_text(text: str) -> bytes:
+    """The stored form of a JSON text."""
+    return zlib.compress(text.encode("utf-8"), LEVEL)
+
+
+def unpack(value: bytes | str) -> str:
+    """The JSON text of a stored document: a packed BLOB, or text as caches before
+    ``m008_compact_movies`` stored it (`ValueError` if the BLOB is not one of ours)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return zlib.decompress(value).decode("utf-8")
+    except (zlib.error, UnicodeDecodeError) as exc:
+        raise ValueError(f"stored JSON cannot be decompressed: {exc}") from exc
