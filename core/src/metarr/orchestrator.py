@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,7 +51,7 @@ from metarr.cache import (
 )
 from metarr.config import Settings
 from metarr.engine import Engine, Identification, ProviderFailures, ProviderReport
-from metarr.errors import ClosedError
+from metarr.errors import ClosedError, PluginError, ProviderError
 from metarr.http import TrafficStats, new_client
 from metarr.ids import Ids
 from metarr.matching import fits_name, titles_of
@@ -221,7 +221,9 @@ class Orchestrator:
             self._opened = True
 
     def _new_cache(self) -> Cache:
-        return Cache(self.settings.db, ttl_days=self.ttl_days, clock=self._clock)
+        return Cache(
+            self.settings.db, ttl_days=self.ttl_days, clock=self._clock, rules=self.settings.refresh
+        )
 
     @staticmethod
     def _new_reader(cache: Cache) -> CacheReader | None:
@@ -438,20 +440,56 @@ class Orchestrator:
     async def refresh_stale(self, *, incomplete_only: bool = False) -> list[Outcome]:
         """Refetch stale parts (with ``incomplete_only``: only the missing ones), automated.
 
+        A provider with a change feed (the ``changed_since`` hook: TMDB) is asked once which
+        movies changed since the oldest stale fetch (at most ``feed_lookback_days`` ago): a
+        stale part of a movie it did not list is confirmed current without a request, and the
+        outcome says so; when the feed fails or cannot tell, those parts are refetched.
         Movies are loaded one at a time, as each comes up; an unreadable one gives an ``error``
         outcome naming it. A refresh changes parts and the merged record, never the movie's
         input key, input or confirmed identity.
         """
+        now = self._clock()
+        feeds: dict[str, _Feed] = {}
         if incomplete_only:
             movie_ids = await self._cache_call(Cache.incomplete_ids)
         else:
-            movie_ids = await self._cache_call(Cache.stale_ids, self._clock())
+            movie_ids = await self._cache_call(Cache.stale_ids, now)
+            if movie_ids:
+                feeds = await self._feeds(now)
         outcomes = []
         for movie_id in movie_ids:
             ref = await self._cache_call(Cache.ref_by_id, movie_id)
             if ref is not None:  # else merged into another movie or deleted meanwhile
-                outcomes.append(await self._refresh(ref, everything=False, interactive=False))
+                outcome = await self._refresh(ref, everything=False, interactive=False, feeds=feeds)
+                outcomes.append(outcome)
         return outcomes
+
+    async def _feeds(self, now: datetime) -> dict[str, _Feed]:
+        """Ask each provider with a change feed what changed since its oldest stale part
+        (within the look-back); a provider that cannot tell, or fails, gets no entry."""
+        lookback = self.settings.refresh.feed_lookback_days
+        feeds: dict[str, _Feed] = {}
+        if lookback <= 0:
+            return feeds
+        paused = await self._cache_call(Cache.paused_providers, now)
+        for name in self._lookup_providers():
+            if name in paused or not self.registry.implements(name, "changed_since"):
+                continue
+            floor = now - timedelta(days=lookback)
+            since = await self._cache_call(Cache.oldest_stale, name, floor, now)
+            if since is None:
+                continue
+            try:
+                changed = await self.registry.changed_since(name, since, now)
+            except (ProviderError, PluginError) as exc:
+                log.warning("%s: change feed failed, refetching its stale parts: %s", name, exc)
+                continue
+            if changed is None:
+                log.info("%s: its change feed cannot tell, refetching its stale parts", name)
+                continue
+            kinds = tuple(sorted(self.registry.spec(name).authority_for))
+            feeds[name] = _Feed(provider=name, since=since, changed=frozenset(changed), kinds=kinds)
+        return feeds
 
     @_api
     async def repair(self, movie_id: int) -> Outcome:
@@ -663,19 +701,30 @@ class Orchestrator:
                 return _Plan(answer=waiting, pauses=pauses)
         return _Plan(ids=ids, decided=decided, cached=cached, todo=todo, pauses=pauses)
 
-    async def _refresh(self, ref: MovieRef, *, everything: bool, interactive: bool) -> Outcome:
-        """Refetch a cached movie: every provider, or the stale ones. Never touches its key,
-        input or identity; an unreadable movie gives an ``error`` outcome naming it."""
+    async def _refresh(
+        self,
+        ref: MovieRef,
+        *,
+        everything: bool,
+        interactive: bool,
+        feeds: Mapping[str, _Feed] | None = None,
+    ) -> Outcome:
+        """Refetch a cached movie: every provider, or the stale ones (less those a change feed
+        in ``feeds`` vouches for). Never touches its key, input or identity; an unreadable
+        movie gives an ``error`` outcome naming it."""
         now = self._clock()
         try:
-            cached, todo, pauses = await self._db(self._refresh_plan, ref, everything, now)
+            cached, todo, pauses, notes = await self._db(
+                self._refresh_plan, ref, everything, now, feeds or {}
+            )
         except UnreadableMovieError as exc:
             return Outcome(status="error", reasons=(str(exc),))
         self._apply_pauses(pauses, now)
         if cached is None:
             return Outcome(status="error", reasons=(f"{ref.ids} is no longer in the cache",))
         if todo == []:
-            return _cached_outcome(cached, self.registry)
+            outcome = _cached_outcome(cached, self.registry)
+            return attrs.evolve(outcome, reasons=(*outcome.reasons, *notes))
         identification = await self.engine.lookup(
             cached.ids, interactive=interactive, providers=todo
         )
@@ -684,21 +733,32 @@ class Orchestrator:
         persisted = await self._db(
             self._persist, query, identification, "lookup", now, asked=todo, maintenance=True
         )
-        return persisted.outcome
+        outcome = persisted.outcome
+        return attrs.evolve(outcome, reasons=(*outcome.reasons, *notes)) if notes else outcome
 
     def _refresh_plan(
-        self, ref: MovieRef, everything: bool, now: datetime
-    ) -> tuple[CachedMovie | None, list[str] | None, dict[str, ProviderPause]]:
+        self, ref: MovieRef, everything: bool, now: datetime, feeds: Mapping[str, _Feed]
+    ) -> tuple[CachedMovie | None, list[str] | None, dict[str, ProviderPause], list[str]]:
         cache = self._live_cache()
         pauses = cache.paused_providers(now)
         cached = cache.find(ref.ids)
         if cached is None or everything:
-            return cached, None, pauses
-        return (
-            cached,
-            self._refetch(cached, Query(ids=cached.ids, key=ref.key).input_key, now),
-            pauses,
-        )
+            return cached, None, pauses, []
+        todo = self._refetch(cached, Query(ids=cached.ids, key=ref.key).input_key, now)
+        notes = []
+        checks = cache.part_checks(cached.id) if feeds else {}
+        vouched = [
+            name
+            for name in todo
+            if name in feeds
+            and feeds[name].vouches_for(cached, checks[name][0] if name in checks else None)
+        ]
+        for name in vouched:
+            note = f"{name}: confirmed unchanged by {name}'s change feed on {now:%Y-%m-%d}"
+            cache.confirm_parts(name, [cached.id], note, now)
+            notes.append(note + " (no request)")
+            todo.remove(name)
+        return cached, todo, pauses, notes
 
     # -- internals (on the cache thread unless said otherwise) -------------------------------
 
@@ -754,7 +814,8 @@ class Orchestrator:
     def _refetch(self, cached: CachedMovie, key: str, now: datetime) -> list[str]:
         """The providers to ask again for a cached movie ([] when it is fresh)."""
         expected = self._lookup_providers()
-        stale = set(cached.stale_providers(self.ttl_days, now, expected=expected)) & set(expected)
+        cache = self._live_cache()
+        stale = set(cache.stale_providers(cached, now, expected=expected)) & set(expected)
         missing = set(cached.missing_providers(expected)) & stale
         pending = self._live_cache().pending_retry(key) or self._live_cache().pending_retry(
             _ids_key(cached.ids)
@@ -979,6 +1040,29 @@ def _same_input(stored: dict[str, Any], query: Query) -> bool:
 def _ids_key(ids: Ids) -> str:
     kind, value = ids.items()[0]
     return f"{kind}:{value}"
+
+
+@attrs.frozen(kw_only=True)
+class _Feed:
+    """What ``provider``'s change feed said: the movies (by its ``kinds`` of id, as text) that
+    changed since ``since``."""
+
+    provider: str
+    since: datetime
+    changed: frozenset[str]
+    kinds: tuple[str, ...]
+
+    def vouches_for(self, cached: CachedMovie, checked_at: datetime | None) -> bool:
+        """Whether the feed shows the provider's answered part of this movie still current:
+        fetched (or last confirmed, ``checked_at``) within the feed's window, with an id of
+        the feed's kinds, none of them listed."""
+        part = cached.parts.get(self.provider)
+        if part is None or part.status != "ok":
+            return False
+        current_at = max(part.fetched_at, checked_at) if checked_at else part.fetched_at
+        ids = [cached.ids.get(kind) for kind in self.kinds]
+        known = [str(value) for value in ids if value is not None]
+        return current_at >= self.since and bool(known) and not self.changed.intersection(known)
 
 
 def _cached_outcome(cached: CachedMovie, registry: Registry) -> Outcome:

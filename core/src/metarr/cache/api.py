@@ -41,6 +41,7 @@ from metarr.cache.store import OnUnreadable
 from metarr.cache.times import from_text, system_clock, to_text, utc
 from metarr.convert import to_json
 from metarr.errors import StorageError
+from metarr.freshness import FLAT, RefreshRules
 from metarr.ids import Ids
 from metarr.models import Movie, Outcome, ProviderResult
 
@@ -82,8 +83,10 @@ class Cache:
     missing file, an older or newer schema is a `StorageError` saying what to do).
 
     ``ttl_days`` maps a provider to how many days its parts stay fresh (others:
-    ``default_ttl_days``). All datetimes are UTC; naive ones are taken to be UTC. Use one
-    `Cache` from one thread at a time.
+    ``default_ttl_days``), stretched by the film's age as ``rules`` say
+    (`metarr.freshness.RefreshRules`; None: as given, whatever the age; the `Orchestrator`
+    passes its settings' rules). All datetimes are UTC;
+    naive ones are taken to be UTC. Use one `Cache` from one thread at a time.
     """
 
     def __init__(
@@ -94,8 +97,10 @@ class Cache:
         default_ttl_days: float = DEFAULT_TTL_DAYS,
         clock: Callable[[], datetime] | None = None,
         read_only: bool = False,
+        rules: RefreshRules | None = None,
     ) -> None:
         self.path = path
+        self.rules = rules or FLAT
         self.ttl_days: dict[str, float] = dict(ttl_days or {})
         self.default_ttl_days = default_ttl_days
         self.read_only = read_only
@@ -224,10 +229,51 @@ class Cache:
         """The id disputes naming this movie (as holder or as claimant)."""
         return disputes.load(self.db, [movie_id]).get(movie_id, ())
 
-    def stale_providers(self, cached: CachedMovie, now: datetime | None = None) -> list[str]:
-        """`CachedMovie.stale_providers` with this cache's TTLs."""
-        return cached.stale_providers(
-            self.ttl_days, self._at(now), default_ttl_days=self.default_ttl_days
+    @_guarded
+    def stale_providers(
+        self, cached: CachedMovie, now: datetime | None = None, *, expected: Collection[str] = ()
+    ) -> list[str]:
+        """Providers to ask again about a cached movie, sorted: its parts past their provider's
+        TTL stretched by the film's age (counted from the fetch, or from a later confirmation
+        that the part is current), plus `CachedMovie.missing_providers`."""
+        moment = self._at(now)
+        checks = maintenance.part_checks(self.db, cached.id)
+        stale = set(cached.missing_providers(expected))
+        for name, part in cached.parts.items():
+            since = max(part.fetched_at, checks[name][0]) if name in checks else part.fetched_at
+            days = self.ttl_days.get(name, self.default_ttl_days)
+            if since + self.rules.ttl(days, cached.movie.year, moment) <= moment:
+                stale.add(name)
+        return sorted(stale)
+
+    @_guarded
+    def part_checks(self, movie_id: int) -> dict[str, tuple[datetime, str]]:
+        """When and how each part of a movie was last confirmed current without a refetch."""
+        return maintenance.part_checks(self.db, movie_id)
+
+    @_guarded
+    def confirm_parts(
+        self, provider: str, movie_ids: Collection[int], note: str, at: datetime | None = None
+    ) -> int:
+        """Record that ``provider``'s parts of these movies are current as of ``at`` (default:
+        now), and why (``note``): they count as fresh from then. Returns how many movies."""
+        with write_transaction(self.db) as db:
+            return maintenance.confirm_parts(db, provider, movie_ids, self._at(at), note)
+
+    @_guarded
+    def oldest_stale(
+        self, provider: str, after: datetime, now: datetime | None = None
+    ) -> datetime | None:
+        """The oldest fetch (or confirmation) among ``provider``'s stale answered parts later
+        than ``after``: where a change feed must start to vouch for every one of them."""
+        return maintenance.oldest_stale(
+            self.db,
+            provider,
+            self.ttl_days,
+            self.default_ttl_days,
+            self._at(now),
+            self.rules,
+            utc(after),
         )
 
     # -- commit ----------------------------------------------------------------------------
@@ -569,7 +615,7 @@ class Cache:
     def stale_ids(self, now: datetime | None = None) -> list[int]:
         """Row ids of movies with a part past its provider's TTL or needing a fill-in."""
         return maintenance.stale_movie_ids(
-            self.db, self.ttl_days, self.default_ttl_days, self._at(now)
+            self.db, self.ttl_days, self.default_ttl_days, self._at(now), self.rules
         )
 
     @_guarded
@@ -595,7 +641,9 @@ class Cache:
         """Counts of movies, stale and incomplete ones, queue sizes and the database size."""
         moment = self._at(now)
         missing = maintenance.missing_by_provider(self.db, providers)
-        stale = maintenance.stale_movie_ids(self.db, self.ttl_days, self.default_ttl_days, moment)
+        stale = maintenance.stale_movie_ids(
+            self.db, self.ttl_days, self.default_ttl_days, moment, self.rules
+        )
         return CacheStats(
             movies=self.db[MOVIES].count,
             stale=len(stale),

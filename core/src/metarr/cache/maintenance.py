@@ -4,38 +4,114 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from sqlite_utils import Database
 
 from metarr.cache import provider_state
-from metarr.cache.records import SETTLED_STATUSES, ttl_for
+from metarr.cache.records import SETTLED_STATUSES
 from metarr.cache.schema import MOVIES
 from metarr.cache.store import CHILD_TABLES, OnUnreadable, iter_rows, unreadable, why
-from metarr.cache.times import to_text
+from metarr.cache.times import from_text, to_text
 from metarr.convert import dumps, from_json
+from metarr.freshness import RefreshRules
 from metarr.models import Movie
 
 _SETTLED = ", ".join(f"'{status}'" for status in sorted(SETTLED_STATUSES))
 
 
+_PARTS = (
+    f"provider_parts p JOIN {MOVIES} m ON m.id = p.movie_id "
+    "LEFT JOIN part_checks c ON c.movie_id = p.movie_id AND c.provider = p.provider"
+)
+_SINCE = "max(p.fetched_at, coalesce(c.checked_at, ''))"  # fetched, or last confirmed current
+
+
+def _cutoff(
+    ttl_days: Mapping[str, float], default_ttl_days: float, rules: RefreshRules, now: datetime
+) -> tuple[str, list[Any]]:
+    """SQL for the time a part of ``p`` (of the movie ``m``) must be newer than to be fresh:
+    now minus its provider's TTL stretched by the film's age."""
+    bands = rules.year_bands(now)
+
+    def by_age(days: float) -> tuple[str, list[Any]]:
+        cases, params = [], []
+        for earliest, factor in bands[:-1]:
+            cases.append("WHEN m.year IS NULL OR m.year >= ? THEN ?")
+            params += [earliest, to_text(now - timedelta(days=max(0.0, days) * factor))]
+        params.append(to_text(now - timedelta(days=max(0.0, days) * bands[-1][1])))
+        return (f"CASE {' '.join(cases)} ELSE ? END" if cases else "?"), params
+
+    whens, params = [], []
+    for provider, days in ttl_days.items():
+        sql, values = by_age(days)
+        whens.append(f"WHEN ? THEN {sql}")
+        params += [provider, *values]
+    default_sql, default_params = by_age(default_ttl_days)
+    if not whens:
+        return default_sql, default_params
+    return f"CASE p.provider {' '.join(whens)} ELSE {default_sql} END", [*params, *default_params]
+
+
 def stale_movie_ids(
-    db: Database, ttl_days: Mapping[str, float], default_ttl_days: float, now: datetime
+    db: Database,
+    ttl_days: Mapping[str, float],
+    default_ttl_days: float,
+    now: datetime,
+    rules: RefreshRules | None = None,
 ) -> list[int]:
-    """Ids of movies with a part past its provider's TTL or not settled (one indexed scan)."""
-    cases = " ".join("WHEN ? THEN ?" for _ in ttl_days)
-    params: list[Any] = []
-    for provider in ttl_days:
-        params += [provider, to_text(now - ttl_for(provider, ttl_days, default_ttl_days))]
-    default_cutoff = to_text(now - ttl_for("", None, default_ttl_days))
-    cutoff = f"CASE provider {cases} ELSE ? END" if ttl_days else "?"
+    """Ids of movies with a part not settled, or past its provider's TTL (stretched by the
+    film's age, counted from its fetch or its last confirmation), in id order."""
+    cutoff, params = _cutoff(ttl_days, default_ttl_days, rules or RefreshRules(), now)
     rows = db.query(
-        f"SELECT DISTINCT movie_id FROM provider_parts "
-        f"WHERE status NOT IN ({_SETTLED}) OR fetched_at <= {cutoff} ORDER BY movie_id",
-        [*params, default_cutoff],
+        f"SELECT DISTINCT p.movie_id FROM {_PARTS} "
+        f"WHERE p.status NOT IN ({_SETTLED}) OR {_SINCE} <= {cutoff} ORDER BY p.movie_id",
+        params,
     )
     return [row["movie_id"] for row in rows]
+
+
+def oldest_stale(
+    db: Database,
+    provider: str,
+    ttl_days: Mapping[str, float],
+    default_ttl_days: float,
+    now: datetime,
+    rules: RefreshRules,
+    after: datetime,
+) -> datetime | None:
+    """The oldest fetch (or confirmation) among ``provider``'s stale answered parts that is
+    later than ``after``: where a change feed must start to vouch for all of them."""
+    cutoff, params = _cutoff(ttl_days, default_ttl_days, rules, now)
+    row = db.execute(
+        f"SELECT min({_SINCE}) FROM {_PARTS} WHERE p.provider = ? AND p.status = 'ok' "
+        f"AND {_SINCE} > ? AND {_SINCE} <= {cutoff}",
+        [provider, to_text(after), *params],
+    ).fetchone()
+    return from_text(row[0]) if row and row[0] else None
+
+
+def confirm_parts(
+    db: Database, provider: str, movie_ids: Collection[int], at: datetime, note: str
+) -> int:
+    """Record that ``provider``'s parts of these movies were confirmed current at ``at``."""
+    cursor = db.conn.executemany(
+        "INSERT INTO part_checks (movie_id, provider, checked_at, note) "
+        "SELECT id, ?, ?, ? FROM " + MOVIES + " WHERE id = ? "
+        "ON CONFLICT(movie_id, provider) DO UPDATE SET "
+        "checked_at = max(checked_at, excluded.checked_at), note = excluded.note",
+        [(provider, to_text(at), note, movie_id) for movie_id in movie_ids],
+    )
+    return cursor.rowcount
+
+
+def part_checks(db: Database, movie_id: int) -> dict[str, tuple[datetime, str]]:
+    """When and how each of a movie's parts was last confirmed current, by provider."""
+    rows = db.query(
+        "SELECT provider, checked_at, note FROM part_checks WHERE movie_id = ?", [movie_id]
+    )
+    return {row["provider"]: (from_text(row["checked_at"]), row["note"]) for row in rows}
 
 
 def missing_by_provider(db: Database, expected: Collection[str] = ()) -> dict[str, set[int]]:

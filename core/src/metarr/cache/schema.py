@@ -225,6 +225,22 @@ def m007_queue_reviewed(db: Database) -> None:
     _run(db, "ALTER TABLE identification_queue ADD COLUMN reviewed_at TEXT")
 
 
+@migration
+def m009_part_checks(db: Database) -> None:
+    """When a provider part was last confirmed current without a refetch (a provider's change
+    feed said the movie had not changed), and how: its freshness counts from then."""
+    _run(
+        db,
+        f"""CREATE TABLE part_checks (
+            movie_id INTEGER NOT NULL REFERENCES {MOVIES}(id) ON DELETE CASCADE,
+            provider TEXT NOT NULL,
+            checked_at TEXT NOT NULL,
+            note TEXT NOT NULL,
+            PRIMARY KEY (movie_id, provider)
+        )""",
+    )
+
+
 LATEST_VERSION = len(MIGRATIONS)
 
 
