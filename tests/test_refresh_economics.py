@@ -151,7 +151,12 @@ def test_a_feed_that_cannot_tell_means_refetching(world: World, tmp_path: Path) 
     busy = {tmdb_id: [T0 + timedelta(days=1)] for tmdb_id in range(10_000, 10_150)}  # 2 pages
     with SimServer(world, seed=7, changes=busy, clock=clock) as sim:
         run(sim, db, clock, refresh_stale, env={"METARR_TMDB_FEED_MAX_PAGES": "1"})
-        assert sim.counts()["tmdb"] == {"/movie/changes": 1, "/movie/{id}": 3}
+        # eight days need two pages: the feed cannot tell; the last day alone (one page) can,
+        # but vouches for no part fetched before it: all three are refetched
+        assert sim.counts()["tmdb"] == {"/movie/changes": 2, "/movie/{id}": 3}
+    with Cache(db, ttl_days=TTL_DAYS, clock=clock) as cache:
+        assert cache.stale_ids() == []
+        assert all(cache.part_checks(i) == {} for i in (1, 2, 3))
 
 
 def test_parts_older_than_the_look_back_are_refetched_without_the_feed(
@@ -234,3 +239,50 @@ def test_a_change_feed_answer_is_checked_at_the_boundary() -> None:
 
     with pytest.raises(PluginError, match="changed_since must be 'async def'"):
         spec_of(SyncFeed)
+
+
+def test_one_feed_call_confirms_every_unchanged_part_and_remembers_the_changed(
+    world: World, tmp_path: Path
+) -> None:
+    db, clock = tmp_path / "m.sqlite", Clock()
+
+    def lookup(*tmdb_ids: int) -> None:
+        async def each(orc: Orchestrator) -> list[Outcome]:
+            return [await orc.lookup(Ids(tmdb=t)) for t in tmdb_ids]
+
+        with SimServer(world, seed=7) as sim:
+            assert {o.status for o in run(sim, db, clock, each)} == {"identified"}
+
+    lookup(MATRIX)
+    clock.now = T0 + timedelta(days=4)
+    lookup(HEAT, TOY_STORY)
+    clock.now = T0 + timedelta(days=8)  # only The Matrix is stale
+    with SimServer(world, seed=7, changes={TOY_STORY: [T0 + timedelta(days=6)]}) as sim:
+        outcomes = by_tmdb(run(sim, db, clock, refresh_stale))
+        assert sim.counts()["tmdb"] == {"/movie/changes": 1}
+    assert list(outcomes) == [MATRIX]
+    with Cache(db, ttl_days=TTL_DAYS, clock=clock) as cache:
+        movies = [cache.get("tmdb", t) for t in (MATRIX, HEAT, TOY_STORY)]
+        confirmed = [m.ids.tmdb for m in movies if m and "tmdb" in cache.part_checks(m.id)]
+    assert confirmed == [MATRIX, HEAT]  # Heat was not stale yet: confirmed all the same
+
+    # Four days on, Toy Story is stale (Heat was confirmed with The Matrix). The feed starts
+    # at the last confirmation (a change dated before it is not asked about) and confirms the
+    # other two again; Toy Story, known changed, is refetched.
+    clock.now = T0 + timedelta(days=12)
+    changes = {HEAT: [T0 + timedelta(days=7)]}
+    with SimServer(world, seed=7, changes=changes) as sim:
+        outcomes = by_tmdb(run(sim, db, clock, refresh_stale))
+        assert sim.counts()["tmdb"] == {"/movie/changes": 1, "/movie/{id}": 1}
+    assert list(outcomes) == [TOY_STORY]
+    assert not any("change feed" in reason for reason in outcomes[TOY_STORY].reasons)
+    with Cache(db, ttl_days=TTL_DAYS, clock=clock) as cache:
+        assert cache.stale_ids() == []
+        toy_story, heat = cache.get("tmdb", TOY_STORY), cache.get("tmdb", HEAT)
+        assert toy_story is not None and toy_story.parts["tmdb"].fetched_at == clock.now
+        assert heat is not None
+        checked_at, note = cache.part_checks(heat.id)["tmdb"]
+        assert (checked_at, note) == (
+            clock.now,
+            "tmdb: confirmed unchanged by tmdb's change feed on 2026-11-14",
+        )

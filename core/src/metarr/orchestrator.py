@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -449,47 +449,57 @@ class Orchestrator:
         input key, input or confirmed identity.
         """
         now = self._clock()
-        feeds: dict[str, _Feed] = {}
+        confirmed: dict[str, tuple[set[int], str]] = {}
         if incomplete_only:
             movie_ids = await self._cache_call(Cache.incomplete_ids)
         else:
             movie_ids = await self._cache_call(Cache.stale_ids, now)
             if movie_ids:
-                feeds = await self._feeds(now)
+                confirmed = await self._ask_feeds(now)
         outcomes = []
         for movie_id in movie_ids:
             ref = await self._cache_call(Cache.ref_by_id, movie_id)
             if ref is not None:  # else merged into another movie or deleted meanwhile
-                outcome = await self._refresh(ref, everything=False, interactive=False, feeds=feeds)
-                outcomes.append(outcome)
+                notes = [
+                    f"{note} (no request)" for ids, note in confirmed.values() if movie_id in ids
+                ]
+                outcomes.append(
+                    await self._refresh(ref, everything=False, interactive=False, notes=notes)
+                )
         return outcomes
 
-    async def _feeds(self, now: datetime) -> dict[str, _Feed]:
-        """Ask each provider with a change feed what changed since its oldest stale part
-        (within the look-back); a provider that cannot tell, or fails, gets no entry."""
+    async def _ask_feeds(self, now: datetime) -> dict[str, tuple[set[int], str]]:
+        """Ask each provider with a change feed what changed since the oldest of its parts it
+        can vouch for (within ``feed_lookback_days``; when the feed cannot tell for so long,
+        the last day only) and record the answer: unchanged parts are confirmed current,
+        changed ones marked. Returns, by provider, the movies confirmed and the note."""
         lookback = self.settings.refresh.feed_lookback_days
-        feeds: dict[str, _Feed] = {}
+        confirmed: dict[str, tuple[set[int], str]] = {}
         if lookback <= 0:
-            return feeds
+            return confirmed
         paused = await self._cache_call(Cache.paused_providers, now)
         for name in self._lookup_providers():
-            if name in paused or not self.registry.implements(name, "changed_since"):
+            kinds = self.registry.spec(name).authority_for
+            if name in paused or not kinds or not self.registry.implements(name, "changed_since"):
                 continue
-            floor = now - timedelta(days=lookback)
-            since = await self._cache_call(Cache.oldest_stale, name, floor, now)
+            since = await self._cache_call(Cache.feed_since, name, now - timedelta(days=lookback))
             if since is None:
                 continue
-            try:
-                changed = await self.registry.changed_since(name, since, now)
-            except (ProviderError, PluginError) as exc:
-                log.warning("%s: change feed failed, refetching its stale parts: %s", name, exc)
-                continue
+            changed: set[str] | None = None
+            for start in dict.fromkeys((since, max(since, now - timedelta(days=1)))):
+                try:
+                    changed = await self.registry.changed_since(name, start, now)
+                except (ProviderError, PluginError) as exc:
+                    log.warning("%s: its change feed failed, refetching instead: %s", name, exc)
+                    break
+                if changed is not None:
+                    break
             if changed is None:
-                log.info("%s: its change feed cannot tell, refetching its stale parts", name)
                 continue
-            kinds = tuple(sorted(self.registry.spec(name).authority_for))
-            feeds[name] = _Feed(provider=name, since=since, changed=frozenset(changed), kinds=kinds)
-        return feeds
+            note = f"{name}: confirmed unchanged by {name}'s change feed on {now:%Y-%m-%d}"
+            ids = await self._cache_call(Cache.record_feed, name, kinds, start, changed, note, now)
+            confirmed[name] = (ids, note)
+        return confirmed
 
     @_api
     async def repair(self, movie_id: int) -> Outcome:
@@ -702,21 +712,14 @@ class Orchestrator:
         return _Plan(ids=ids, decided=decided, cached=cached, todo=todo, pauses=pauses)
 
     async def _refresh(
-        self,
-        ref: MovieRef,
-        *,
-        everything: bool,
-        interactive: bool,
-        feeds: Mapping[str, _Feed] | None = None,
+        self, ref: MovieRef, *, everything: bool, interactive: bool, notes: Collection[str] = ()
     ) -> Outcome:
-        """Refetch a cached movie: every provider, or the stale ones (less those a change feed
-        in ``feeds`` vouches for). Never touches its key, input or identity; an unreadable
-        movie gives an ``error`` outcome naming it."""
+        """Refetch a cached movie: every provider, or the stale ones. Never touches its key,
+        input or identity; an unreadable movie gives an ``error`` outcome naming it. ``notes``
+        join the outcome's reasons."""
         now = self._clock()
         try:
-            cached, todo, pauses, notes = await self._db(
-                self._refresh_plan, ref, everything, now, feeds or {}
-            )
+            cached, todo, pauses = await self._db(self._refresh_plan, ref, everything, now)
         except UnreadableMovieError as exc:
             return Outcome(status="error", reasons=(str(exc),))
         self._apply_pauses(pauses, now)
@@ -724,41 +727,31 @@ class Orchestrator:
             return Outcome(status="error", reasons=(f"{ref.ids} is no longer in the cache",))
         if todo == []:
             outcome = _cached_outcome(cached, self.registry)
-            return attrs.evolve(outcome, reasons=(*outcome.reasons, *notes))
-        identification = await self.engine.lookup(
-            cached.ids, interactive=interactive, providers=todo
-        )
-        identification = self._with_stored(identification, cached, todo)
-        query = Query(ids=cached.ids, key=ref.key)
-        persisted = await self._db(
-            self._persist, query, identification, "lookup", now, asked=todo, maintenance=True
-        )
-        outcome = persisted.outcome
+        else:
+            identification = await self.engine.lookup(
+                cached.ids, interactive=interactive, providers=todo
+            )
+            identification = self._with_stored(identification, cached, todo)
+            query = Query(ids=cached.ids, key=ref.key)
+            persisted = await self._db(
+                self._persist, query, identification, "lookup", now, asked=todo, maintenance=True
+            )
+            outcome = persisted.outcome
         return attrs.evolve(outcome, reasons=(*outcome.reasons, *notes)) if notes else outcome
 
     def _refresh_plan(
-        self, ref: MovieRef, everything: bool, now: datetime, feeds: Mapping[str, _Feed]
-    ) -> tuple[CachedMovie | None, list[str] | None, dict[str, ProviderPause], list[str]]:
+        self, ref: MovieRef, everything: bool, now: datetime
+    ) -> tuple[CachedMovie | None, list[str] | None, dict[str, ProviderPause]]:
         cache = self._live_cache()
         pauses = cache.paused_providers(now)
         cached = cache.find(ref.ids)
         if cached is None or everything:
-            return cached, None, pauses, []
-        todo = self._refetch(cached, Query(ids=cached.ids, key=ref.key).input_key, now)
-        notes = []
-        checks = cache.part_checks(cached.id) if feeds else {}
-        vouched = [
-            name
-            for name in todo
-            if name in feeds
-            and feeds[name].vouches_for(cached, checks[name][0] if name in checks else None)
-        ]
-        for name in vouched:
-            note = f"{name}: confirmed unchanged by {name}'s change feed on {now:%Y-%m-%d}"
-            cache.confirm_parts(name, [cached.id], note, now)
-            notes.append(note + " (no request)")
-            todo.remove(name)
-        return cached, todo, pauses, notes
+            return cached, None, pauses
+        return (
+            cached,
+            self._refetch(cached, Query(ids=cached.ids, key=ref.key).input_key, now),
+            pauses,
+        )
 
     # -- internals (on the cache thread unless said otherwise) -------------------------------
 
@@ -1040,29 +1033,6 @@ def _same_input(stored: dict[str, Any], query: Query) -> bool:
 def _ids_key(ids: Ids) -> str:
     kind, value = ids.items()[0]
     return f"{kind}:{value}"
-
-
-@attrs.frozen(kw_only=True)
-class _Feed:
-    """What ``provider``'s change feed said: the movies (by its ``kinds`` of id, as text) that
-    changed since ``since``."""
-
-    provider: str
-    since: datetime
-    changed: frozenset[str]
-    kinds: tuple[str, ...]
-
-    def vouches_for(self, cached: CachedMovie, checked_at: datetime | None) -> bool:
-        """Whether the feed shows the provider's answered part of this movie still current:
-        fetched (or last confirmed, ``checked_at``) within the feed's window, with an id of
-        the feed's kinds, none of them listed."""
-        part = cached.parts.get(self.provider)
-        if part is None or part.status != "ok":
-            return False
-        current_at = max(part.fetched_at, checked_at) if checked_at else part.fetched_at
-        ids = [cached.ids.get(kind) for kind in self.kinds]
-        known = [str(value) for value in ids if value is not None]
-        return current_at >= self.since and bool(known) and not self.changed.intersection(known)
 
 
 def _cached_outcome(cached: CachedMovie, registry: Registry) -> Outcome:

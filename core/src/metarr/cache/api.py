@@ -252,29 +252,30 @@ class Cache:
         return maintenance.part_checks(self.db, movie_id)
 
     @_guarded
-    def confirm_parts(
-        self, provider: str, movie_ids: Collection[int], note: str, at: datetime | None = None
-    ) -> int:
-        """Record that ``provider``'s parts of these movies are current as of ``at`` (default:
-        now), and why (``note``): they count as fresh from then. Returns how many movies."""
-        with write_transaction(self.db) as db:
-            return maintenance.confirm_parts(db, provider, movie_ids, self._at(at), note)
+    def feed_since(self, provider: str, after: datetime) -> datetime | None:
+        """Where ``provider``'s change feed must start to vouch for every answered part it can
+        (the oldest fetch or confirmation later than ``after``; None: no such part)."""
+        return maintenance.feed_since(self.db, provider, utc(after))
 
     @_guarded
-    def oldest_stale(
-        self, provider: str, after: datetime, now: datetime | None = None
-    ) -> datetime | None:
-        """The oldest fetch (or confirmation) among ``provider``'s stale answered parts later
-        than ``after``: where a change feed must start to vouch for every one of them."""
-        return maintenance.oldest_stale(
-            self.db,
-            provider,
-            self.ttl_days,
-            self.default_ttl_days,
-            self._at(now),
-            self.rules,
-            utc(after),
-        )
+    def record_feed(
+        self,
+        provider: str,
+        kinds: Collection[str],
+        since: datetime,
+        changed: Collection[str],
+        note: str,
+        at: datetime | None = None,
+    ) -> set[int]:
+        """Apply what ``provider``'s change feed listed as changed (its ``kinds`` of id, as
+        text) from ``since`` to ``at`` (default: now): its answered parts current at ``since``
+        are confirmed current at ``at`` with ``note`` (they count as fresh from then), or,
+        listed, marked changed (no confirmation until fetched again). Returns the ids of the
+        movies confirmed."""
+        with write_transaction(self.db) as db:
+            return maintenance.record_feed(
+                db, provider, kinds, utc(since), changed, self._at(at), note
+            )
 
     # -- commit ----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from metarr.cache.store import CHILD_TABLES, OnUnreadable, iter_rows, unreadable
 from metarr.cache.times import from_text, to_text
 from metarr.convert import dumps, from_json
 from metarr.freshness import RefreshRules
+from metarr.ids import ID_KINDS
 from metarr.models import Movie
 
 _SETTLED = ", ".join(f"'{status}'" for status in sorted(SETTLED_STATUSES))
@@ -26,6 +27,7 @@ _PARTS = (
     "LEFT JOIN part_checks c ON c.movie_id = p.movie_id AND c.provider = p.provider"
 )
 _SINCE = "max(p.fetched_at, coalesce(c.checked_at, ''))"  # fetched, or last confirmed current
+_CHANGED = "coalesce(c.changed_at > p.fetched_at, 0)"  # a feed listed it since its fetch
 
 
 def _cutoff(
@@ -72,46 +74,69 @@ def stale_movie_ids(
     return [row["movie_id"] for row in rows]
 
 
-def oldest_stale(
-    db: Database,
-    provider: str,
-    ttl_days: Mapping[str, float],
-    default_ttl_days: float,
-    now: datetime,
-    rules: RefreshRules,
-    after: datetime,
-) -> datetime | None:
-    """The oldest fetch (or confirmation) among ``provider``'s stale answered parts that is
-    later than ``after``: where a change feed must start to vouch for all of them."""
-    cutoff, params = _cutoff(ttl_days, default_ttl_days, rules, now)
+def feed_since(db: Database, provider: str, after: datetime) -> datetime | None:
+    """Where a change feed must start to vouch for every part of ``provider`` it can: the
+    oldest fetch or confirmation later than ``after`` among its answered parts not already
+    known to have changed. None when there is no such part."""
     row = db.execute(
         f"SELECT min({_SINCE}) FROM {_PARTS} WHERE p.provider = ? AND p.status = 'ok' "
-        f"AND {_SINCE} > ? AND {_SINCE} <= {cutoff}",
-        [provider, to_text(after), *params],
+        f"AND NOT {_CHANGED} AND {_SINCE} > ?",
+        [provider, to_text(after)],
     ).fetchone()
     return from_text(row[0]) if row and row[0] else None
 
 
-def confirm_parts(
-    db: Database, provider: str, movie_ids: Collection[int], at: datetime, note: str
-) -> int:
-    """Record that ``provider``'s parts of these movies were confirmed current at ``at``."""
-    cursor = db.conn.executemany(
-        "INSERT INTO part_checks (movie_id, provider, checked_at, note) "
-        "SELECT id, ?, ?, ? FROM " + MOVIES + " WHERE id = ? "
+def record_feed(
+    db: Database,
+    provider: str,
+    kinds: Collection[str],
+    since: datetime,
+    changed: Collection[str],
+    at: datetime,
+    note: str,
+) -> set[int]:
+    """Apply a change feed's answer for ``since`` to ``at``: ``provider``'s answered parts
+    current at ``since`` (not already known to have changed) whose movie has none of its
+    ``kinds`` of id in ``changed`` are confirmed current at ``at``; the others are marked
+    changed. A movie with no id of those kinds is left alone. Returns the confirmed movies."""
+    columns = [f"m.{kind}_id" for kind in ID_KINDS if kind in kinds]
+    if not columns:
+        return set()
+    rows = db.execute(
+        f"SELECT p.movie_id, {', '.join(columns)} FROM {_PARTS} WHERE p.provider = ? "
+        f"AND p.status = 'ok' AND NOT {_CHANGED} AND {_SINCE} >= ?",
+        [provider, to_text(since)],
+    ).fetchall()
+    listed = set(changed)
+    confirmed: list[int] = []
+    flagged: list[int] = []
+    for movie_id, *ids in rows:
+        known = [str(value) for value in ids if value is not None]
+        if known:
+            (flagged if listed.intersection(known) else confirmed).append(movie_id)
+    when = to_text(at)
+    db.conn.executemany(
+        "INSERT INTO part_checks (movie_id, provider, checked_at, note) VALUES (?, ?, ?, ?) "
         "ON CONFLICT(movie_id, provider) DO UPDATE SET "
-        "checked_at = max(checked_at, excluded.checked_at), note = excluded.note",
-        [(provider, to_text(at), note, movie_id) for movie_id in movie_ids],
+        "checked_at = excluded.checked_at, note = excluded.note",
+        [(movie_id, provider, when, note) for movie_id in confirmed],
     )
-    return cursor.rowcount
+    db.conn.executemany(
+        "INSERT INTO part_checks (movie_id, provider, changed_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(movie_id, provider) DO UPDATE SET changed_at = excluded.changed_at",
+        [(movie_id, provider, when) for movie_id in flagged],
+    )
+    return set(confirmed)
 
 
 def part_checks(db: Database, movie_id: int) -> dict[str, tuple[datetime, str]]:
     """When and how each of a movie's parts was last confirmed current, by provider."""
     rows = db.query(
-        "SELECT provider, checked_at, note FROM part_checks WHERE movie_id = ?", [movie_id]
+        "SELECT provider, checked_at, note FROM part_checks "
+        "WHERE movie_id = ? AND checked_at IS NOT NULL",
+        [movie_id],
     )
-    return {row["provider"]: (from_text(row["checked_at"]), row["note"]) for row in rows}
+    return {row["provider"]: (from_text(row["checked_at"]), row["note"] or "") for row in rows}
 
 
 def missing_by_provider(db: Database, expected: Collection[str] = ()) -> dict[str, set[int]]:

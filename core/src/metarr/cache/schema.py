@@ -227,15 +227,18 @@ def m007_queue_reviewed(db: Database) -> None:
 
 @migration
 def m009_part_checks(db: Database) -> None:
-    """When a provider part was last confirmed current without a refetch (a provider's change
-    feed said the movie had not changed), and how: its freshness counts from then."""
+    """What a provider's change feed said about a part since its fetch: when it last confirmed
+    the part current without a refetch (``checked_at``, ``note``: its freshness counts from
+    then), and when it last listed the movie as changed (``changed_at``: no confirmation until
+    the part is fetched again)."""
     _run(
         db,
         f"""CREATE TABLE part_checks (
             movie_id INTEGER NOT NULL REFERENCES {MOVIES}(id) ON DELETE CASCADE,
             provider TEXT NOT NULL,
-            checked_at TEXT NOT NULL,
-            note TEXT NOT NULL,
+            checked_at TEXT,
+            note TEXT,
+            changed_at TEXT,
             PRIMARY KEY (movie_id, provider)
         )""",
     )
