@@ -64,6 +64,8 @@ from metarr.runner import Batch
 RETRY_DEFAULT = timedelta(minutes=1)
 SEARCH_DETAILS = 5  # candidates of a person's search whose details are fetched
 log = logging.getLogger("metarr.orchestrator")
+FEED_CHUNK = timedelta(days=14)
+"""How much of a change feed `Orchestrator.refresh_stale` asks for at once, newest first."""
 P = ParamSpec("P")
 T = TypeVar("T")
 Orc = TypeVar("Orc", bound="Orchestrator")
@@ -470,8 +472,8 @@ class Orchestrator:
 
     async def _ask_feeds(self, now: datetime) -> dict[str, tuple[set[int], str]]:
         """Ask each provider with a change feed what changed since the oldest of its parts it
-        can vouch for (within ``feed_lookback_days``; when the feed cannot tell for so long,
-        the last day only) and record the answer: unchanged parts are confirmed current,
+        can vouch for (within ``feed_lookback_days``, or as far back as the feed can tell) and
+        record the answer: unchanged parts current at its start are confirmed current,
         changed ones marked. Returns, by provider, the movies confirmed and the note."""
         lookback = self.settings.refresh.feed_lookback_days
         confirmed: dict[str, tuple[set[int], str]] = {}
@@ -485,17 +487,10 @@ class Orchestrator:
             since = await self._cache_call(Cache.feed_since, name, now - timedelta(days=lookback))
             if since is None:
                 continue
-            changed: set[str] | None = None
-            for start in dict.fromkeys((since, max(since, now - timedelta(days=1)))):
-                try:
-                    changed = await self.registry.changed_since(name, start, now)
-                except (ProviderError, PluginError) as exc:
-                    log.warning("%s: its change feed failed, refetching instead: %s", name, exc)
-                    break
-                if changed is not None:
-                    break
-            if changed is None:
+            covered = await self._read_feed(name, since, now)
+            if covered is None:
                 continue
+            start, changed = covered
             note = f"{name}: confirmed unchanged by {name}'s change feed on {now:%Y-%m-%d}"
             ids = await self._cache_call(Cache.record_feed, name, kinds, start, changed, note, now)
             confirmed[name] = (ids, note)
@@ -710,6 +705,32 @@ class Orchestrator:
             if waiting is not None:
                 return _Plan(answer=waiting, pauses=pauses)
         return _Plan(ids=ids, decided=decided, cached=cached, todo=todo, pauses=pauses)
+
+    async def _read_feed(
+        self, name: str, since: datetime, now: datetime
+    ) -> tuple[datetime, set[str]] | None:
+        """``name``'s changes from ``since`` (or as far back as it can tell) to ``now``: newest
+        first, `FEED_CHUNK` at a time (only the newest day when even one chunk is too much).
+        Returns where the answer starts and the ids listed; None when it cannot tell at all."""
+        changed: set[str] = set()
+        start, chunk, covered = now, FEED_CHUNK, None
+        while start > since:
+            begin = max(since, start - chunk)
+            try:
+                got = await self.registry.changed_since(name, begin, start)
+            except (ProviderError, PluginError) as exc:
+                log.warning("%s: its change feed failed, refetching instead: %s", name, exc)
+                return None
+            if got is None:
+                if covered is None and chunk > timedelta(days=1):
+                    chunk = timedelta(days=1)
+                    continue
+                break
+            changed |= got
+            start = covered = begin
+            if chunk < FEED_CHUNK:
+                break  # the newest day is all it can tell
+        return None if covered is None else (covered, changed)
 
     async def _refresh(
         self, ref: MovieRef, *, everything: bool, interactive: bool, notes: Collection[str] = ()
