@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -286,3 +287,70 @@ def test_one_feed_call_confirms_every_unchanged_part_and_remembers_the_changed(
             clock.now,
             "tmdb: confirmed unchanged by tmdb's change feed on 2026-11-14",
         )
+
+
+def test_refreshes_leave_identifications_their_share_of_omdb_s_daily_requests(
+    world: World, tmp_path: Path
+) -> None:
+    # OMDb allows 10 requests a day here; refreshes may spend half. Eight cached movies are
+    # stale: five are refreshed from OMDb, three stay stale and say why; a new film is still
+    # identified with OMDb's part (its quota is not spent by the refreshes).
+    db, clock = tmp_path / "m.sqlite", Clock()
+    films = [MATRIX, HEAT, TOY_STORY, 550, 13, 680, 278, 238]
+    with SimServer(world, seed=7) as sim:
+
+        async def cache_all(orc: Orchestrator) -> list[Outcome]:
+            return [await orc.lookup(Ids(tmdb=t)) for t in films]
+
+        assert {o.status for o in run(sim, db, clock, cache_all)} == {"identified"}
+    clock.now = T0 + timedelta(days=400)  # every part is stale
+    quota = {"omdb": Knobs(daily_quota=10)}
+    env = {"METARR_OMDB_DAILY_REQUESTS": "10"}
+    with SimServer(world, seed=7, knobs=quota) as sim:
+        outcomes = run(sim, db, clock, refresh_stale, env=env)
+        assert sim.counts()["omdb"] == {"?i=": 5}
+        held = [o for o in outcomes if any("omdb: not refreshed" in r for r in o.reasons)]
+        assert len(held) == 3 and all(o.status == "identified" for o in outcomes)
+        assert "refreshes may spend 5 of its 10 daily requests" in " ".join(held[0].reasons)
+        with Cache(db, ttl_days=TTL_DAYS, clock=clock) as cache:
+            assert cache.requests_on("omdb", "2027-12-07") == 5
+            stale = [cache.stale_providers(cache.get("tmdb", t)) for t in films]  # type: ignore[arg-type]
+        assert sum("omdb" in s for s in stale) == 3  # left stale, never called fresh
+        # a second run the same day spends nothing more on OMDb
+        sim.reset_counts()
+        run(sim, db, clock, refresh_stale, env=env)
+        assert sim.counts()["omdb"] == {}
+
+        async def new_film(orc: Orchestrator) -> Outcome:
+            return await orc.lookup(Ids(tmdb=24428))
+
+        outcome = run(sim, db, clock, new_film, env=env)
+        assert outcome.status == "identified" and outcome.providers["omdb"] == "ok"
+    # the next UTC day, refreshes get their share again
+    clock.now += timedelta(days=1)
+    with SimServer(world, seed=7, knobs=quota) as sim:
+        run(sim, db, clock, refresh_stale, env=env)
+        assert sim.counts()["omdb"] == {"?i=": 3}
+
+
+def test_the_daily_count_is_shared_by_processes_and_never_overspent(tmp_path: Path) -> None:
+    db = tmp_path / "m.sqlite"
+    Cache(db).close()
+    granted: list[bool] = []
+
+    def spend() -> None:
+        with Cache(db) as cache:
+            for _ in range(40):
+                granted.append(cache.reserve_requests("omdb", "2026-12-02", 1, 50))
+
+    threads = [threading.Thread(target=spend) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert granted.count(True) == 50
+    with Cache(db) as cache:
+        assert cache.requests_on("omdb", "2026-12-02") == 50
+        assert cache.requests_on("omdb", "2026-12-03") == 0
+        cache.add_requests("omdb", "2026-12-02", -60)
+        assert cache.requests_on("omdb", "2026-12-02") == 0

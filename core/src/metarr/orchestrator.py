@@ -740,9 +740,10 @@ class Orchestrator:
         join the outcome's reasons."""
         now = self._clock()
         try:
-            cached, todo, pauses = await self._db(self._refresh_plan, ref, everything, now)
+            cached, todo, pauses, held = await self._db(self._refresh_plan, ref, everything, now)
         except UnreadableMovieError as exc:
             return Outcome(status="error", reasons=(str(exc),))
+        notes = [*notes, *held]
         self._apply_pauses(pauses, now)
         if cached is None:
             return Outcome(status="error", reasons=(f"{ref.ids} is no longer in the cache",))
@@ -752,6 +753,12 @@ class Orchestrator:
             identification = await self.engine.lookup(
                 cached.ids, interactive=interactive, providers=todo
             )
+            sent = identification.requests_by_provider
+            for name in todo or ():  # one request each was counted ahead: count what was sent
+                if self._refresh_budget(name) is not None:
+                    await self._cache_call(
+                        Cache.add_requests, name, f"{now:%Y-%m-%d}", sent.get(name, 0) - 1
+                    )
             identification = self._with_stored(identification, cached, todo)
             query = Query(ids=cached.ids, key=ref.key)
             persisted = await self._db(
@@ -762,17 +769,40 @@ class Orchestrator:
 
     def _refresh_plan(
         self, ref: MovieRef, everything: bool, now: datetime
-    ) -> tuple[CachedMovie | None, list[str] | None, dict[str, ProviderPause]]:
+    ) -> tuple[CachedMovie | None, list[str] | None, dict[str, ProviderPause], list[str]]:
+        """On the cache thread: the cached movie, the providers to ask again (None: all), the
+        pauses in force, and notes on the stale parts left alone because a provider's refresh
+        share of its daily requests is spent (one request each is counted for the others)."""
         cache = self._live_cache()
         pauses = cache.paused_providers(now)
         cached = cache.find(ref.ids)
         if cached is None or everything:
-            return cached, None, pauses
-        return (
-            cached,
-            self._refetch(cached, Query(ids=cached.ids, key=ref.key).input_key, now),
-            pauses,
-        )
+            return cached, None, pauses, []
+        todo = self._refetch(cached, Query(ids=cached.ids, key=ref.key).input_key, now)
+        notes = []
+        for name in list(todo):
+            budget = self._refresh_budget(name)
+            if budget is None or cache.reserve_requests(name, f"{now:%Y-%m-%d}", 1, budget[0]):
+                continue
+            todo.remove(name)
+            notes.append(
+                f"{name}: not refreshed, its part stays stale: refreshes may spend {budget[0]} of "
+                f"its {budget[1]} daily requests and today's are spent (identifications keep "
+                "the rest)"
+            )
+        return cached, todo, pauses, notes
+
+    def _refresh_budget(self, name: str) -> tuple[int, int] | None:
+        """(requests refreshes may spend per UTC day, the daily allowance) for a provider that
+        declares a ``daily_requests`` option; None: no limit."""
+        option = self.registry.spec(name).options.get("daily_requests")
+        if option is None:
+            return None
+        settings = getattr(self.registry.provider(name), "settings", None)  # checked values
+        allowance = settings.get("daily_requests", option.default) if settings else option.default
+        if not isinstance(allowance, int) or isinstance(allowance, bool) or allowance <= 0:
+            return None
+        return int(allowance * self.settings.refresh.refresh_share), allowance
 
     # -- internals (on the cache thread unless said otherwise) -------------------------------
 

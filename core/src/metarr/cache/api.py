@@ -577,6 +577,26 @@ class Cache:
         """Pauses still in force, by provider."""
         return provider_state.paused_providers(self.db, self._at(now))
 
+    @_guarded
+    def reserve_requests(self, provider: str, day: str, count: int, limit: int) -> bool:
+        """Count ``count`` more of ``provider``'s requests on UTC ``day`` (``YYYY-MM-DD``) if
+        the day's count stays within ``limit``; False, counting nothing, otherwise. Atomic
+        across processes sharing the cache."""
+        with write_transaction(self.db) as db:
+            return provider_state.reserve_requests(db, provider, day, count, limit)
+
+    @_guarded
+    def add_requests(self, provider: str, day: str, count: int) -> None:
+        """Correct ``provider``'s count on ``day`` by ``count`` (negative: fewer were sent)."""
+        if count:
+            with write_transaction(self.db) as db:
+                provider_state.add_requests(db, provider, day, count)
+
+    @_guarded
+    def requests_on(self, provider: str, day: str) -> int:
+        """``provider``'s requests counted on UTC ``day``."""
+        return provider_state.requests_on(self.db, provider, day)
+
     # -- identities ------------------------------------------------------------------------
 
     @_guarded
