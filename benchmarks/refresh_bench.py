@@ -65,6 +65,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "before": {"age_ttl": [[math.inf, 1]], "feed_lookback_days": 0},
     "after": {},  # the defaults
 }
+ENV = {"before": {"METARR_OMDB_DAILY_REQUESTS": "0"}, "after": {}}  # before: no daily share
 DEFAULT_TTL = {"tmdb": 7.0, "omdb": 7.0, "fanart": 1.0, "tvdb": 7.0}
 
 
@@ -91,9 +92,12 @@ def change_log(
     return changes
 
 
-def settings_for(sim: SimServer, db: Path, refresh: Mapping[str, Any]) -> Any:
+def settings_for(
+    sim: SimServer, db: Path, refresh: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> Any:
     plugins = [p for p in discover() if p.name in PROVIDERS]
-    settings = load_settings([p.name for p in plugins], env=sim.settings_env(), db_path=db)
+    env = {**sim.settings_env(), **(env or {})}
+    settings = load_settings([p.name for p in plugins], env=env, db_path=db)
     return attrs.evolve(settings, plugins=plugins, refresh=refresh)
 
 
@@ -127,10 +131,9 @@ def spread(db: Path, rules: RefreshRules, ttl_days: Mapping[str, float], seed: i
         )
 
 
-async def one_day(
-    sim: SimServer, db: Path, refresh: Mapping[str, Any], now: datetime
-) -> dict[str, Any]:
-    async with Orchestrator(settings_for(sim, db, refresh), clock=lambda: now) as orc:
+async def one_day(sim: SimServer, db: Path, name: str, now: datetime) -> dict[str, Any]:
+    settings = settings_for(sim, db, SCENARIOS[name], ENV[name])
+    async with Orchestrator(settings, clock=lambda: now) as orc:
         started = time.perf_counter()
         outcomes = await orc.refresh_stale()
         elapsed = time.perf_counter() - started
@@ -207,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                 for day in range(total_days):
                     now = TODAY + timedelta(days=day)
                     clock_now[0] = now
-                    report = asyncio.run(one_day(sim, db, refresh, now))
+                    report = asyncio.run(one_day(sim, db, name, now))
                     print(f"{name} day {day}: {report}", file=sys.stderr)
                     days.append(report)
                     bad = {s: n for s, n in report["statuses"].items() if s != "identified"}

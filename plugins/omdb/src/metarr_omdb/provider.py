@@ -132,7 +132,7 @@ class OmdbProvider(metarr.Provider):
             type=int,
             default=1000,
             help="requests the key allows per UTC day (1,000 for a free key): refreshes spend "
-            "at most [refresh] refresh_share of them",
+            "at most [refresh] refresh_share of them; 0: no limit",
         ),
     )
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",),)
