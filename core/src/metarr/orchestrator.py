@@ -439,8 +439,15 @@ class Orchestrator:
         return await self._refresh(ref, everything=True, interactive=interactive)
 
     @_api
-    async def refresh_stale(self, *, incomplete_only: bool = False) -> list[Outcome]:
+    async def refresh_stale(
+        self,
+        *,
+        incomplete_only: bool = False,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> list[Outcome]:
         """Refetch stale parts (with ``incomplete_only``: only the missing ones), automated.
+        Returns each movie's outcome; with ``on_outcome``, hands each over as it comes and
+        keeps none (the list is empty), so memory stays flat whatever the library's size.
 
         A provider with a change feed (the ``changed_since`` hook: TMDB) is asked once which
         movies changed since the oldest stale fetch (at most ``feed_lookback_days`` ago): a
@@ -465,9 +472,11 @@ class Orchestrator:
                 notes = [
                     f"{note} (no request)" for ids, note in confirmed.values() if movie_id in ids
                 ]
-                outcomes.append(
-                    await self._refresh(ref, everything=False, interactive=False, notes=notes)
-                )
+                outcome = await self._refresh(ref, everything=False, interactive=False, notes=notes)
+                if on_outcome is None:
+                    outcomes.append(outcome)
+                else:
+                    on_outcome(outcome)
         return outcomes
 
     async def _ask_feeds(self, now: datetime) -> dict[str, tuple[set[int], str]]:

@@ -264,32 +264,50 @@ def refresh(refs: tuple[str, ...], mode: str | None, as_json: bool) -> None:
         raise exits.CliError("give IDs to refresh, or --stale, or --incomplete (one of them)")
     targets = [parse_ref(ref) for ref in refs]
 
-    async def work(orc: Orchestrator) -> tuple[list[tuple[str, Outcome]], dict[str, int]]:
+    async def work(
+        orc: Orchestrator,
+    ) -> tuple[list[tuple[str, Outcome]], dict[str, int], set[str]]:
         results: list[tuple[str, Outcome]] = []
+        streamed: set[str] = (
+            set()
+        )  # statuses of --stale/--incomplete outcomes, printed as they come
         if mode is None:
             for ref, ids in zip(refs, targets, strict=True):
                 results.append((ref, await orc.refresh(ids)))
         else:
-            for outcome in await orc.refresh_stale(incomplete_only=mode == "incomplete"):
-                ref = str(outcome.movie.ids) if outcome.movie else "?"
-                results.append((ref, outcome))
-        return results, dict(orc.stats.requests)
 
-    results, requests = get_state().run(work)
-    _report(results, requests, as_json)
+            def show(outcome: Outcome) -> None:
+                _echo(str(outcome.movie.ids) if outcome.movie else "?", outcome, as_json)
+                streamed.add(outcome.status)
+
+            await orc.refresh_stale(incomplete_only=mode == "incomplete", on_outcome=show)
+        return results, dict(orc.stats.requests), streamed
+
+    results, requests, streamed = get_state().run(work)
+    _report(results, requests, as_json, streamed)
 
 
-def _report(results: list[tuple[str, Outcome]], requests: dict[str, int], as_json: bool) -> None:
+def _echo(ref: str, outcome: Outcome, as_json: bool) -> None:
+    if as_json:
+        output.echo_jsonl({"ref": ref, **to_json(outcome)})
+    else:
+        click.echo(_outcome_line(ref, outcome))
+
+
+def _report(
+    results: list[tuple[str, Outcome]],
+    requests: dict[str, int],
+    as_json: bool,
+    streamed: set[str],
+) -> None:
     for ref, outcome in results:
-        if as_json:
-            output.echo_jsonl({"ref": ref, **to_json(outcome)})
-        else:
-            click.echo(_outcome_line(ref, outcome))
+        _echo(ref, outcome, as_json)
     if not as_json:
-        if not results:
+        if not results and not streamed:
             click.echo("nothing to refresh")
         click.echo(f"requests: {output.requests_line(requests)}")
-    finish(exits.worst(exits.for_status(o.status) for _, o in results))
+    statuses = [o.status for _, o in results] + sorted(streamed)
+    finish(exits.worst(exits.for_status(status) for status in statuses))
 
 
 @click.command()
