@@ -9,7 +9,8 @@ child's ``ru_maxrss`` carries its parent's high-water mark on Linux, see benchma
 
 - ``batch``    ``metarr batch`` of the cached movies' rows (warm: answered from the cache);
 - ``scan``     ``metarr scan --dry-run`` of a generated library of that many items;
-- ``refresh``  ``metarr refresh --stale`` with Fanart.tv's TTL at a second: every movie refetched
+- ``refresh``  ``metarr refresh --stale`` with Fanart.tv's TTL at a second (flat, whatever the
+               film's age): every movie refetched
                from one provider (the others fresh);
 - ``remerge``  ``metarr remerge`` of every movie;
 - ``export``   ``metarr cache export``.
@@ -105,8 +106,9 @@ def measure(size: int, world: World, sim: SimServer, work: Path, seed: int) -> d
     from scan.libraries import mixed_library
 
     mixed_library(library, size)
-    env = {**os.environ, **sim.settings_env()}
-    env.pop("METARR_CONFIG", None)
+    config = work / "config.toml"  # every movie's part is due, whatever the film's age
+    config.write_text("[refresh]\nage_ttl = [[inf, 1]]\n")
+    env = {**os.environ, **sim.settings_env(), "METARR_CONFIG": str(config)}
     commands = {
         "batch": (["batch", str(rows)], {}),
         "scan": (["scan", "--dry-run", str(library)], {}),
