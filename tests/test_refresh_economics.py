@@ -354,3 +354,19 @@ def test_the_daily_count_is_shared_by_processes_and_never_overspent(tmp_path: Pa
         assert cache.requests_on("omdb", "2026-12-03") == 0
         cache.add_requests("omdb", "2026-12-02", -60)
         assert cache.requests_on("omdb", "2026-12-02") == 0
+
+
+def test_refresh_stale_can_hand_each_outcome_over_and_keep_none(
+    world: World, tmp_path: Path
+) -> None:
+    db, clock = tmp_path / "m.sqlite", Clock()
+    cache_three(world, db, clock)
+    clock.now = T0 + timedelta(days=8)
+    seen: list[str] = []
+
+    async def stream(orc: Orchestrator) -> list[Outcome]:
+        return await orc.refresh_stale(on_outcome=lambda o: seen.append(o.status))
+
+    with SimServer(world, seed=7, clock=clock) as sim:
+        assert run(sim, db, clock, stream) == []
+    assert seen == ["identified"] * 3
