@@ -449,10 +449,13 @@ class Orchestrator:
         Returns each movie's outcome; with ``on_outcome``, hands each over as it comes and
         keeps none (the list is empty), so memory stays flat whatever the library's size.
 
-        A provider with a change feed (the ``changed_since`` hook: TMDB) is asked once which
-        movies changed since the oldest stale fetch (at most ``feed_lookback_days`` ago): a
-        stale part of a movie it did not list is confirmed current without a request, and the
-        outcome says so; when the feed fails or cannot tell, those parts are refetched.
+        First, a provider with a change feed (the ``changed_since`` hook: TMDB) is asked which
+        movies changed since the oldest of its parts it can vouch for (at most
+        ``feed_lookback_days`` ago): each part of a movie it did not list is confirmed current
+        without a request (a stale one's outcome says so), a listed one is refetched when
+        stale; a feed that fails or cannot tell confirms nothing. A provider with a
+        ``daily_requests`` allowance is asked at most ``refresh_share`` of it per UTC day: past
+        that its stale parts stay stale, and the outcome says so.
         Movies are loaded one at a time, as each comes up; an unreadable one gives an ``error``
         outcome naming it. A refresh changes parts and the merged record, never the movie's
         input key, input or confirmed identity.
