@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
@@ -28,6 +32,7 @@ MATRIX, HEAT, TOY_STORY = 603, 949, 862  # 1999, 1995, 1995
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 # Only TMDB goes stale in these tests: the others keep their parts for a year.
 ONLY_TMDB = {f"METARR_{p}_TTL_DAYS": "365" for p in ("OMDB", "FANART", "TVDB")}
+PROVIDER_NAMES = ("tmdb", "omdb", "fanart", "tvdb")
 TTL_DAYS = {"tmdb": 7.0, "omdb": 365.0, "fanart": 365.0, "tvdb": 365.0}
 FLAT = {"age_ttl": [[math.inf, 1]]}
 
@@ -370,3 +375,39 @@ def test_refresh_stale_can_hand_each_outcome_over_and_keep_none(
     with SimServer(world, seed=7, clock=clock) as sim:
         assert run(sim, db, clock, stream) == []
     assert seen == ["identified"] * 3
+
+
+def test_cache_show_tells_freshness_as_refresh_decides_it(world: World, tmp_path: Path) -> None:
+    db, now = tmp_path / "m.sqlite", datetime.now(UTC)
+    clock = Clock(now - timedelta(days=30))
+    with SimServer(world, seed=7) as sim:
+        run(sim, db, clock, lambda o: o.lookup(Ids(tmdb=MATRIX)), refresh={})
+        env = {**os.environ, **sim.settings_env(), "NO_COLOR": "1"}
+    with Cache(db) as cache:
+        matrix = cache.get("tmdb", MATRIX)
+        assert matrix is not None
+        note = "tmdb: confirmed unchanged by tmdb's change feed on TODAY"
+        assert cache.record_feed("tmdb", {"tmdb"}, clock.now, set(), note) == {matrix.id}
+
+    def show(config: str) -> dict[str, str]:
+        (tmp_path / "config.toml").write_text(config)
+        done = subprocess.run(
+            [sys.executable, "-m", "metarr", "--db", str(db), "cache", "show", "tmdb:603"],
+            env={**env, "METARR_CONFIG": str(tmp_path / "config.toml")},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        plain = re.sub(r"\x1b?\[[0-9;]*m", "", done.stdout)
+        rows = [line.split() for line in plain.splitlines()]
+        return {row[0]: " ".join(row[4:]) for row in rows if row and row[0] in PROVIDER_NAMES}
+
+    # Fetched 30 days ago. Flat TTLs: only the part the feed confirmed today is fresh.
+    flat = show("[refresh]\nage_ttl = [[inf, 1]]\n")
+    assert flat["tmdb"].startswith("fresh") and note in flat["tmdb"]
+    assert all(flat[p].startswith("stale") for p in ("omdb", "tvdb", "fanart"))
+    # The default rule: a 1999 film's 7 days are 84; Fanart.tv's 1 day is 12.
+    aged = show("")
+    assert [aged[p].split()[0] for p in ("tmdb", "omdb", "tvdb", "fanart")] == [
+        "fresh", "fresh", "fresh", "stale"
+    ]  # fmt: skip
