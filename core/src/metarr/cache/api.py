@@ -237,12 +237,17 @@ class Cache:
         TTL stretched by the film's age (counted from the fetch, or from a later confirmation
         that the part is current), plus `CachedMovie.missing_providers`."""
         moment = self._at(now)
-        checks = maintenance.part_checks(self.db, cached.id)
         stale = set(cached.missing_providers(expected))
+        checks: dict[str, tuple[datetime, str]] | None = None  # read only when a part is old
         for name, part in cached.parts.items():
-            since = max(part.fetched_at, checks[name][0]) if name in checks else part.fetched_at
-            days = self.ttl_days.get(name, self.default_ttl_days)
-            if since + self.rules.ttl(days, cached.movie.year, moment) <= moment:
+            ttl = self.rules.ttl(
+                self.ttl_days.get(name, self.default_ttl_days), cached.movie.year, moment
+            )
+            if part.fetched_at + ttl > moment:
+                continue
+            if checks is None:
+                checks = maintenance.part_checks(self.db, cached.id)
+            if name not in checks or checks[name][0] + ttl <= moment:
                 stale.add(name)
         return sorted(stale)
 
