@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from metarr.gate import WALL_MEMORY, ProviderGate
+from metarr.gate import START_LIMIT, WALL_MEMORY, ProviderGate
 
 
 class Clock:
@@ -19,6 +19,11 @@ def test_a_429_pauses_caps_and_the_wall_is_forgotten_when_quiet() -> None:
     async def main() -> None:
         clock = Clock()
         gate = ProviderGate("p", max_concurrency=64, clock=clock)
+        assert gate.limit == START_LIMIT == 4
+        for _ in range(8):  # slow start: half a slot more per success
+            assert await gate.acquire(max_wait=0)
+            await gate.release()
+        assert gate.limit == 8
         for _ in range(8):
             assert await gate.acquire(max_wait=0)
         await gate.release(rate_limited=True, retry_after=5)

@@ -13,8 +13,8 @@ from metarr.plugins import PluginInfo, discover, spec_of
 from metarr.redaction import Secret
 
 BUNDLED_OPTIONS = {
-    "tmdb": {"api_key", "access_token", "image_size", "image_base_url"},
-    "omdb": {"api_key", "fetch_short_plot"},
+    "tmdb": {"api_key", "access_token", "image_size", "image_base_url", "feed_max_pages"},
+    "omdb": {"api_key", "fetch_short_plot", "daily_requests"},
     "fanart": {"api_key", "client_key"},
     "tvdb": {"api_key", "pin"},
 }

@@ -25,6 +25,7 @@ import platformdirs
 
 from metarr import redaction
 from metarr.errors import ConfigError
+from metarr.freshness import RefreshRules, rules_from
 from metarr.models import PRIORITY_FIELDS
 from metarr.redaction import Secret
 
@@ -35,7 +36,7 @@ APP_NAME = "metarr"
 SECRET_KEYS = frozenset({"api_key", "access_token", "client_key", "pin"})
 _SECRET_HINTS = ("key", "token", "secret", "password", "pin")
 COMMON_KEYS = {"enabled": bool, "base_url": str, "timeout": float, "ttl_days": float}
-TOP_LEVEL_KEYS = frozenset({"db", "language", "tmdb_policy", "providers", "priority"})
+TOP_LEVEL_KEYS = frozenset({"db", "language", "tmdb_policy", "providers", "priority", "refresh"})
 TMDB_POLICIES = ("block", "warn")
 # Variables that are not provider settings although they may share a provider's prefix.
 TOP_LEVEL_ENV = frozenset(
@@ -165,6 +166,9 @@ class Settings:
     given here are protected like those from the environment: never in a repr, a log line or
     an error. `load_settings` reads the config file and the ``METARR_*`` variables instead.
 
+    ``refresh`` holds the refresh rules (`metarr.freshness.RefreshRules`, or a mapping of its
+    fields: ``refresh={"age_ttl": [[1, 1], [5, 4], [float("inf"), 12]]}``).
+
     ``plugins`` replaces the installed provider plugins (entry points) with these: a provider
     that is not installed as a package, or test fakes. None: every installed one.
     """
@@ -175,6 +179,7 @@ class Settings:
     language: str = attrs.field(default="en", converter=_language)
     tmdb_policy: str = attrs.field(default="block", converter=_policy)
     plugins: tuple[PluginInfo, ...] | None = attrs.field(default=None, converter=_plugin_tuple)
+    refresh: RefreshRules = attrs.field(factory=RefreshRules, converter=rules_from)
     config_path: Path | None = None
     warnings: tuple[str, ...] = attrs.field(default=(), eq=False)
     """Things a person should fix that do not stop metarr (a config file others can read);
@@ -278,6 +283,7 @@ def load_settings(
             tmdb_policy=policy,
             priority=_priority(data.get("priority", {}), known, path),
             plugins=infos,
+            refresh=data.get("refresh"),
             config_path=path if path.exists() else None,
             warnings=_exposed_secrets(path, sections),
         )

@@ -133,6 +133,15 @@ def ids(provider: str, hook: str, value: Any) -> Ids | None:
     raise bug(provider, hook, f"returned {_a(value)}, not metarr.Ids or None{shown}")
 
 
+def changed(provider: str, hook: str, value: Any) -> set[str] | None:
+    """A ``changed_since`` answer: None, or a set of ids as text."""
+    if value is None:
+        return None
+    if not isinstance(value, set | frozenset) or not all(isinstance(i, str) for i in value):
+        raise bug(provider, hook, f"returned {_a(value)}, not a set of id strings or None")
+    return set(value)
+
+
 def ranks(provider: str, hook: str, value: Any) -> dict[str, int] | None:
     """A ``field_priority`` answer: None, or integer ranks for merged fields that exist."""
     if value is None:

@@ -178,6 +178,7 @@ class Engine:
             provider_http = registry.http(name)
             if provider_http is not None:  # pause the gate the moment a 429 arrives
                 provider_http.on_rate_limited = gate.pause
+                provider_http.before_retry = gate.readmit  # a retry queues for a slot again
         self.ranks = registry.field_priorities()
         self.languages = {name: registry.languages(name) for name in registry.enabled}
         self.out_for_run: dict[str, str] = {}  # provider -> why it is not asked again this run

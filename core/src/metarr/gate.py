@@ -1,8 +1,11 @@
 """Reactive pacing per provider: no request counting, no artificial delay until a provider asks.
 
-After a 429 the provider is paused until its Retry-After, so the rest of a batch does not
-hammer it, and its concurrency limit halves; every success grows the limit back (additive
-increase, multiplicative decrease, as TCP does). The concurrency at which the provider said
+A provider starts at `START_LIMIT` requests in flight and each success adds one (slow start:
+the limit doubles every round trip), so a batch of 64 does not open with 64 requests against a
+provider that takes two at a time. After a 429 the provider is paused until its Retry-After,
+so the rest of a batch does not hammer it, and its concurrency limit halves; from then on
+every success grows the limit back by 1/limit (additive increase, multiplicative decrease, as
+TCP does). The concurrency at which the provider said
 429 becomes a ceiling for `WALL_MEMORY` seconds: the limit grows back to just below it instead
 of walking into the same wall again, then probes upwards once the provider has been quiet.
 A provider that never answers 429 never waits. Long pauses (OMDb's daily quota) are not waited
@@ -17,6 +20,8 @@ from collections.abc import Callable
 
 DEFAULT_PAUSE = 1.0  # seconds, when a 429 carries no Retry-After
 WALL_MEMORY = 15.0  # seconds a 429's concurrency stays a ceiling for the limit
+START_LIMIT = 4  # requests in flight before the provider has answered any
+SLOW_START_STEP = 0.5  # added per success until the first 429: × 1.5 per round trip
 
 
 class ProviderGate:
@@ -27,7 +32,8 @@ class ProviderGate:
     ) -> None:
         self.name = name
         self.max_concurrency = max_concurrency
-        self.limit = float(max_concurrency)
+        self.limit = float(min(max_concurrency, START_LIMIT))
+        self.slow_start = True  # until the first 429: +1 per success
         self.in_flight = 0
         self.paused_until = 0.0
         self.pause_reason: str | None = None
@@ -59,6 +65,18 @@ class ProviderGate:
                     return True
                 await self._changed.wait()
 
+    async def readmit(self, *, max_wait: float = 60.0) -> None:
+        """For a request that holds a slot and is about to be retried: give the slot up and
+        queue for one again, so retries after a 429 wave are admitted within the (halved)
+        limit instead of all firing when the pause ends. Past ``max_wait`` of pause (a long
+        one set meanwhile), it takes its slot back without waiting."""
+        async with self._changed:
+            self.in_flight = max(0, self.in_flight - 1)
+            self._changed.notify_all()
+        if not await self.acquire(max_wait=max_wait):
+            async with self._changed:
+                self.in_flight += 1
+
     async def release(
         self,
         *,
@@ -69,32 +87,41 @@ class ProviderGate:
         """Give the slot back, adapting the limit to how the request went."""
         async with self._changed:
             if rate_limited:
-                # The concurrency that hit the wall (this request included) caps the limit.
-                self.ceiling = float(max(1, self.in_flight))
-                self._wall_at = self._clock()
                 self.pause(retry_after, reason)
-                self.limit = min(self.limit, max(1.0, self.ceiling / 2))
             else:
                 self._grow()
             self.in_flight = max(0, self.in_flight - 1)
             self._changed.notify_all()
 
     def _grow(self) -> None:
-        """Additive increase: +1 per limit's worth of successes, below a wall still remembered."""
+        """+1 per success in slow start, else +1 per limit's worth of successes (additive
+        increase); never while paused (those requests were sent before the wall), never past
+        a wall still remembered."""
+        if self.paused_for() > 0:
+            return
         cap = float(self.max_concurrency)
         if self.ceiling is not None:
             if self._clock() - self._wall_at < WALL_MEMORY:
                 cap = max(1.0, self.ceiling - 1)
             else:
                 self.ceiling = None  # quiet long enough: probe upwards again
-        self.limit = min(cap, self.limit + 1.0 / max(1.0, self.limit))
+        step = SLOW_START_STEP if self.slow_start else 1.0 / max(1.0, self.limit)
+        self.limit = min(cap, self.limit + step)
 
     def pause(self, seconds: float | None, reason: str | None = None) -> None:
-        """Pause the provider (and halve its concurrency limit) after it said to slow down."""
+        """The provider said to slow down (a 429, told the moment it arrives): pause it, end
+        slow start, and once per episode halve the concurrency that hit the wall, which then
+        caps the limit for `WALL_MEMORY` seconds (the lowest such wall while remembered)."""
+        now = self._clock()
         wait = DEFAULT_PAUSE if seconds is None else max(0.0, seconds)
+        self.slow_start = False
         if self.paused_for() == 0:  # one halving per episode, however many 429s were in flight
-            self.limit = max(1.0, self.limit / 2)
-        until = self._clock() + wait
+            wall = float(max(1, self.in_flight))
+            recent = self.ceiling is not None and now - self._wall_at < WALL_MEMORY
+            self.ceiling = min(self.ceiling, wall) if recent and self.ceiling else wall
+            self._wall_at = now
+            self.limit = max(1.0, min(self.limit, wall) / 2)
+        until = now + wait
         if until > self.paused_until:
             self.paused_until = until
             self.pause_reason = reason

@@ -3,13 +3,14 @@
 A provider is a `metarr.Provider` subclass named by an entry point in the ``metarr.providers``
 group (the entry-point name is the provider's name). Its hook implementations are methods marked
 with ``@metarr.hookimpl``; `metarr.spec.spec_of` reads them with the class's declarations once
-and names any that does not match these specs. The I/O hooks (`lookup_by_id`, `search`) are
-``async def``: the core calls each provider's implementation itself, concurrently, with a
-per-provider error boundary, so one provider's failure never sinks the others. The pure hooks
-(`extract_ids`, `field_priority`) are plain functions. Hooks are called with keyword arguments;
-``None`` means "not applicable" or "not found" — never raise for those. What a hook returns is
-checked where it enters the core (`metarr.contract`): a violation, or an exception that is not
-a `metarr.ProviderError`, is a `metarr.PluginError` naming the provider and the hook.
+and names any that does not match these specs. The I/O hooks (`lookup_by_id`, `search`, the
+optional `changed_since`) are ``async def``: the core calls each provider's implementation
+itself, concurrently, with a per-provider error boundary, so one provider's failure never
+sinks the others. The pure hooks (`extract_ids`, `field_priority`) are plain functions. Hooks
+are called with keyword arguments; ``None`` means "not applicable" or "not found" — never raise
+for those. What a hook returns is checked where it enters the core (`metarr.contract`): a
+violation, or an exception that is not a `metarr.ProviderError`, is a `metarr.PluginError`
+naming the provider and the hook.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from metarr.ids import Ids
 from metarr.models import ProviderResult, SearchHit
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import click
 
 PROJECT = "metarr"
@@ -46,6 +49,22 @@ async def search(query: str, year: int | None) -> list[SearchHit] | None:
 
     Return the search engine's hits as they are, near misses included: the core decides what
     matches. ``year`` narrows the search when the API supports it.
+    """
+
+
+@hookspec
+async def changed_since(since: datetime, until: datetime) -> set[str] | None:
+    """Optional: the ids (of the kinds this provider is the ``authority_for``, as text) of the
+    movies whose record changed from ``since`` to ``until`` (UTC, ``until`` is now by the
+    core's clock); None when it cannot tell.
+
+    Implement it when the API has a change feed (TMDB's ``/movie/changes``). ``refresh --stale``
+    calls it once per run with the oldest fetch it needs vouched for: a stale part whose movie
+    is not in the answer is confirmed current without a request (and recorded as such); the
+    others are refetched. Be conservative: a movie that may have changed must be in the set.
+    Return None (never a partial set) when the window is longer than the feed keeps, the
+    answer would take more pages than is reasonable, or anything fails; the core then
+    refetches as if there were no feed. Raising a `ProviderError` means the same.
     """
 
 
@@ -79,5 +98,11 @@ class CommandSpecs:
         """Add commands to the ``metarr`` command group with ``cli.add_command(...)``."""
 
 
-HOOK_NAMES: tuple[str, ...] = ("lookup_by_id", "search", "extract_ids", "field_priority")
-ASYNC_HOOKS: frozenset[str] = frozenset({"lookup_by_id", "search"})
+HOOK_NAMES: tuple[str, ...] = (
+    "lookup_by_id",
+    "search",
+    "changed_since",
+    "extract_ids",
+    "field_priority",
+)
+ASYNC_HOOKS: frozenset[str] = frozenset({"lookup_by_id", "search", "changed_since"})

@@ -69,6 +69,9 @@ Classifier = Callable[[int, Any], ProviderError | None]
 # Told at once when a provider answers 429 (seconds to wait, or None; the reason), so the
 # provider's gate holds every other request back while this one waits to be retried.
 RateLimitListener = Callable[[float | None, str], None]
+# Awaited before each retry of a request, so a retry queues for its provider again (its gate
+# admits it within the concurrency limit, after the pause) instead of firing with the others.
+RetryAdmission = Callable[[], Awaitable[None]]
 
 
 TRANSPORT_VAR = "METARR_HTTP_TRANSPORT"
@@ -288,6 +291,7 @@ class ProviderHttp:
         self.max_bytes = max_bytes
         self.stats = stats or TrafficStats()
         self.on_rate_limited: RateLimitListener | None = None
+        self.before_retry: RetryAdmission | None = None
         self._secrets = secrets
         register(*secrets)
         install_log_redaction(f"metarr.provider.{provider}")
@@ -402,6 +406,8 @@ class ProviderHttp:
             on=backoff, attempts=policy.attempts, timeout=None, wait_max=policy.max_wait
         ):
             with attempt:
+                if attempt.num > 1 and self.before_retry is not None:
+                    await self.before_retry()
                 if memo is not None:
                     memo.sent[(self.provider, method, self._describe(path, params))] += 1
                 return await self._send_once(method, path, params, json_body, headers, classify)

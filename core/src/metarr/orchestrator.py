@@ -51,7 +51,7 @@ from metarr.cache import (
 )
 from metarr.config import Settings
 from metarr.engine import Engine, Identification, ProviderFailures, ProviderReport
-from metarr.errors import ClosedError
+from metarr.errors import ClosedError, PluginError, ProviderError
 from metarr.http import TrafficStats, new_client
 from metarr.ids import Ids
 from metarr.matching import fits_name, titles_of
@@ -64,6 +64,8 @@ from metarr.runner import DEFAULT_CONCURRENCY, Batch
 RETRY_DEFAULT = timedelta(minutes=1)
 SEARCH_DETAILS = 5  # candidates of a person's search whose details are fetched
 log = logging.getLogger("metarr.orchestrator")
+FEED_CHUNK = timedelta(days=14)
+"""How much of a change feed `Orchestrator.refresh_stale` asks for at once, newest first."""
 P = ParamSpec("P")
 T = TypeVar("T")
 Orc = TypeVar("Orc", bound="Orchestrator")
@@ -221,7 +223,9 @@ class Orchestrator:
             self._opened = True
 
     def _new_cache(self) -> Cache:
-        return Cache(self.settings.db, ttl_days=self.ttl_days, clock=self._clock)
+        return Cache(
+            self.settings.db, ttl_days=self.ttl_days, clock=self._clock, rules=self.settings.refresh
+        )
 
     @staticmethod
     def _new_reader(cache: Cache) -> CacheReader | None:
@@ -435,23 +439,74 @@ class Orchestrator:
         return await self._refresh(ref, everything=True, interactive=interactive)
 
     @_api
-    async def refresh_stale(self, *, incomplete_only: bool = False) -> list[Outcome]:
+    async def refresh_stale(
+        self,
+        *,
+        incomplete_only: bool = False,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> list[Outcome]:
         """Refetch stale parts (with ``incomplete_only``: only the missing ones), automated.
+        Returns each movie's outcome; with ``on_outcome``, hands each over as it comes and
+        keeps none (the list is empty), so memory stays flat whatever the library's size.
 
+        First, a provider with a change feed (the ``changed_since`` hook: TMDB) is asked which
+        movies changed since the oldest of its parts it can vouch for (at most
+        ``feed_lookback_days`` ago): each part of a movie it did not list is confirmed current
+        without a request (a stale one's outcome says so), a listed one is refetched when
+        stale; a feed that fails or cannot tell confirms nothing. A provider with a
+        ``daily_requests`` allowance is asked at most ``refresh_share`` of it per UTC day: past
+        that its stale parts stay stale, and the outcome says so.
         Movies are loaded one at a time, as each comes up; an unreadable one gives an ``error``
         outcome naming it. A refresh changes parts and the merged record, never the movie's
         input key, input or confirmed identity.
         """
+        now = self._clock()
+        confirmed: dict[str, tuple[set[int], str]] = {}
         if incomplete_only:
             movie_ids = await self._cache_call(Cache.incomplete_ids)
         else:
-            movie_ids = await self._cache_call(Cache.stale_ids, self._clock())
+            movie_ids = await self._cache_call(Cache.stale_ids, now)
+            if movie_ids:
+                confirmed = await self._ask_feeds(now)
         outcomes = []
         for movie_id in movie_ids:
             ref = await self._cache_call(Cache.ref_by_id, movie_id)
             if ref is not None:  # else merged into another movie or deleted meanwhile
-                outcomes.append(await self._refresh(ref, everything=False, interactive=False))
+                notes = [
+                    f"{note} (no request)" for ids, note in confirmed.values() if movie_id in ids
+                ]
+                outcome = await self._refresh(ref, everything=False, interactive=False, notes=notes)
+                if on_outcome is None:
+                    outcomes.append(outcome)
+                else:
+                    on_outcome(outcome)
         return outcomes
+
+    async def _ask_feeds(self, now: datetime) -> dict[str, tuple[set[int], str]]:
+        """Ask each provider with a change feed what changed since the oldest of its parts it
+        can vouch for (within ``feed_lookback_days``, or as far back as the feed can tell) and
+        record the answer: unchanged parts current at its start are confirmed current,
+        changed ones marked. Returns, by provider, the movies confirmed and the note."""
+        lookback = self.settings.refresh.feed_lookback_days
+        confirmed: dict[str, tuple[set[int], str]] = {}
+        if lookback <= 0:
+            return confirmed
+        paused = await self._cache_call(Cache.paused_providers, now)
+        for name in self._lookup_providers():
+            kinds = self.registry.spec(name).authority_for
+            if name in paused or not kinds or not self.registry.implements(name, "changed_since"):
+                continue
+            since = await self._cache_call(Cache.feed_since, name, now - timedelta(days=lookback))
+            if since is None:
+                continue
+            covered = await self._read_feed(name, since, now)
+            if covered is None:
+                continue
+            start, changed = covered
+            note = f"{name}: confirmed unchanged by {name}'s change feed on {now:%Y-%m-%d}"
+            ids = await self._cache_call(Cache.record_feed, name, kinds, start, changed, note, now)
+            confirmed[name] = (ids, note)
+        return confirmed
 
     @_api
     async def repair(self, movie_id: int) -> Outcome:
@@ -663,42 +718,103 @@ class Orchestrator:
                 return _Plan(answer=waiting, pauses=pauses)
         return _Plan(ids=ids, decided=decided, cached=cached, todo=todo, pauses=pauses)
 
-    async def _refresh(self, ref: MovieRef, *, everything: bool, interactive: bool) -> Outcome:
+    async def _read_feed(
+        self, name: str, since: datetime, now: datetime
+    ) -> tuple[datetime, set[str]] | None:
+        """``name``'s changes from ``since`` (or as far back as it can tell) to ``now``: newest
+        first, `FEED_CHUNK` at a time (only the newest day when even one chunk is too much).
+        Returns where the answer starts and the ids listed; None when it cannot tell at all."""
+        changed: set[str] = set()
+        start, chunk, covered = now, FEED_CHUNK, None
+        while start > since:
+            begin = max(since, start - chunk)
+            try:
+                got = await self.registry.changed_since(name, begin, start)
+            except (ProviderError, PluginError) as exc:
+                log.warning("%s: its change feed failed, refetching instead: %s", name, exc)
+                return None
+            if got is None:
+                if covered is None and chunk > timedelta(days=1):
+                    chunk = timedelta(days=1)
+                    continue
+                break
+            changed |= got
+            start = covered = begin
+            if chunk < FEED_CHUNK:
+                break  # the newest day is all it can tell
+        return None if covered is None else (covered, changed)
+
+    async def _refresh(
+        self, ref: MovieRef, *, everything: bool, interactive: bool, notes: Collection[str] = ()
+    ) -> Outcome:
         """Refetch a cached movie: every provider, or the stale ones. Never touches its key,
-        input or identity; an unreadable movie gives an ``error`` outcome naming it."""
+        input or identity; an unreadable movie gives an ``error`` outcome naming it. ``notes``
+        join the outcome's reasons."""
         now = self._clock()
         try:
-            cached, todo, pauses = await self._db(self._refresh_plan, ref, everything, now)
+            cached, todo, pauses, held = await self._db(self._refresh_plan, ref, everything, now)
         except UnreadableMovieError as exc:
             return Outcome(status="error", reasons=(str(exc),))
+        notes = [*notes, *held]
         self._apply_pauses(pauses, now)
         if cached is None:
             return Outcome(status="error", reasons=(f"{ref.ids} is no longer in the cache",))
         if todo == []:
-            return _cached_outcome(cached, self.registry)
-        identification = await self.engine.lookup(
-            cached.ids, interactive=interactive, providers=todo
-        )
-        identification = self._with_stored(identification, cached, todo)
-        query = Query(ids=cached.ids, key=ref.key)
-        persisted = await self._db(
-            self._persist, query, identification, "lookup", now, asked=todo, maintenance=True
-        )
-        return persisted.outcome
+            outcome = _cached_outcome(cached, self.registry)
+        else:
+            identification = await self.engine.lookup(
+                cached.ids, interactive=interactive, providers=todo
+            )
+            sent = identification.requests_by_provider
+            for name in todo or ():  # one request each was counted ahead: count what was sent
+                if self._refresh_budget(name) is not None:
+                    await self._cache_call(
+                        Cache.add_requests, name, f"{now:%Y-%m-%d}", sent.get(name, 0) - 1
+                    )
+            identification = self._with_stored(identification, cached, todo)
+            query = Query(ids=cached.ids, key=ref.key)
+            persisted = await self._db(
+                self._persist, query, identification, "lookup", now, asked=todo, maintenance=True
+            )
+            outcome = persisted.outcome
+        return attrs.evolve(outcome, reasons=(*outcome.reasons, *notes)) if notes else outcome
 
     def _refresh_plan(
         self, ref: MovieRef, everything: bool, now: datetime
-    ) -> tuple[CachedMovie | None, list[str] | None, dict[str, ProviderPause]]:
+    ) -> tuple[CachedMovie | None, list[str] | None, dict[str, ProviderPause], list[str]]:
+        """On the cache thread: the cached movie, the providers to ask again (None: all), the
+        pauses in force, and notes on the stale parts left alone because a provider's refresh
+        share of its daily requests is spent (one request each is counted for the others)."""
         cache = self._live_cache()
         pauses = cache.paused_providers(now)
         cached = cache.find(ref.ids)
         if cached is None or everything:
-            return cached, None, pauses
-        return (
-            cached,
-            self._refetch(cached, Query(ids=cached.ids, key=ref.key).input_key, now),
-            pauses,
-        )
+            return cached, None, pauses, []
+        todo = self._refetch(cached, Query(ids=cached.ids, key=ref.key).input_key, now)
+        notes = []
+        for name in list(todo):
+            budget = self._refresh_budget(name)
+            if budget is None or cache.reserve_requests(name, f"{now:%Y-%m-%d}", 1, budget[0]):
+                continue
+            todo.remove(name)
+            notes.append(
+                f"{name}: not refreshed, its part stays stale: refreshes may spend {budget[0]} of "
+                f"its {budget[1]} daily requests and today's are spent (identifications keep "
+                "the rest)"
+            )
+        return cached, todo, pauses, notes
+
+    def _refresh_budget(self, name: str) -> tuple[int, int] | None:
+        """(requests refreshes may spend per UTC day, the daily allowance) for a provider that
+        declares a ``daily_requests`` option; None: no limit."""
+        option = self.registry.spec(name).options.get("daily_requests")
+        if option is None:
+            return None
+        settings = getattr(self.registry.provider(name), "settings", None)  # checked values
+        allowance = settings.get("daily_requests", option.default) if settings else option.default
+        if not isinstance(allowance, int) or isinstance(allowance, bool) or allowance <= 0:
+            return None
+        return int(allowance * self.settings.refresh.refresh_share), allowance
 
     # -- internals (on the cache thread unless said otherwise) -------------------------------
 
@@ -754,7 +870,8 @@ class Orchestrator:
     def _refetch(self, cached: CachedMovie, key: str, now: datetime) -> list[str]:
         """The providers to ask again for a cached movie ([] when it is fresh)."""
         expected = self._lookup_providers()
-        stale = set(cached.stale_providers(self.ttl_days, now, expected=expected)) & set(expected)
+        cache = self._live_cache()
+        stale = set(cache.stale_providers(cached, now, expected=expected)) & set(expected)
         missing = set(cached.missing_providers(expected)) & stale
         pending = self._live_cache().pending_retry(key) or self._live_cache().pending_retry(
             _ids_key(cached.ids)

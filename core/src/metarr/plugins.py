@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Any, Literal, cast
 
@@ -216,6 +217,20 @@ class Registry:
         except Exception as exc:
             raise contract.raised(name, "search", exc) from exc
         return contract.hits(name, "search", value)
+
+    async def changed_since(self, name: str, since: datetime, until: datetime) -> set[str] | None:
+        """The provider's own ids of the movies changed from ``since`` to ``until``, checked
+        (None: it has no change feed or cannot tell)."""
+        impl = self._impl(name, "changed_since")
+        if impl is None:
+            return None
+        try:
+            value = await cast(Awaitable[Any], impl.function(since=since, until=until))
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise contract.raised(name, "changed_since", exc) from exc
+        return contract.changed(name, "changed_since", value)
 
     def extract_ids(self, name: str, result: ProviderResult) -> Ids | None:
         """The ids the provider says its result states (None: it says none, or has no hook)."""

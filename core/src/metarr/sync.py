@@ -230,9 +230,17 @@ class SyncOrchestrator:
         """Blocking `Orchestrator.refresh`."""
         return self._call(self._orchestrator.refresh(ids, interactive=interactive))
 
-    def refresh_stale(self, *, incomplete_only: bool = False) -> list[Outcome]:
-        """Blocking `Orchestrator.refresh_stale`."""
-        return self._call(self._orchestrator.refresh_stale(incomplete_only=incomplete_only))
+    def refresh_stale(
+        self,
+        *,
+        incomplete_only: bool = False,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> list[Outcome]:
+        """Blocking `Orchestrator.refresh_stale` (``on_outcome`` is called on the
+        orchestrator's event-loop thread)."""
+        return self._call(
+            self._orchestrator.refresh_stale(incomplete_only=incomplete_only, on_outcome=on_outcome)
+        )
 
     def repair(self, movie_id: int) -> Outcome:
         """Blocking `Orchestrator.repair`."""

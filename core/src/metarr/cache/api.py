@@ -41,6 +41,7 @@ from metarr.cache.store import OnUnreadable
 from metarr.cache.times import from_text, system_clock, to_text, utc
 from metarr.convert import to_json
 from metarr.errors import StorageError
+from metarr.freshness import FLAT, RefreshRules
 from metarr.ids import Ids
 from metarr.models import Movie, Outcome, ProviderResult
 
@@ -82,8 +83,10 @@ class Cache:
     missing file, an older or newer schema is a `StorageError` saying what to do).
 
     ``ttl_days`` maps a provider to how many days its parts stay fresh (others:
-    ``default_ttl_days``). All datetimes are UTC; naive ones are taken to be UTC. Use one
-    `Cache` from one thread at a time.
+    ``default_ttl_days``), stretched by the film's age as ``rules`` say
+    (`metarr.freshness.RefreshRules`; None: as given, whatever the age; the `Orchestrator`
+    passes its settings' rules). All datetimes are UTC;
+    naive ones are taken to be UTC. Use one `Cache` from one thread at a time.
     """
 
     def __init__(
@@ -94,8 +97,10 @@ class Cache:
         default_ttl_days: float = DEFAULT_TTL_DAYS,
         clock: Callable[[], datetime] | None = None,
         read_only: bool = False,
+        rules: RefreshRules | None = None,
     ) -> None:
         self.path = path
+        self.rules = rules or FLAT
         self.ttl_days: dict[str, float] = dict(ttl_days or {})
         self.default_ttl_days = default_ttl_days
         self.read_only = read_only
@@ -224,11 +229,58 @@ class Cache:
         """The id disputes naming this movie (as holder or as claimant)."""
         return disputes.load(self.db, [movie_id]).get(movie_id, ())
 
-    def stale_providers(self, cached: CachedMovie, now: datetime | None = None) -> list[str]:
-        """`CachedMovie.stale_providers` with this cache's TTLs."""
-        return cached.stale_providers(
-            self.ttl_days, self._at(now), default_ttl_days=self.default_ttl_days
-        )
+    @_guarded
+    def stale_providers(
+        self, cached: CachedMovie, now: datetime | None = None, *, expected: Collection[str] = ()
+    ) -> list[str]:
+        """Providers to ask again about a cached movie, sorted: its parts past their provider's
+        TTL stretched by the film's age (counted from the fetch, or from a later confirmation
+        that the part is current), plus `CachedMovie.missing_providers`."""
+        moment = self._at(now)
+        stale = set(cached.missing_providers(expected))
+        checks: dict[str, tuple[datetime, str]] | None = None  # read only when a part is old
+        for name, part in cached.parts.items():
+            ttl = self.rules.ttl(
+                self.ttl_days.get(name, self.default_ttl_days), cached.movie.year, moment
+            )
+            if part.fetched_at + ttl > moment:
+                continue
+            if checks is None:
+                checks = maintenance.part_checks(self.db, cached.id)
+            if name not in checks or checks[name][0] + ttl <= moment:
+                stale.add(name)
+        return sorted(stale)
+
+    @_guarded
+    def part_checks(self, movie_id: int) -> dict[str, tuple[datetime, str]]:
+        """When and how each part of a movie was last confirmed current without a refetch."""
+        return maintenance.part_checks(self.db, movie_id)
+
+    @_guarded
+    def feed_since(self, provider: str, after: datetime) -> datetime | None:
+        """Where ``provider``'s change feed must start to vouch for every answered part it can
+        (the oldest fetch or confirmation later than ``after``; None: no such part)."""
+        return maintenance.feed_since(self.db, provider, utc(after))
+
+    @_guarded
+    def record_feed(
+        self,
+        provider: str,
+        kinds: Collection[str],
+        since: datetime,
+        changed: Collection[str],
+        note: str,
+        at: datetime | None = None,
+    ) -> set[int]:
+        """Apply what ``provider``'s change feed listed as changed (its ``kinds`` of id, as
+        text) from ``since`` to ``at`` (default: now): its answered parts current at ``since``
+        are confirmed current at ``at`` with ``note`` (they count as fresh from then), or,
+        listed, marked changed (no confirmation until fetched again). Returns the ids of the
+        movies confirmed."""
+        with write_transaction(self.db) as db:
+            return maintenance.record_feed(
+                db, provider, kinds, utc(since), changed, self._at(at), note
+            )
 
     # -- commit ----------------------------------------------------------------------------
 
@@ -530,6 +582,26 @@ class Cache:
         """Pauses still in force, by provider."""
         return provider_state.paused_providers(self.db, self._at(now))
 
+    @_guarded
+    def reserve_requests(self, provider: str, day: str, count: int, limit: int) -> bool:
+        """Count ``count`` more of ``provider``'s requests on UTC ``day`` (``YYYY-MM-DD``) if
+        the day's count stays within ``limit``; False, counting nothing, otherwise. Atomic
+        across processes sharing the cache."""
+        with write_transaction(self.db) as db:
+            return provider_state.reserve_requests(db, provider, day, count, limit)
+
+    @_guarded
+    def add_requests(self, provider: str, day: str, count: int) -> None:
+        """Correct ``provider``'s count on ``day`` by ``count`` (negative: fewer were sent)."""
+        if count:
+            with write_transaction(self.db) as db:
+                provider_state.add_requests(db, provider, day, count)
+
+    @_guarded
+    def requests_on(self, provider: str, day: str) -> int:
+        """``provider``'s requests counted on UTC ``day``."""
+        return provider_state.requests_on(self.db, provider, day)
+
     # -- identities ------------------------------------------------------------------------
 
     @_guarded
@@ -569,7 +641,7 @@ class Cache:
     def stale_ids(self, now: datetime | None = None) -> list[int]:
         """Row ids of movies with a part past its provider's TTL or needing a fill-in."""
         return maintenance.stale_movie_ids(
-            self.db, self.ttl_days, self.default_ttl_days, self._at(now)
+            self.db, self.ttl_days, self.default_ttl_days, self._at(now), self.rules
         )
 
     @_guarded
@@ -595,7 +667,9 @@ class Cache:
         """Counts of movies, stale and incomplete ones, queue sizes and the database size."""
         moment = self._at(now)
         missing = maintenance.missing_by_provider(self.db, providers)
-        stale = maintenance.stale_movie_ids(self.db, self.ttl_days, self.default_ttl_days, moment)
+        stale = maintenance.stale_movie_ids(
+            self.db, self.ttl_days, self.default_ttl_days, moment, self.rules
+        )
         return CacheStats(
             movies=self.db[MOVIES].count,
             stale=len(stale),

@@ -1,4 +1,5 @@
-"""Provider pauses that outlive the process (OMDb's daily quota, a long Retry-After)."""
+"""Provider state that outlives the process: pauses (OMDb's daily quota, a long Retry-After)
+and the requests refreshes spent per UTC day."""
 
 from __future__ import annotations
 
@@ -60,3 +61,37 @@ def expire_pauses(db: Database, now: datetime) -> int:
         [to_text(now)],
     )
     return cursor.rowcount
+
+
+def reserve_requests(db: Database, provider: str, day: str, count: int, limit: int) -> bool:
+    """Count ``count`` more of ``provider``'s requests on ``day`` if that keeps them within
+    ``limit``; False (nothing counted) otherwise. Call it in a write transaction: the check
+    and the count are then one step for every process sharing the cache."""
+    row = db.execute(
+        "SELECT requests FROM provider_usage WHERE provider = ? AND day = ?", [provider, day]
+    ).fetchone()
+    used = int(row[0]) if row else 0
+    if used + count > limit:
+        return False
+    add_requests(db, provider, day, count)
+    return True
+
+
+def add_requests(db: Database, provider: str, day: str, count: int) -> None:
+    """Count ``count`` more (or, negative, fewer) of ``provider``'s requests on ``day``."""
+    db.execute(
+        "INSERT INTO provider_usage (provider, day, requests) VALUES (?, ?, max(0, ?)) "
+        "ON CONFLICT(provider, day) DO UPDATE SET requests = max(0, requests + excluded.requests)"
+        if count >= 0
+        else "UPDATE provider_usage SET requests = max(0, requests + ?) WHERE provider = ? "
+        "AND day = ?",
+        [provider, day, count] if count >= 0 else [count, provider, day],
+    )
+
+
+def requests_on(db: Database, provider: str, day: str) -> int:
+    """``provider``'s requests counted on ``day``."""
+    row = db.execute(
+        "SELECT requests FROM provider_usage WHERE provider = ? AND day = ?", [provider, day]
+    ).fetchone()
+    return int(row[0]) if row else 0

@@ -245,6 +245,32 @@ def m008_compact_movies(db: Database) -> None:
     )
 
 
+@migration
+def m009_refresh_state(db: Database) -> None:
+    """``provider_usage``: requests refreshes spent per provider and UTC day (a share of a
+    daily allowance). ``part_checks``: what a provider's change feed said about a part since
+    its fetch: when it last confirmed the part current without a refetch (``checked_at``,
+    ``note``: its freshness counts from then), and when it last listed the movie as changed
+    (``changed_at``: no confirmation until the part is fetched again)."""
+    _run(
+        db,
+        f"""CREATE TABLE part_checks (
+            movie_id INTEGER NOT NULL REFERENCES {MOVIES}(id) ON DELETE CASCADE,
+            provider TEXT NOT NULL,
+            checked_at TEXT,
+            note TEXT,
+            changed_at TEXT,
+            PRIMARY KEY (movie_id, provider)
+        )""",
+        """CREATE TABLE provider_usage (
+            provider TEXT NOT NULL,
+            day TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            PRIMARY KEY (provider, day)
+        )""",
+    )
+
+
 LATEST_VERSION = len(MIGRATIONS)
 
 

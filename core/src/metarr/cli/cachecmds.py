@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -41,10 +41,18 @@ def cache_show(ref: str, as_json: bool) -> None:
     """Show the cached movie for ID (tmdb:603, imdb:tt0133093, tt0133093, tvdb:81189)."""
     ids = parse_ref(ref)
 
-    async def work(orc: Orchestrator) -> tuple[CachedMovie | None, dict[str, float]]:
-        return await orc.get(ids, parts=True), dict(orc.ttl_days)
+    async def work(
+        orc: Orchestrator,
+    ) -> tuple[CachedMovie | None, list[str], dict[str, tuple[datetime, str]]]:
+        cached = await orc.get(ids, parts=True)
+        if cached is None:
+            return None, [], {}
+        # stale by the provider's TTL stretched by the film's age, from the fetch or a later
+        # confirmation (a change feed's), as refresh --stale decides
+        stale = await orc.with_cache(Cache.stale_providers, cached)
+        return cached, stale, await orc.with_cache(Cache.part_checks, cached.id)
 
-    cached, ttl = get_state().run(work)
+    cached, stale, checks = get_state().run(work)
     if cached is None:
         raise exits.CliError(
             f"{ids} is not in the cache: run `metarr lookup --{ids.items()[0][0]} "
@@ -56,17 +64,16 @@ def cache_show(ref: str, as_json: bool) -> None:
         return
     click.echo("\n".join(output.movie_lines(cached.movie)))
     click.echo("")
-    now = datetime.now(UTC)
     rows = []
     for name, part in cached.parts.items():
-        fresh = part.fetched_at + timedelta(days=ttl.get(name, 7.0)) > now and part.settled
+        fresh = name not in stale and part.settled
         rows.append(
             (
                 name,
                 output.styled_status(part.status),
                 f"{part.fetched_at:%Y-%m-%d %H:%M}",
                 "fresh" if fresh else click.style("stale", fg="yellow"),
-                part.error or "",
+                part.error or (checks[name][1] if name in checks else ""),
             )
         )
     click.echo(output.table(("provider", "part", "fetched (UTC)", "age", "note"), rows))
@@ -264,32 +271,50 @@ def refresh(refs: tuple[str, ...], mode: str | None, as_json: bool) -> None:
         raise exits.CliError("give IDs to refresh, or --stale, or --incomplete (one of them)")
     targets = [parse_ref(ref) for ref in refs]
 
-    async def work(orc: Orchestrator) -> tuple[list[tuple[str, Outcome]], dict[str, int]]:
+    async def work(
+        orc: Orchestrator,
+    ) -> tuple[list[tuple[str, Outcome]], dict[str, int], set[str]]:
         results: list[tuple[str, Outcome]] = []
+        streamed: set[str] = (
+            set()
+        )  # statuses of --stale/--incomplete outcomes, printed as they come
         if mode is None:
             for ref, ids in zip(refs, targets, strict=True):
                 results.append((ref, await orc.refresh(ids)))
         else:
-            for outcome in await orc.refresh_stale(incomplete_only=mode == "incomplete"):
-                ref = str(outcome.movie.ids) if outcome.movie else "?"
-                results.append((ref, outcome))
-        return results, dict(orc.stats.requests)
 
-    results, requests = get_state().run(work)
-    _report(results, requests, as_json)
+            def show(outcome: Outcome) -> None:
+                _echo(str(outcome.movie.ids) if outcome.movie else "?", outcome, as_json)
+                streamed.add(outcome.status)
+
+            await orc.refresh_stale(incomplete_only=mode == "incomplete", on_outcome=show)
+        return results, dict(orc.stats.requests), streamed
+
+    results, requests, streamed = get_state().run(work)
+    _report(results, requests, as_json, streamed)
 
 
-def _report(results: list[tuple[str, Outcome]], requests: dict[str, int], as_json: bool) -> None:
+def _echo(ref: str, outcome: Outcome, as_json: bool) -> None:
+    if as_json:
+        output.echo_jsonl({"ref": ref, **to_json(outcome)})
+    else:
+        click.echo(_outcome_line(ref, outcome))
+
+
+def _report(
+    results: list[tuple[str, Outcome]],
+    requests: dict[str, int],
+    as_json: bool,
+    streamed: set[str],
+) -> None:
     for ref, outcome in results:
-        if as_json:
-            output.echo_jsonl({"ref": ref, **to_json(outcome)})
-        else:
-            click.echo(_outcome_line(ref, outcome))
+        _echo(ref, outcome, as_json)
     if not as_json:
-        if not results:
+        if not results and not streamed:
             click.echo("nothing to refresh")
         click.echo(f"requests: {output.requests_line(requests)}")
-    finish(exits.worst(exits.for_status(o.status) for _, o in results))
+    statuses = [o.status for _, o in results] + sorted(streamed)
+    finish(exits.worst(exits.for_status(status) for status in statuses))
 
 
 @click.command()

@@ -112,8 +112,9 @@ def make_classifier(
 class OmdbProvider(metarr.Provider):
     """OMDb (www.omdbapi.com): English metadata and IMDb/Rotten Tomatoes/Metacritic ratings.
 
-    Settings: ``api_key`` (required) and ``fetch_short_plot`` (default false: the outline is
-    the full plot's first sentence instead of a second request per movie).
+    Settings: ``api_key`` (required), ``fetch_short_plot`` (default false: the outline is
+    the full plot's first sentence instead of a second request per movie) and
+    ``daily_requests`` (default 1,000, a free key's allowance; read by the core's refresh).
     """
 
     id_types: ClassVar[frozenset[IdKind]] = frozenset({"imdb"})
@@ -125,6 +126,13 @@ class OmdbProvider(metarr.Provider):
             type=bool,
             default=False,
             help="true: a second request per movie for OMDb's own short plot (the outline)",
+        ),
+        metarr.Option(
+            "daily_requests",
+            type=int,
+            default=1000,
+            help="requests the key allows per UTC day (1,000 for a free key): refreshes spend "
+            "at most [refresh] refresh_share of them; 0: no limit",
         ),
     )
     requires: ClassVar[tuple[tuple[str, ...], ...]] = (("api_key",),)

@@ -85,6 +85,18 @@ def find_movie_id(provider: str, body: object) -> int | None:
     raise InvalidResponseError(provider, "the /find answer lists movies without a usable id")
 
 
+def parse_changes(provider: str, body: object) -> tuple[list[str], int]:
+    """One page of ``/movie/changes``: the TMDB ids on it, as text, and the page count."""
+    data = require_object(provider, body, "a change feed page")
+    results, total = data.get("results"), data.get("total_pages")
+    if not isinstance(results, list) or not isinstance(total, int) or isinstance(total, bool):
+        raise InvalidResponseError(provider, "the change feed page has no results or total_pages")
+    ids = [positive_id(item.get("id")) if isinstance(item, dict) else None for item in results]
+    if None in ids:
+        raise InvalidResponseError(provider, "the change feed lists an entry without a usable id")
+    return [str(i) for i in ids], total
+
+
 def parse_movie(
     provider: str,
     body: object,

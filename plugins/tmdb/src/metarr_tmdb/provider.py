@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import metarr
@@ -15,6 +16,9 @@ from metarr_tmdb.classify import Classifier
 # Sub-resources appended to the details request, so a lookup by TMDB id is one request.
 APPEND_TO_RESPONSE = "external_ids,credits,images,release_dates,alternative_titles"
 _SIZE_RE = re.compile(r"^[A-Za-z0-9_]{1,20}$")
+FEED_WINDOW_DAYS = 14  # the longest window one /movie/changes request may cover (both ends kept)
+MAX_FEED_PAGE = 500
+DEFAULT_FEED_PAGES = 30  # pages of 100 ids one changed_since call may read before giving up
 
 # The tmdb column of the agreed field-priority table (lower wins).
 FIELD_PRIORITY: dict[str, int] = {
@@ -58,6 +62,13 @@ class TmdbProvider(metarr.Provider):
             "image_size",
             default=parse.DEFAULT_IMAGE_SIZE,
             help="the image size in artwork URLs: original, w780, w342, ...",
+        ),
+        metarr.Option(
+            "feed_max_pages",
+            type=int,
+            default=DEFAULT_FEED_PAGES,
+            help="pages of TMDB's change feed one refresh may read (100 ids each); beyond, "
+            "the stale movies are refetched instead",
         ),
         metarr.Option(
             "image_base_url",
@@ -151,6 +162,35 @@ class TmdbProvider(metarr.Provider):
         except NotFoundError:
             return []
         return parse.parse_search(self.name, body, images=self.images)
+
+    @metarr.hookimpl
+    async def changed_since(self, since: datetime, until: datetime) -> set[str] | None:
+        """TMDB ids changed from ``since`` to ``until``, from ``/movie/changes``: windows of
+        14 days (whole UTC days, both ends included, so a little more than asked), every page
+        of each. None when that takes more than ``feed_max_pages`` pages."""
+        budget = int(self.settings.get("feed_max_pages", DEFAULT_FEED_PAGES))
+        first, last = since.astimezone(UTC).date(), until.astimezone(UTC).date()
+        changed: set[str] = set()
+        pages = 0
+        while first <= last:
+            end = min(last, first + timedelta(days=FEED_WINDOW_DAYS - 1))
+            page, total = 1, 1
+            while page <= total:
+                pages += 1
+                if pages > budget:
+                    self.log.info("%s: change feed longer than %d pages", self.name, budget)
+                    return None
+                body = await self._get(
+                    "/movie/changes",
+                    {"start_date": first.isoformat(), "end_date": end.isoformat(), "page": page},
+                )
+                ids, total = parse.parse_changes(self.name, body)
+                if total > MAX_FEED_PAGE:
+                    return None  # TMDB serves pages 1 to 500 only
+                changed.update(ids)
+                page += 1
+            first = end + timedelta(days=1)
+        return changed
 
     @metarr.hookimpl
     def extract_ids(self, result: ProviderResult) -> Ids | None:
