@@ -217,9 +217,7 @@ def across_forms(
             chosen[first] = _better(chosen[first], candidate)
             sources[first].extend(seen)
             keys[first] |= own
-    order = sorted(
-        range(len(chosen)), key=lambda i: (not chosen[i].matches, chosen[i].score or 0)
-    )
+    order = sorted(range(len(chosen)), key=lambda i: (not chosen[i].matches, chosen[i].score or 0))
     return [chosen[i] for i in order], {chosen[i].ids: sources[i] for i in order}
 
 

@@ -819,9 +819,7 @@ class Engine:
             near = (
                 f"; nearest: {', '.join(_label(c) for c in candidates[:3])}" if candidates else ""
             )
-            session.reasons.append(
-                f"no candidate matches {_label_forms(forms, year)}{near}"
-            )
+            session.reasons.append(f"no candidate matches {_label_forms(forms, year)}{near}")
             return Outcome(
                 status="not_found",
                 candidates=tuple(candidates[:10]),
@@ -860,9 +858,9 @@ class Engine:
         hits: list[SearchHit] = []
         for name, answer in zip(searchers, answers, strict=True):
             found = [h for h in (answer or []) if isinstance(h, SearchHit)]
-            if name not in session.reports:  # failures are reports; answers are not records
-                if session.searched.get(name) != "ok":  # found under another name: it stays
-                    session.searched[name] = "ok" if found else "not_found"
+            # failures are reports, answers are not records; found under another name: it stays
+            if name not in session.reports and session.searched.get(name) != "ok":
+                session.searched[name] = "ok" if found else "not_found"
             hits.extend(found)
         groups = collapse(hits)
         extra: dict[int, list[ProviderResult]] = {}

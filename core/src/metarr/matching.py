@@ -160,7 +160,7 @@ def fits_name(
     to one of the movie's titles (title, original or alternative titles, from any provider)
     and, when the input has a year, one of the movie's years is at most one off (no year at
     all: it fits)."""
-    from metarr.titleforms import title_forms  # noqa: PLC0415 - titleforms builds on this module
+    from metarr.titleforms import title_forms  # (imported here: titleforms builds on this module)
 
     keys = {normalize_title(form) for form in title_forms(title)} or {normalize_title(title)}
     if not keys & {normalize_title(t) for t in titles if t}:

@@ -172,3 +172,12 @@ def items(db: Database, root: str) -> Iterator[ScanRecord]:
         _record(row)
         for row in db.query(f"SELECT * FROM {TABLE} WHERE root = ? ORDER BY key", [root])
     )
+
+
+def part_statuses(db: Database, movie_id: int) -> dict[str, str]:
+    """Each provider part's status for a cached movie (``ok``, ``not_found``, …), read from
+    the part rows alone: a remembered item's outcome without loading the providers' records."""
+    cursor = db.conn.execute(
+        "SELECT provider, status FROM provider_parts WHERE movie_id = ?", [movie_id]
+    )
+    return {str(provider): str(status) for provider, status in cursor.fetchall()}
