@@ -359,7 +359,7 @@ class Scan:
             reasons=(
                 "the item's evidence names different movies: "
                 + "; ".join(contradictions)
-                + " (a person decides: metarr resolve KEY --tmdb ID)",
+                + " (a person decides)",
             ),
         )
         queued = cache.queued(query.input_key)
