@@ -105,13 +105,6 @@ def test_a_dry_run_uses_what_the_cache_remembers(library: Path, tmp_path: Path) 
         assert cache.db.execute("SELECT * FROM scan_items ORDER BY key").fetchall() == before
 
 
-def test_without_dry_run_it_refuses_with_a_clear_message(library: Path, tmp_path: Path) -> None:
-    result = _run(tmp_path / "cache.sqlite", str(library), "--concurrency", "4")
-    assert result.exit_code == 2
-    assert "--dry-run" in _error_line(result)
-    assert result.stdout == ""
-
-
 @pytest.mark.parametrize("args", [["--concurrency", "0"], ["--concurrency", "x"]])
 def test_bad_options_are_usage_errors(library: Path, tmp_path: Path, args: list[str]) -> None:
     result = _run(tmp_path / "cache.sqlite", str(library), "--dry-run", *args)

@@ -5,55 +5,16 @@ exactly one movie matches across them; a form is never searched twice."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from metarr import Ids, Query, Settings, SyncOrchestrator, load_settings
+from metarr import Ids, Query, SyncOrchestrator
 from metarr.cli import main
-from metarr.plugins import discover
-from metarr_sim import PROVIDERS, SimServer, World
-from metarr_sim.world import Movie
+from metarr_sim import SimServer
+from scan.simworld import MONTPENSIER, ROSEMARY, settings
 
 pytestmark = pytest.mark.usefixtures("quick_retries")
-
-MONTPENSIER = "Princess of Montpensier, The (La princesse de Montpensier)"
-ROSEMARY = "Look What's Happened to Rosemary's Baby (a.k.a. Rosemary's Baby II)"
-EXTRA = (
-    Movie.build(
-        movie_id=86300,
-        ml_title=f"{MONTPENSIER} (2010)",
-        imdb_id="tt1599975",
-        tmdb_id=57695,
-        genres=("Drama",),
-    ),
-    Movie.build(
-        movie_id=84279,
-        ml_title=f"{ROSEMARY} (1976)",
-        imdb_id="tt0074815",
-        tmdb_id=117258,
-        genres=("Horror",),
-    ),
-)
-
-
-@pytest.fixture(scope="module")
-def forms_world() -> World:
-    """The bundled world plus the two films of the issue (MovieLens full, ml-32m)."""
-    return World([*World.load().movies, *EXTRA])
-
-
-@pytest.fixture
-def sim(forms_world: World) -> Iterator[SimServer]:
-    with SimServer(forms_world) as server:
-        yield server
-
-
-def settings(sim: SimServer, db: Path) -> Settings:
-    plugins = [info for info in discover() if info.name in PROVIDERS]
-    return load_settings(plugins, env=sim.settings_env(), db_path=db)
-
 
 @pytest.mark.parametrize(
     ("title", "year", "tmdb"),
