@@ -260,4 +260,5 @@ def test_a_path_that_cannot_be_scanned_is_one_line_and_exit_2(
 ) -> None:
     result = _scan(tmp_path / "c.db", sim, str(tmp_path / "nope"))
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: cannot scan {tmp_path / 'nope'}: No such file or directory"
+    want = f"error: cannot scan {tmp_path / 'nope'}: No such file or directory"
+    assert result.stderr.strip() == want

@@ -16,6 +16,7 @@ from scan.simworld import MONTPENSIER, ROSEMARY, settings
 
 pytestmark = pytest.mark.usefixtures("quick_retries")
 
+
 @pytest.mark.parametrize(
     ("title", "year", "tmdb"),
     [(MONTPENSIER, 2010, 57695), (ROSEMARY, 1976, 117258), (MONTPENSIER, None, 57695)],
