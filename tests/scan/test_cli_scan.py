@@ -126,10 +126,11 @@ def test_a_closed_pipe_stops_the_scan_quietly(library: Path, tmp_path: Path) -> 
         (library / f"Filler {number} (2000)" / "f.mkv").touch()
     command = (
         f"{sys.executable} -m metarr --db {tmp_path / 'c.sqlite'} scan '{library}' --dry-run --json"
-        " | head -1"
+        ' | head -1; echo "status=${PIPESTATUS[0]}" >&2'
     )
     done = subprocess.run(
         ["bash", "-c", command], capture_output=True, text=True, timeout=60, env=dict(os.environ)
     )
     assert len(done.stdout.splitlines()) == 1
+    assert "status=141" in done.stderr, done.stderr  # as batch: the output was closed
     assert "Traceback" not in done.stderr and "Exception" not in done.stderr, done.stderr
