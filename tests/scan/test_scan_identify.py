@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from metarr import Ids, SyncOrchestrator
+from metarr import Ids, SyncOrchestrator, sanitize
 from metarr.cache import Cache, scans
 from metarr.cli import main
+from metarr.cli.output import json_text
+from metarr.cli.scan import json_line
 from metarr.scan import root_name
 from metarr_sim import SimServer, World
 from scan.libraries import EVERY_LAYOUT, EXPECTED, build, nfo
@@ -262,3 +264,10 @@ def test_a_path_that_cannot_be_scanned_is_one_line_and_exit_2(
     assert result.exit_code == 2
     want = f"error: cannot scan {tmp_path / 'nope'}: No such file or directory"
     assert result.stderr.strip() == want
+
+
+def test_json_lines_escape_what_json_text_escapes() -> None:
+    """The scan's fast line writer escapes every hidden character `output.json_text` does."""
+    hidden = "".join(chr(c) for c in range(0x110000) if sanitize.HIDDEN.fullmatch(chr(c)))
+    data = {"key": f"A{hidden}é\u2028\r\n\tB", "movie": {"title": hidden[::-1]}, "n": [1, None]}
+    assert json_line(data) == json_text(data)

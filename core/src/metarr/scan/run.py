@@ -21,6 +21,8 @@ identity: the old key's identity and queue entry are copied to the new key.
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Generator
@@ -29,8 +31,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import orjson
 
-from metarr.cache import Cache, UnreadableMovieError, scans
+from metarr.cache import Cache, decode, scans
 from metarr.cache.database import write_transaction
 from metarr.convert import to_json
 from metarr.engine import Identification
@@ -55,18 +58,52 @@ _PART_STATUS: dict[str, ProviderStatus] = {
 
 
 @attrs.frozen(kw_only=True)
+class Remembered:
+    """An item answered from memory: the committed movie as stored, decoded only when its
+    outcome is asked for (a rescan of an unchanged library prints thousands of them)."""
+
+    stored: scans.StoredMovie
+    providers: dict[str, ProviderStatus]
+    reason: str
+
+    @functools.cached_property
+    def outcome(self) -> Outcome:
+        """``identified`` with the committed movie; ``error`` naming the movie when its stored
+        record cannot be read (``metarr cache repair``)."""
+        try:
+            movie = decode.movie(_record(self.stored.record))
+        except Exception as exc:  # a damaged record: the cache's repair fixes it
+            why = (
+                f"the cached record of movie {self.stored.id} ({self.stored.ids}) cannot be "
+                f"read ({type(exc).__name__}): metarr cache repair {self.stored.id}"
+            )
+            return Outcome(status="error", reasons=(why,))
+        return Outcome(
+            status="identified", movie=movie, providers=self.providers, reasons=(self.reason,)
+        )
+
+
+@attrs.frozen(kw_only=True)
 class ScanResult:
     """One entry of a scan: a movie item and its outcome, or an entry that is not one.
 
     ``status`` is the outcome's for items (``identified``, ``ambiguous``, …; ``dry_run`` in a
     dry run) and the entry's otherwise: ``skipped`` (extras, samples, episodes…, with a
     ``reason``), ``problem`` (an unreadable folder, a symlink loop) or ``missing`` (a
-    remembered item gone from disk; nothing is deleted). ``entry`` holds the evidence.
+    remembered item gone from disk; nothing is deleted). ``entry`` holds the evidence;
+    ``remembered`` is set when the cache answered (the movie is decoded on first use).
     """
 
     entry: ScanEntry
-    outcome: Outcome | None = None
-    requests: int = 0  # requests this item sent
+    _outcome: Outcome | None = None
+    remembered: Remembered | None = None
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """The item's outcome (None for entries that are not items, and in a dry run)."""
+        if self.remembered is not None:
+            return self.remembered.outcome
+        return self._outcome
 
     @property
     def key(self) -> str:
@@ -76,8 +113,10 @@ class ScanResult:
     @property
     def status(self) -> str:
         """The outcome's status, or the entry's (see the class docstring)."""
-        if self.outcome is not None:
-            return self.outcome.status
+        if self.remembered is not None:
+            return "identified"
+        if self._outcome is not None:
+            return self._outcome.status
         return "dry_run" if self.entry.status == "item" else self.entry.status
 
     def to_json(self) -> dict[str, Any]:
@@ -88,8 +127,16 @@ class ScanResult:
         line: dict[str, Any] = {"key": entry.key, "status": self.status}
         if entry.status in ("skipped", "problem"):
             return {**line, "reason": entry.reason}
-        if self.outcome is not None:
-            line.update(to_json(self.outcome))
+        remembered = self.remembered
+        if remembered is not None:  # the stored record is the movie's JSON already
+            line.update(
+                movie=_record(remembered.stored.record),
+                candidates=[],
+                reasons=[remembered.reason],
+                providers=remembered.providers,
+            )
+        elif self._outcome is not None:
+            line.update(to_json(self._outcome))
         line["change"] = entry.change
         line["layout"] = entry.layout
         if entry.moved_from is not None:
@@ -101,6 +148,15 @@ class ScanResult:
             line["ids"] = dict(entry.ids.items()) if entry.ids else None
             line["reason"] = entry.reason
         return line
+
+
+def _record(text: str) -> Any:
+    """A stored record's JSON: orjson (four times as fast), or `json` for what orjson refuses
+    (a lone surrogate escape)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 class _End:
@@ -328,29 +384,24 @@ class Scan:
         return entry
 
     def _remembered(self, cache: Cache, entry: ScanEntry, ids: Ids, why: str) -> ScanResult | None:
-        """The committed movie for ``ids`` as an outcome (a light read), recorded for the item
-        when it was not yet; None when it is not cached (or cannot be read)."""
-        try:
-            cached = cache.find(ids, parts=False)
-        except UnreadableMovieError:
-            return None  # identified again: the runner reports the unreadable movie
-        if cached is None:
+        """The committed movie for ``ids`` (read, not decoded), recorded for the item when it
+        was not yet; None when it is not cached."""
+        stored = scans.stored_movie(cache.db, ids)
+        if stored is None:
             return None
         registry = self._orc.registry
-        stored = scans.part_statuses(cache.db, cached.id)
+        parts = scans.part_statuses(cache.db, stored.id)
         providers: dict[str, ProviderStatus] = {}
         for name in registry.names:
             if name not in registry.enabled:
                 providers[name] = "broken" if name in registry.broken else "disabled"
             else:
-                providers[name] = _PART_STATUS.get(stored.get(name, ""), "skipped")
-        if entry.ids != cached.ids:
-            self._record(cache, entry, cached.ids)
-        reason = f"{why}: from the cache (refreshed {cached.refreshed_at:%Y-%m-%d %H:%M} UTC)"
-        outcome = Outcome(
-            status="identified", movie=cached.movie, providers=providers, reasons=(reason,)
-        )
-        return ScanResult(entry=entry, outcome=outcome)
+                providers[name] = _PART_STATUS.get(parts.get(name, ""), "skipped")
+        if entry.ids != stored.ids:
+            self._record(cache, entry, stored.ids)
+        reason = f"{why}: from the cache (refreshed {stored.refreshed_at:%Y-%m-%d %H:%M} UTC)"
+        remembered = Remembered(stored=stored, providers=providers, reason=reason)
+        return ScanResult(entry=entry, remembered=remembered)
 
     def _conflict(self, cache: Cache, query: Query, contradictions: tuple[str, ...]) -> Outcome:
         """Ids of one kind that disagree: a ``conflict`` queued for a person (once)."""
