@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import importlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -117,10 +118,14 @@ def _identifying(
 
     sim.reset_counts()
     rss = psutil.Process().memory_info().rss
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     asyncio.run(run())
     elapsed = time.perf_counter() - started
+    _cpu.append(time.process_time() - cpu)  # every thread of this process (the simulator too)
     return counts, elapsed, sim.total(), psutil.Process().memory_info().rss - rss
+
+
+_cpu: list[float] = []  # CPU seconds of each `_identifying` run
 
 
 def _remember_as_identified(db: Path, library: Path, sim: SimServer) -> int:
@@ -248,7 +253,8 @@ def _against_the_simulator(work: Path, library: Path, made: int, identify: int) 
         target = RESCAN_TARGET_S * made / 10_000
         print(
             f"remembered rescan of {warm['identified']} identified items (orc.scan) in "
-            f"{warm_s:.2f} s ({warm_s / max(1, seeded) * 1000:.3f} ms per item; target <= "
+            f"{warm_s:.2f} s, {_cpu[-1]:.2f} s CPU ({warm_s / max(1, seeded) * 1000:.3f} ms per "
+            "item; target <= "
             f"{target:.1f} s: {_mark(warm_s <= target)}), {sent} requests, "
             f"RSS +{grown / 1e6:.1f} MB"
         )
@@ -257,12 +263,16 @@ def _against_the_simulator(work: Path, library: Path, made: int, identify: int) 
         env = {**os.environ, **sim.settings_env(), "METARR_DB": str(db)}
         command = [sys.executable, "-m", "metarr", "scan", str(library), "--json"]
         started = time.perf_counter()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         with open(os.devnull, "wb") as null:
             done = subprocess.run(command, env=env, stdout=null, stderr=subprocess.PIPE)
         cli_s = time.perf_counter() - started
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cli_cpu = used.ru_utime + used.ru_stime - children.ru_utime - children.ru_stime
         print(
             f"          metarr scan --json of it, a process of its own (start-up included): "
-            f"{cli_s:.2f} s, exit {done.returncode}, {sim.total() - sent} requests "
+            f"{cli_s:.2f} s, {cli_cpu:.2f} s CPU, exit {done.returncode}, "
+            f"{sim.total() - sent} requests "
             f"(target <= {target:.1f} s: {_mark(cli_s <= target)})"
         )
         if sim.total() != sent or done.returncode:

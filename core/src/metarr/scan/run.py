@@ -33,13 +33,14 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import orjson
 
+from metarr import sanitize
 from metarr.cache import Cache, decode, scans
 from metarr.cache.database import write_transaction
 from metarr.convert import to_json
 from metarr.engine import Identification
 from metarr.ids import Ids
 from metarr.models import Outcome, ProviderStatus
-from metarr.query import Query
+from metarr.query import MAX_TITLE, Query
 from metarr.runner import Batch, BatchProgress, StopReason
 from metarr.scan.library import ScanEntry, Scanner, root_name
 
@@ -157,6 +158,15 @@ def _record(text: str) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+def _input_key(entry: ScanEntry) -> str:
+    """The key the item's identity and queue entry are stored under: its own key, unless
+    that is no valid input key (`metarr.Query` caps keys at 500 characters)."""
+    if sanitize.text(entry.key, MAX_TITLE) == entry.key:
+        return entry.key  # (no Query built: a rescan asks this of every item)
+    query = entry.query()
+    return query.input_key if query is not None else entry.key
 
 
 class _End:
@@ -359,8 +369,7 @@ class Scan:
         it must be identified."""
         if entry.status != "item" or self.dry_run:
             return ScanResult(entry=entry)
-        query = entry.query()
-        key = query.input_key if query is not None else entry.key
+        key = _input_key(entry)
         if entry.moved_from is not None:
             self._carry(cache, entry.moved_from, key)
         identity = cache.identity(key)
@@ -374,6 +383,7 @@ class Scan:
             answer = self._remembered(cache, entry, ids, why)
             if answer is not None:
                 return answer
+        query = entry.query()
         evidence = entry.evidence
         contradictions = evidence.contradictions() if evidence is not None else ()
         if contradictions and query is not None:
