@@ -275,3 +275,14 @@ def test_json_lines_escape_what_json_text_escapes() -> None:
     assert json.loads(line) == data
     assert sanitize.HIDDEN.search(line) is None
     assert json.loads(json_line({"odd": "\ud800"})) == {"odd": "\ud800"}  # orjson refuses it
+
+
+def test_a_dated_file_name_beats_an_undated_folder_name(sim: SimServer, tmp_path: Path) -> None:
+    """ "Unsorted/Se7en.1995.720p.mkv" alone in its folder: the folder is the item, and its
+    name gives no year, so the file's title and year are asked (not "Unsorted" (1995))."""
+    root = build(tmp_path / "lib", {"Unsorted/Se7en.1995.REMASTERED.720p.mkv": ""})
+    with SyncOrchestrator(settings(sim, tmp_path / "c.db")) as orc:
+        [result] = list(orc.scan(root))
+    assert result.key == "Unsorted" and result.status == "identified"
+    assert result.outcome is not None and result.outcome.movie is not None
+    assert result.outcome.movie.ids.tmdb == 807
