@@ -4,6 +4,7 @@ simulator: every layout, each item's result checked (no wrong identification), k
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -21,6 +22,7 @@ from scan.libraries import EVERY_LAYOUT, EXPECTED, build, nfo
 from scan.simworld import MONTPENSIER, ROSEMARY, settings
 
 pytestmark = pytest.mark.usefixtures("quick_retries")
+walk_module = importlib.import_module("metarr.scan.walk")  # the package exports walk()
 
 # What each movie item of EVERY_LAYOUT is (its TMDB id), or what it must end as.
 IDENTIFIED: dict[str, int] = {
@@ -286,3 +288,31 @@ def test_a_dated_file_name_beats_an_undated_folder_name(sim: SimServer, tmp_path
     assert result.key == "Unsorted" and result.status == "identified"
     assert result.outcome is not None and result.outcome.movie is not None
     assert result.outcome.movie.ids.tmdb == 807
+
+
+def test_unreadable_folders_and_loops_are_problems_and_hide_nothing(
+    sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = build(tmp_path / "lib", {"Jaws (1975)/Jaws.mkv": "", "Crime/Memento (2000)/m.mkv": ""})
+    (root / "Loop").symlink_to(root, target_is_directory=True)
+    with SyncOrchestrator(settings(sim, tmp_path / "c.db")) as orc:
+        first = {r.key: r.status for r in orc.scan(root)}
+        real = walk_module._scandir
+
+        def refusing(path: Any) -> Any:
+            if Path(path) == root / "Crime":
+                raise PermissionError(13, "Permission denied")
+            return real(path)
+
+        monkeypatch.setattr(walk_module, "_scandir", refusing)
+        sim.reset_counts()
+        second = {r.key: r for r in orc.scan(root)}
+    assert first == {
+        "Jaws (1975)": "identified",
+        "Crime/Memento (2000)": "identified",
+        "Loop": "problem",
+    }
+    assert second["Crime"].status == "problem"
+    assert second["Crime"].entry.reason == "cannot read folder: Permission denied"
+    assert "Crime/Memento (2000)" not in second  # not read: not reported missing either
+    assert second["Jaws (1975)"].status == "identified" and sim.total() == 0
