@@ -103,10 +103,15 @@ def _scan(
 
 
 def _identifying(
-    library: Path, db: Path, sim: SimServer, *, concurrency: int = 8
+    library: Path,
+    db: Path,
+    sim: SimServer,
+    *,
+    concurrency: int = 8,
+    found: dict[str, int | None] | None = None,
 ) -> tuple[Counter[str], float, int, int]:
     """One `Orchestrator.scan` of ``library``: (statuses, wall seconds, requests the simulator
-    received, RSS growth in bytes)."""
+    received, RSS growth in bytes); ``found`` receives each identified item's TMDB id."""
     plugins = [info for info in discover() if info.name in PROVIDERS]
     settings = load_settings(plugins, env=sim.settings_env(), db_path=db)
     counts: Counter[str] = Counter()
@@ -115,6 +120,10 @@ def _identifying(
         async with Orchestrator(settings) as orc:
             async for result in orc.scan(library, concurrency=concurrency):
                 counts[result.status] += 1
+                if found is not None and result.status == "identified":
+                    stored = result.remembered.stored if result.remembered else None
+                    movie = result.outcome.movie if stored is None and result.outcome else None
+                    found[result.key] = stored.ids.tmdb if stored else movie and movie.ids.tmdb
 
     sim.reset_counts()
     rss = psutil.Process().memory_info().rss
@@ -153,6 +162,15 @@ def _remember_as_identified(db: Path, library: Path, sim: SimServer) -> int:
                 ids = Ids(tmdb=50_000_000 + number, imdb=f"tt{90_000_000 + number}")
                 scans.record_ids(tx, root=root, key=key, fingerprint=fingerprint, ids=ids, now=now)
     return len(rows)
+
+
+def _named(named: dict[str, int | None], key: str) -> int | None:
+    """The film an item is named after: its own entry, or the one file of a folder that
+    holds a single loose release (the folder is then the item)."""
+    if key in named:
+        return named[key]
+    inside = [tmdb for name, tmdb in named.items() if name.startswith(key + "/")]
+    return inside[0] if len(inside) == 1 else None
 
 
 def _per_item(counts: Counter[str]) -> int:
@@ -228,16 +246,22 @@ def _against_the_simulator(work: Path, library: Path, made: int, identify: int) 
     with SimServer(World.load()) as sim:
         if identify:
             small = work / "identify"
-            built = mixed_library(small, identify)
+            named: dict[str, int | None] = {}
+            built = mixed_library(small, identify, named)
             db = work / "identify.sqlite"
-            cold, cold_s, sent, _ = _identifying(small, db, sim)
+            found: dict[str, int | None] = {}
+            cold, cold_s, sent, _ = _identifying(small, db, sim, found=found)
+            wrong = sorted(key for key, tmdb in found.items() if _named(named, key) != tmdb)
             items = _per_item(cold)
             outcomes = " · ".join(f"{s} {n}" for s, n in cold.most_common() if s != "skipped")
             print(
                 f"identify  cold scan of {items} items against the simulator in {cold_s:.1f} s: "
                 f"{items / cold_s:.1f} movies/s, {sent} requests ({sent / max(1, items):.2f} per "
-                f"item)\n          {outcomes}"
+                f"item)\n          {outcomes}; wrong identifications: {len(wrong)} (each "
+                "identified item checked against the film it is named after)"
             )
+            if wrong:
+                failures.append(f"wrong identifications: {', '.join(wrong[:5])}")
             again, again_s, resent, _ = _identifying(small, db, sim)
             print(
                 f"          rescan {_per_item(again)} items in {again_s:.2f} s, {resent} "

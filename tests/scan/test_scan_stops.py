@@ -42,13 +42,13 @@ def test_a_closed_stdout_exits_141_and_a_rerun_carries_on(sim_world: World, tmp_
         )
         done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, timeout=120)
         stored = len(check_db(db))
-        assert done.stdout.count(b"\n") == 1 and done.stdout.startswith(b'{"key": ')
+        assert done.stdout.count(b"\n") == 1 and done.stdout.startswith(b'{"key":')
         assert f"status={OUTPUT_CLOSED}".encode() in done.stderr, done.stderr
         assert b"Traceback" not in done.stderr
         assert 1 <= stored < ITEMS // 2
         rerun = run_cli(["scan", str(root), "--json"], env, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
-    assert rerun.stdout.count(b'"status": "identified"') == ITEMS
+    assert rerun.stdout.count(b'"status":"identified"') == ITEMS
     assert len(check_db(db)) == ITEMS
 
 
@@ -79,7 +79,7 @@ def test_ctrl_c_finishes_the_items_in_flight_and_exits_130(
     assert stopped_after < 20
     assert len(lines) < ITEMS
     stored = check_db(db)
-    identified = sum(b'"status": "identified"' in line for line in lines)
+    identified = sum(b'"status":"identified"' in line for line in lines)
     assert len(stored) == identified  # what was reported identified is committed, no more
 
 
