@@ -316,3 +316,13 @@ def test_unreadable_folders_and_loops_are_problems_and_hide_nothing(
     assert second["Crime"].entry.reason == "cannot read folder: Permission denied"
     assert "Crime/Memento (2000)" not in second  # not read: not reported missing either
     assert second["Jaws (1975)"].status == "identified" and sim.total() == 0
+
+
+def test_a_blocked_configuration_stops_the_scan_with_exit_2(tmp_path: Path) -> None:
+    """No TMDB key: the first item is blocked, nothing more starts, one error line, exit 2."""
+    root = build(tmp_path / "lib", {f"Film {n} (2000)/f.mkv": "" for n in range(40)})
+    result = CliRunner().invoke(main, ["--db", str(tmp_path / "c.db"), "scan", str(root)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: TMDB, the cross-reference")
+    blocked = [line for line in result.stdout.splitlines() if line.startswith("blocked")]
+    assert 1 <= len(blocked) <= 8 + 1  # the items in flight when the first came back

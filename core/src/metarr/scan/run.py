@@ -318,9 +318,9 @@ class Scan:
         to the output."""
         out = self._begin()
         index = 0
-        while not (self._stopping or self._walked):
+        while not (self._stopping or self._walked or self._batch.stopped):
             for step in await self._orc.with_cache(self._chunk):
-                if self._stopping:
+                if self._stopping or self._batch.stopped:  # (blocked, or the cache failed)
                     return
                 if isinstance(step, ScanResult):
                     await out.put(step)
