@@ -124,6 +124,7 @@ def test_every_layout_end_to_end_then_a_rescan_sends_nothing(
     for key, line in lines.items():
         assert relines[key]["status"] == line["status"], key
         assert _tmdb(relines[key]) == _tmdb(line), key
+        assert relines[key].get("movie") == line.get("movie"), key  # the whole committed movie
         assert relines[key].get("evidence") == line.get("evidence"), key
         assert relines[key].get("change") in (None, "unchanged"), key
     print(f"cold scan: {cold} requests for {items} items ({cold / items:.1f} per item)")

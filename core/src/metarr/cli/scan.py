@@ -226,7 +226,7 @@ class ScanDisplay:
             self.others[result.status] += 1
         if self.as_json:
             self._clear()
-            self.out(json_line(result.to_json()))
+            self.out(result_json(result))
         elif not self.progress or result.status not in ("identified", "skipped"):
             self._clear()
             self.out(result_line(result))
@@ -292,6 +292,18 @@ def json_line(data: dict[str, Any]) -> str:
     if text.isascii() and "\x7f" not in text:
         return text
     return _HIDDEN.sub(_escaped, text)
+
+
+def result_json(result: ScanResult) -> str:
+    """A result's ``--json`` line. A remembered item's movie is its stored record, which is
+    the movie's JSON already: it is spliced in as it is (escaped), not parsed and rewritten."""
+    remembered = result.remembered
+    if remembered is None:
+        return json_line(result.to_json())
+    record = remembered.stored.record
+    if not (record.isascii() and "\x7f" not in record):
+        record = _HIDDEN.sub(_escaped, record)
+    return json_line(result.to_json(movie=False))[:-1] + ',"movie":' + record + "}"
 
 
 def _escaped(match: re.Match[str]) -> str:

@@ -120,18 +120,20 @@ class ScanResult:
             return self._outcome.status
         return "dry_run" if self.entry.status == "item" else self.entry.status
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, movie: bool = True) -> dict[str, Any]:
         """Plain data, one ``metarr scan --json`` line: the key, the outcome's fields
         (``status``, ``movie``, ``candidates``, ``reasons``, ``providers``) and the evidence
-        (each id, title and year with its source)."""
+        (each id, title and year with its source). Without ``movie``, a remembered item's
+        line leaves its movie out (the CLI writes the stored record as it is)."""
         entry = self.entry
         line: dict[str, Any] = {"key": entry.key, "status": self.status}
         if entry.status in ("skipped", "problem"):
             return {**line, "reason": entry.reason}
         remembered = self.remembered
         if remembered is not None:  # the stored record is the movie's JSON already
+            if movie:
+                line["movie"] = _record(remembered.stored.record)
             line.update(
-                movie=_record(remembered.stored.record),
                 candidates=[],
                 reasons=[remembered.reason],
                 providers=remembered.providers,
