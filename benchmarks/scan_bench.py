@@ -1,6 +1,7 @@
-"""Library scan benchmark: parse CPU per item, and a rescan of an unchanged library.
+"""Library scan benchmark: parse CPU per item, rescans of an unchanged library, and the real
+(identifying) scan against the simulator.
 
-    uv run python benchmarks/scan_bench.py [--items 10000] [--library DIR]
+    uv run python benchmarks/scan_bench.py [--items 10000] [--identify 1000] [--library DIR]
 
 Builds a library of ``--items`` movie items (empty video files; every layout: Radarr folders,
 id tags, multi-part sets, DVD and Blu-ray structures, loose release names, collections, NFOs
@@ -12,15 +13,29 @@ in a temporary folder (or ``--library``), then scans it twice into a fresh cache
 - **rescan**: nothing changed; prints the wall time (target ≤ 10 s for 10,000 items) and how
   many items were read (must be 0).
 
-Exit 1 when an invariant fails (a rescan that reads an item, items lost between scans).
+Then, against the simulator (`metarr_sim.SimServer`, default knobs), with `Orchestrator.scan`:
+
+- **identify**: a cold identifying scan of a fresh ``--identify``-item library (the same mix):
+  movies/s, requests per item and the outcomes; then its rescan (target: 0 requests);
+- **remembered**: the ``--items`` library remembered as identified (each item committed as a
+  movie of its own and recorded with its ids, as an identifying scan leaves it; a cold
+  identifying scan of 10,000 items would take minutes), rescanned by `Orchestrator.scan`:
+  wall time (target ≤ 10 s for 10,000 items), requests (must be 0), RSS growth.
+
+Exit 1 when an invariant fails (a rescan that reads an item or sends a request, items lost
+between scans).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
+import os
+import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,10 +47,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+import attrs  # noqa: E402
 import metarr.scan.evidence as evidence_module  # noqa: E402
 import psutil  # type: ignore[import-untyped]  # noqa: E402
-from metarr.cache import Cache  # noqa: E402
-from metarr.scan import Evidence, Item, scan_library  # noqa: E402
+from metarr import (  # noqa: E402
+    Ids,
+    Orchestrator,
+    ProviderPart,
+    ProviderResult,
+    SyncOrchestrator,
+    load_settings,
+)
+from metarr.cache import Cache, scans  # noqa: E402
+from metarr.cache.database import write_transaction  # noqa: E402
+from metarr.plugins import discover  # noqa: E402
+from metarr.scan import Evidence, Item, root_name, scan_library  # noqa: E402
+from metarr_sim import PROVIDERS, SimServer, World  # noqa: E402
 from scan.libraries import mixed_library  # noqa: E402
 
 PARSE_TARGET_MS = 2.0
@@ -75,6 +102,81 @@ def _scan(
     return counts, elapsed, peak
 
 
+def _identifying(
+    library: Path,
+    db: Path,
+    sim: SimServer,
+    *,
+    concurrency: int = 8,
+    found: dict[str, int | None] | None = None,
+) -> tuple[Counter[str], float, int, int]:
+    """One `Orchestrator.scan` of ``library``: (statuses, wall seconds, requests the simulator
+    received, RSS growth in bytes); ``found`` receives each identified item's TMDB id."""
+    plugins = [info for info in discover() if info.name in PROVIDERS]
+    settings = load_settings(plugins, env=sim.settings_env(), db_path=db)
+    counts: Counter[str] = Counter()
+
+    async def run() -> None:
+        async with Orchestrator(settings) as orc:
+            async for result in orc.scan(library, concurrency=concurrency):
+                counts[result.status] += 1
+                if found is not None and result.status == "identified":
+                    stored = result.remembered.stored if result.remembered else None
+                    movie = result.outcome.movie if stored is None and result.outcome else None
+                    found[result.key] = stored.ids.tmdb if stored else movie and movie.ids.tmdb
+
+    sim.reset_counts()
+    rss = psutil.Process().memory_info().rss
+    started, cpu = time.perf_counter(), time.process_time()
+    asyncio.run(run())
+    elapsed = time.perf_counter() - started
+    _cpu.append(time.process_time() - cpu)  # every thread of this process (the simulator too)
+    return counts, elapsed, sim.total(), psutil.Process().memory_info().rss - rss
+
+
+_cpu: list[float] = []  # CPU seconds of each `_identifying` run
+
+
+def _remember_as_identified(db: Path, library: Path, sim: SimServer) -> int:
+    """Leave the cache as an identifying scan of ``library`` would: each remembered item
+    committed as a movie of its own and recorded with its ids. Each movie is a real merged
+    record (The Matrix from the simulator: images, cast, crew, ratings) under synthetic ids,
+    so a rescan decodes records of a real size."""
+    plugins = [info for info in discover() if info.name in PROVIDERS]
+    settings = load_settings(plugins, env=sim.settings_env(), db_path=db)
+    with SyncOrchestrator(settings) as orc:
+        template = orc.lookup(Ids(tmdb=603)).movie
+    assert template is not None
+    root = root_name(library)
+    with Cache(db) as cache:
+        rows = [(r.key, r.fingerprint) for r in scans.items(cache.db, root)]
+        now = cache.now()
+        for number, (key, _) in enumerate(rows):
+            ids = Ids(tmdb=50_000_000 + number, imdb=f"tt{90_000_000 + number}")
+            movie = attrs.evolve(template, ids=ids, title=f"Film {number}")
+            result = ProviderResult(provider="tmdb", ids=ids, title=movie.title, year=movie.year)
+            part = ProviderPart(provider="tmdb", status="ok", fetched_at=now, result=result)
+            cache.commit(movie, {"tmdb": part}, key=key, confirmed_by="search", input={"key": key})
+        with write_transaction(cache.db) as tx:
+            for number, (key, fingerprint) in enumerate(rows):
+                ids = Ids(tmdb=50_000_000 + number, imdb=f"tt{90_000_000 + number}")
+                scans.record_ids(tx, root=root, key=key, fingerprint=fingerprint, ids=ids, now=now)
+    return len(rows)
+
+
+def _named(named: dict[str, int | None], key: str) -> int | None:
+    """The film an item is named after: its own entry, or the one file of a folder that
+    holds a single loose release (the folder is then the item)."""
+    if key in named:
+        return named[key]
+    inside = [tmdb for name, tmdb in named.items() if name.startswith(key + "/")]
+    return inside[0] if len(inside) == 1 else None
+
+
+def _per_item(counts: Counter[str]) -> int:
+    return sum(n for status, n in counts.items() if status not in ("skipped", "problem"))
+
+
 def _mark(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -82,6 +184,9 @@ def _mark(ok: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument(
+        "--identify", type=int, default=1_000, help="items of the identifying scan (0: none)"
+    )
     parser.add_argument("--library", type=Path, help="build the library here (kept)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="metarr-scan-bench-"))
@@ -123,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{warm_peak / 1e6:.2f} MB"
         )
         failures = []
+        failures += _against_the_simulator(work, library, made, args.identify)
         if warm_cpu:
             failures.append(f"the rescan read {len(warm_cpu)} items")
         if cold["item"] != made or warm["unchanged"] != made:
@@ -132,6 +238,71 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if failures else 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _against_the_simulator(work: Path, library: Path, made: int, identify: int) -> list[str]:
+    """The identifying scans (see the module docstring); returns the failed invariants."""
+    failures: list[str] = []
+    with SimServer(World.load()) as sim:
+        if identify:
+            small = work / "identify"
+            named: dict[str, int | None] = {}
+            built = mixed_library(small, identify, named)
+            db = work / "identify.sqlite"
+            found: dict[str, int | None] = {}
+            cold, cold_s, sent, _ = _identifying(small, db, sim, found=found)
+            wrong = sorted(key for key, tmdb in found.items() if _named(named, key) != tmdb)
+            items = _per_item(cold)
+            outcomes = " · ".join(f"{s} {n}" for s, n in cold.most_common() if s != "skipped")
+            print(
+                f"identify  cold scan of {items} items against the simulator in {cold_s:.1f} s: "
+                f"{items / cold_s:.1f} movies/s, {sent} requests ({sent / max(1, items):.2f} per "
+                f"item)\n          {outcomes}; wrong identifications: {len(wrong)} (each "
+                "identified item checked against the film it is named after)"
+            )
+            if wrong:
+                failures.append(f"wrong identifications: {', '.join(wrong[:5])}")
+            again, again_s, resent, _ = _identifying(small, db, sim)
+            print(
+                f"          rescan {_per_item(again)} items in {again_s:.2f} s, {resent} "
+                f"requests (target 0: {_mark(resent == 0)})"
+            )
+            if items != built or _per_item(again) != built:
+                failures.append(f"built {built} items to identify, found {items}")
+            if resent or again != cold:
+                failures.append(f"the identifying rescan sent {resent} requests: {again}")
+        db = work / "cache.sqlite"
+        seeded = _remember_as_identified(db, library, sim)
+        warm, warm_s, sent, grown = _identifying(library, db, sim)
+        target = RESCAN_TARGET_S * made / 10_000
+        print(
+            f"remembered rescan of {warm['identified']} identified items (orc.scan) in "
+            f"{warm_s:.2f} s, {_cpu[-1]:.2f} s CPU ({warm_s / max(1, seeded) * 1000:.3f} ms per "
+            "item; target <= "
+            f"{target:.1f} s: {_mark(warm_s <= target)}), {sent} requests, "
+            f"RSS +{grown / 1e6:.1f} MB"
+        )
+        if sent or warm["identified"] != seeded:
+            failures.append(f"remembered rescan: {sent} requests, {warm} of {seeded}")
+        env = {**os.environ, **sim.settings_env(), "METARR_DB": str(db)}
+        command = [sys.executable, "-m", "metarr", "scan", str(library), "--json"]
+        started = time.perf_counter()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with open(os.devnull, "wb") as null:
+            done = subprocess.run(command, env=env, stdout=null, stderr=subprocess.PIPE)
+        cli_s = time.perf_counter() - started
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cli_cpu = used.ru_utime + used.ru_stime - children.ru_utime - children.ru_stime
+        print(
+            f"          metarr scan --json of it, a process of its own (start-up included): "
+            f"{cli_s:.2f} s, {cli_cpu:.2f} s CPU, exit {done.returncode}, "
+            f"{sim.total() - sent} requests "
+            f"(target <= {target + 1:.1f} s, a second of it for start-up: "
+            f"{_mark(cli_s <= target + 1)})"
+        )
+        if sim.total() != sent or done.returncode:
+            failures.append(f"metarr scan --json: exit {done.returncode}, {done.stderr[-300:]!r}")
+    return failures
 
 
 if __name__ == "__main__":

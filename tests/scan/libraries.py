@@ -236,10 +236,13 @@ def _safe(title: str) -> str:
     return title.replace("/", "+").replace(":", " -").replace("?", "!").replace("*", "-")
 
 
-def mixed_library(root: Path, count: int) -> int:
+def mixed_library(root: Path, count: int, named: dict[str, int | None] | None = None) -> int:
     """A library of ``count`` movie items in every layout, named after real MovieLens films
     (from the simulator's world), plus TV shows, extras, samples and system folders that are
-    not items; every third folder has a Kodi NFO. Returns the number of movie items made."""
+    not items; every third folder has a Kodi NFO. Returns the number of movie items made.
+
+    ``named`` (when given) receives each item's key and the TMDB id of the film it is named
+    after (None for an item whose NFO names another film: only a conflict is right there)."""
     from metarr_sim import World
 
     movies = [movie for movie in World.load().movies if movie.year is not None]
@@ -289,6 +292,9 @@ def mixed_library(root: Path, count: int) -> int:
                 tmdb=movie.tmdb_id, imdb=movie.imdb_id, title=_xml(title)
             )
         made += 1
+        if named is not None:
+            key = folder if kind in (15, 16, 17) else folder.rstrip("/")
+            named[key] = None if kind == 19 else movie.tmdb_id
         if number % 50 == 0:  # things that are not movies
             files[f"Show {number}/Season 01/Show.S01E0{number % 9 + 1}.mkv"] = ""
             files[f"@eaDir/{number}/thumb.mkv"] = ""

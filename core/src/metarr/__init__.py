@@ -31,6 +31,9 @@ _EXPORTS: dict[str, str] = {
     "BatchResult": "metarr.runner",
     "BatchProgress": "metarr.runner",
     "SyncBatch": "metarr.sync",
+    "Scan": "metarr.scan.run",
+    "ScanResult": "metarr.scan.run",
+    "SyncScan": "metarr.sync",
     "Settings": "metarr.config",
     "ProviderSettings": "metarr.config",
     "load_settings": "metarr.config",
@@ -133,12 +136,15 @@ __all__ = [
     "QueuedIdentification",
     "RateLimitedError",
     "Rating",
+    "Scan",
+    "ScanResult",
     "SearchHit",
     "SearchResult",
     "Settings",
     "StorageError",
     "SyncBatch",
     "SyncOrchestrator",
+    "SyncScan",
     "UnavailableError",
     "UnreadableMovieError",
     "__version__",
@@ -203,9 +209,10 @@ if TYPE_CHECKING:
     from metarr.query import Query
     from metarr.redaction import redact
     from metarr.runner import Batch, BatchProgress, BatchResult
+    from metarr.scan.run import Scan, ScanResult
     from metarr.spec import ProviderSpec
     from metarr.statedir import read_private, remove_private, write_private
-    from metarr.sync import SyncBatch, SyncOrchestrator
+    from metarr.sync import SyncBatch, SyncOrchestrator, SyncScan
 
 
 def __getattr__(name: str) -> Any:

@@ -182,6 +182,50 @@ def _first(values: Iterable[Any]) -> Any:
     return next((v for v in values if v is not None), None)
 
 
+Sources = dict[Ids, list[tuple[str, Ids]]]  # a candidate's ids -> (provider, ids) it was seen with
+
+
+def across_forms(
+    searches: Sequence[tuple[list[Candidate], Sources]],
+) -> tuple[list[Candidate], Sources]:
+    """One candidate list from the searches of a title's several names (`title_forms`).
+
+    Candidates sharing any id are one film: it keeps its best showing (a match beats a near
+    miss, then the lower score) and every id source of all of them. The list is ordered as
+    each search orders its own: matches first, best score first.
+    """
+    if len(searches) == 1:
+        return searches[0]
+    chosen: list[Candidate] = []
+    sources: list[list[tuple[str, Ids]]] = []
+    keys: list[set[tuple[str, Any]]] = []
+    for candidates, found in searches:
+        for candidate in candidates:
+            own: set[tuple[str, Any]] = set(candidate.ids.items())
+            seen = found.get(candidate.ids, [])
+            joined = [i for i, k in enumerate(keys) if k & own]
+            if not joined:
+                chosen.append(candidate)
+                sources.append(list(seen))
+                keys.append(own)
+                continue
+            first = joined[0]
+            for other in reversed(joined[1:]):  # this candidate bridges two earlier ones
+                chosen[first] = _better(chosen[first], chosen.pop(other))
+                sources[first].extend(sources.pop(other))
+                keys[first] |= keys.pop(other)
+            chosen[first] = _better(chosen[first], candidate)
+            sources[first].extend(seen)
+            keys[first] |= own
+    order = sorted(range(len(chosen)), key=lambda i: (not chosen[i].matches, chosen[i].score or 0))
+    return [chosen[i] for i in order], {chosen[i].ids: sources[i] for i in order}
+
+
+def _better(a: Candidate, b: Candidate) -> Candidate:
+    """The better showing of one film under two names: a match, then the lower score."""
+    return min(a, b, key=lambda c: (not c.matches, c.score or 0))
+
+
 def decide(matching: Sequence[Candidate], year: int | None) -> Candidate | None:
     """The single identified candidate, or None when a person must choose."""
     if len(matching) == 1:

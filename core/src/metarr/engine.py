@@ -41,7 +41,7 @@ from typing import Any
 import attrs
 
 from metarr import http
-from metarr.candidates import collapse, decide, regroup, score, with_details
+from metarr.candidates import across_forms, collapse, decide, regroup, score, with_details
 from metarr.errors import (
     NotFoundError,
     PluginError,
@@ -66,6 +66,7 @@ from metarr.models import (
     SearchStatus,
 )
 from metarr.plugins import Registry
+from metarr.titleforms import title_forms
 
 log = logging.getLogger("metarr.engine")
 
@@ -791,7 +792,13 @@ class Engine:
     # -- search mode -------------------------------------------------------------------------
 
     async def _identify_title(self, session: _Session, title: str, year: int | None) -> Outcome:
-        candidates, groups = await self._candidates(session, title, year)
+        """Search every name the title stands for (`metarr.titleforms.title_forms`, one search
+        per distinct normalised name, concurrently) and decide across all of them: a film
+        found under several names is one candidate, two films matching different names are
+        two (ambiguous)."""
+        forms = title_forms(title) or (title,)
+        searches = await asyncio.gather(*(self._candidates(session, f, year) for f in forms))
+        candidates, groups = across_forms(searches)
         backbone = self._backbone_check(session)
         if backbone is not None:
             return backbone  # a decision without TMDB's candidates is not one automation makes
@@ -813,7 +820,7 @@ class Engine:
             near = (
                 f"; nearest: {', '.join(_label(c) for c in candidates[:3])}" if candidates else ""
             )
-            session.reasons.append(f"no candidate matches {_label_query(title, year)}{near}")
+            session.reasons.append(f"no candidate matches {_label_forms(forms, year)}{near}")
             return Outcome(
                 status="not_found",
                 candidates=tuple(candidates[:10]),
@@ -823,7 +830,7 @@ class Engine:
         chosen = decide(matching, year)
         if chosen is None:
             session.reasons.append(
-                f"{len(matching)} candidates match {_label_query(title, year)} equally well: "
+                f"{len(matching)} candidates match {_label_forms(forms, year)} equally well: "
                 + ", ".join(_label(c) for c in matching)
             )
             return Outcome(
@@ -852,7 +859,8 @@ class Engine:
         hits: list[SearchHit] = []
         for name, answer in zip(searchers, answers, strict=True):
             found = [h for h in (answer or []) if isinstance(h, SearchHit)]
-            if name not in session.reports:  # failures are reports; answers are not records
+            # failures are reports, answers are not records; found under another name: it stays
+            if name not in session.reports and session.searched.get(name) != "ok":
                 session.searched[name] = "ok" if found else "not_found"
             hits.extend(found)
         groups = collapse(hits)
@@ -1058,3 +1066,8 @@ def _label(candidate: Candidate) -> str:
 
 def _label_query(title: str, year: int | None) -> str:
     return f"'{title}'" + (f" ({year})" if year else "")
+
+
+def _label_forms(forms: Sequence[str], year: int | None) -> str:
+    """``'A' (2010)``, or ``'A' or 'B' or 'C' (2010)`` for a title with several names."""
+    return " or ".join(f"'{form}'" for form in forms) + (f" ({year})" if year else "")

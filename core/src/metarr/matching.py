@@ -155,11 +155,15 @@ def titles_of(record: object) -> list[str | None]:
 def fits_name(
     title: str, year: int | None, titles: Iterable[str | None], years: Iterable[int | None]
 ) -> bool:
-    """Whether a movie fits the name an input gives with its ids: the normalized title is one
-    of the movie's (title, original or alternative titles, from any provider) and, when the
-    input has a year, one of the movie's years is at most one off (no year at all: it fits)."""
-    key = normalize_title(title)
-    if key not in {normalize_title(t) for t in titles if t}:
+    """Whether a movie fits the name an input gives with its ids: one of the names the title
+    stands for (`metarr.titleforms.title_forms`: "Title (Original Title)" is two) normalizes
+    to one of the movie's titles (title, original or alternative titles, from any provider)
+    and, when the input has a year, one of the movie's years is at most one off (no year at
+    all: it fits)."""
+    from metarr.titleforms import title_forms  # (imported here: titleforms builds on this module)
+
+    keys = {normalize_title(form) for form in title_forms(title)} or {normalize_title(title)}
+    if not keys & {normalize_title(t) for t in titles if t}:
         return False
     known = [y for y in years if y]
     return year is None or not known or any(abs(y - year) <= 1 for y in known)

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import attrs
 import httpx
@@ -60,6 +60,9 @@ from metarr.plugins import Registry, build_registry
 from metarr.query import Query
 from metarr.redaction import install_log_redaction
 from metarr.runner import DEFAULT_CONCURRENCY, Batch
+
+if TYPE_CHECKING:
+    from metarr.scan.run import Scan
 
 RETRY_DEFAULT = timedelta(minutes=1)
 SEARCH_DETAILS = 5  # candidates of a person's search whose details are fetched
@@ -349,6 +352,33 @@ class Orchestrator:
         stopping, progress, and what ends it early). Rerunning the same inputs resumes:
         cached movies cost nothing, queued ones answer from the queue, due retries run."""
         return Batch(self._batch_run, queries, concurrency=concurrency, retry_queued=retry_queued)
+
+    def scan(
+        self,
+        path: str | Path,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        dry_run: bool = False,
+        retry_queued: bool = False,
+    ) -> Scan:
+        """Identify every movie item of the library at ``path``, automated: an async iterator
+        of `metarr.ScanResult`, one per item (and per skipped entry, problem and remembered
+        item gone from disk), items in the order they finish, at most ``concurrency`` at a
+        time (`metarr.Scan`). Keys are paths relative to ``path`` with ``/`` separators.
+
+        Rescanning is cheap: an unchanged item identified before costs no request and is not
+        read again, a person's choice for a key is never overridden, a moved folder keeps its
+        identity. ``dry_run`` walks and reads the evidence only (status ``dry_run``, nothing
+        sent, nothing remembered)."""
+        from metarr.scan.run import Scan  # (here: the scan modules load on first use)
+
+        return Scan(
+            self,
+            Path(path),
+            concurrency=concurrency,
+            dry_run=dry_run,
+            retry_queued=retry_queued,
+        )
 
     def retry_due(self, *, concurrency: int = DEFAULT_CONCURRENCY) -> Batch:
         """Identify again every input whose scheduled retry is due (a provider asked us to

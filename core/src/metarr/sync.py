@@ -21,8 +21,9 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from concurrent.futures import Future
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, Self, TypeVar
 
 from metarr.cache import Cache, CachedMovie, ConfirmedIdentity, QueuedIdentification
 from metarr.cache.errors import UnreadableMovieError
@@ -34,6 +35,9 @@ from metarr.models import Candidate, Outcome, SearchResult
 from metarr.orchestrator import SEARCH_DETAILS, Orchestrator
 from metarr.query import Query
 from metarr.runner import DEFAULT_CONCURRENCY, Batch, BatchProgress, BatchResult, StopReason
+
+if TYPE_CHECKING:
+    from metarr.scan.run import Scan, ScanResult  # noqa: F401 - ScanResult: the quoted base
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -200,6 +204,22 @@ class SyncOrchestrator:
             ),
         )
 
+    def scan(
+        self,
+        path: str | Path,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        dry_run: bool = False,
+        retry_queued: bool = False,
+    ) -> SyncScan:
+        """`Orchestrator.scan` as a plain iterator (`SyncScan`)."""
+        return SyncScan(
+            self,
+            lambda: self._orchestrator.scan(
+                path, concurrency=concurrency, dry_run=dry_run, retry_queued=retry_queued
+            ),
+        )
+
     def retry_due(self, *, concurrency: int = DEFAULT_CONCURRENCY) -> SyncBatch:
         """`Orchestrator.retry_due` as a plain iterator (`SyncBatch`)."""
         return SyncBatch(self, lambda: self._orchestrator.retry_due(concurrency=concurrency))
@@ -291,24 +311,34 @@ class SyncOrchestrator:
         return self._orchestrator.provider_failures()
 
 
-class SyncBatch:
-    """A `Batch` for plain iteration: ``for result in orc.identify_many(queries)``.
+R = TypeVar("R", covariant=True)
 
-    Ctrl-C while waiting stops it (no new input starts; the ones in flight finish, commit and
-    are still yielded), then `KeyboardInterrupt` is raised once they are done; a second
-    Ctrl-C cancels them and is raised at once. Leaving ``with`` (or `close`) stops the batch
-    and waits for the inputs in flight.
-    """
 
-    def __init__(self, owner: SyncOrchestrator, make: Callable[[], Batch]) -> None:
+class _Stream(Protocol[R]):
+    """What `SyncBatch` and `SyncScan` drive: a `Batch` or a `metarr.Scan`."""
+
+    async def __anext__(self) -> R: ...
+    def stop(self) -> None: ...
+    def cancel(self) -> None: ...
+    async def aclose(self) -> None: ...
+    @property
+    def progress(self) -> BatchProgress: ...
+    @property
+    def stopped(self) -> StopReason | None: ...
+
+
+class _SyncStream(Generic[R]):
+    """A stream of results of the loop thread, as a plain iterator (see `SyncBatch`)."""
+
+    def __init__(self, owner: SyncOrchestrator, make: Callable[[], _Stream[R]]) -> None:
         self._owner = owner
         self._batch = owner._call(_built(make))
         self.interrupted = False
 
-    def __iter__(self) -> SyncBatch:
+    def __iter__(self) -> Self:
         return self
 
-    def __next__(self) -> BatchResult:
+    def __next__(self) -> R:
         future = self._submit(self._batch.__anext__())
         while True:
             try:
@@ -342,16 +372,11 @@ class SyncBatch:
         """`Batch.stopped`."""
         return self._batch.stopped
 
-    @property
-    def failed(self) -> BatchResult | None:
-        """`Batch.failed`."""
-        return self._batch.failed
-
     def close(self) -> None:
         """Stop and wait for the inputs in flight (their results are dropped)."""
         self._submit(self._batch.aclose()).result()
 
-    def __enter__(self) -> SyncBatch:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -364,6 +389,41 @@ class SyncBatch:
 
     def _submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
         return asyncio.run_coroutine_threadsafe(coroutine, self._owner._loop)
+
+
+class SyncBatch(_SyncStream[BatchResult]):
+    """A `Batch` for plain iteration: ``for result in orc.identify_many(queries)``.
+
+    Ctrl-C while waiting stops it (no new input starts; the ones in flight finish, commit and
+    are still yielded), then `KeyboardInterrupt` is raised once they are done; a second
+    Ctrl-C cancels them and is raised at once. Leaving ``with`` (or `close`) stops the batch
+    and waits for the inputs in flight.
+    """
+
+    _batch: Batch
+
+    def __init__(self, owner: SyncOrchestrator, make: Callable[[], Batch]) -> None:
+        super().__init__(owner, make)
+
+    @property
+    def failed(self) -> BatchResult | None:
+        """`Batch.failed`."""
+        return self._batch.failed
+
+
+class SyncScan(_SyncStream["ScanResult"]):  # (quoted: the scan modules load on first use)
+    """A `metarr.Scan` for plain iteration: ``for result in orc.scan(path)``; Ctrl-C and
+    ``with`` as for `SyncBatch`."""
+
+    _batch: Scan
+
+    def __init__(self, owner: SyncOrchestrator, make: Callable[[], Scan]) -> None:
+        super().__init__(owner, make)
+
+    @property
+    def error(self) -> BaseException | None:
+        """`metarr.Scan.error`."""
+        return self._batch.error
 
 
 async def _built(factory: Callable[[], T]) -> T:

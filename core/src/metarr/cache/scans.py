@@ -19,6 +19,8 @@ from typing import Any
 import attrs
 from sqlite_utils import Database
 
+from metarr.cache import store
+from metarr.cache.packed import unpack
 from metarr.cache.times import from_text, to_text
 from metarr.ids import Ids
 
@@ -172,3 +174,42 @@ def items(db: Database, root: str) -> Iterator[ScanRecord]:
         _record(row)
         for row in db.query(f"SELECT * FROM {TABLE} WHERE root = ? ORDER BY key", [root])
     )
+
+
+def part_statuses(db: Database, movie_id: int) -> dict[str, str]:
+    """Each provider part's status for a cached movie (``ok``, ``not_found``, …), read from
+    the part rows alone: a remembered item's outcome without loading the providers' records."""
+    cursor = db.conn.execute(
+        "SELECT provider, status FROM provider_parts WHERE movie_id = ?", [movie_id]
+    )
+    return {str(provider): str(status) for provider, status in cursor.fetchall()}
+
+
+@attrs.frozen(kw_only=True)
+class StoredMovie:
+    """A committed movie as stored: its row id, ids, title, year, when it was refreshed, and
+    its merged record as JSON text (decoded only by whoever needs the `metarr.Movie`)."""
+
+    id: int
+    ids: Ids
+    title: str | None
+    year: int | None
+    refreshed_at: datetime
+    record: str
+
+
+def stored_movie(db: Database, ids: Ids) -> StoredMovie | None:
+    """The committed movie for the first of ``ids`` (tmdb, imdb, tvdb) the cache holds, read
+    without decoding its record: what a rescan needs for an item it remembers."""
+    for kind, value in ids.items():
+        row = store.light_row(db, kind, value)
+        if row is not None:
+            return StoredMovie(
+                id=int(row["id"]),
+                ids=Ids.lenient(tmdb=row["tmdb_id"], imdb=row["imdb_id"], tvdb=row["tvdb_id"]),
+                title=row["title"],
+                year=row["year"],
+                refreshed_at=from_text(row["refreshed_at"]),
+                record=unpack(row["movie"]),
+            )
+    return None

@@ -1,26 +1,46 @@
-"""``metarr scan PATH --dry-run``: the movie items of a library and the evidence for each.
+"""``metarr scan PATH``: identify every movie item of a library on disk, streaming.
 
-Phase 1 of library intake: the dry run walks the library, reads each item's NFOs and names
-(or takes them from the cache when the item is unchanged) and prints what would be asked,
-sending nothing and writing nothing. Identification (without ``--dry-run``) comes next.
+Without ``--dry-run`` it runs `Orchestrator.scan` (the library's runner, as ``batch`` does):
+one result per item as it finishes, automated (what needs a person is queued under the item's
+key), remembered per item with its evidence, so a rescan of unchanged items sends nothing.
+Ctrl-C finishes the items in flight (exit 130), a closed output stops quietly (141), a cache
+failure stops (6). ``--dry-run`` walks the library, reads each item's NFOs and names (or
+takes them from the cache when the item is unchanged) and prints what would be asked,
+sending nothing and writing nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import re
+import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+import orjson
 
+from metarr import sanitize
 from metarr.cache import Cache
 from metarr.cli import exits, output
+from metarr.cli.batch import REFRESH_SECONDS, Tally, _ordered
 from metarr.cli.state import get_state
-from metarr.scan import ScanEntry, ScanRootError, scan_library
+from metarr.engine import ProviderFailures
+from metarr.errors import ClosedError, StorageError
+from metarr.pipes import discard_stdout
+from metarr.runner import DEFAULT_CONCURRENCY
+
+if TYPE_CHECKING:  # the scan modules load when a scan runs, not with every command
+    from metarr.orchestrator import Orchestrator
+    from metarr.scan import ScanEntry
+    from metarr.scan.run import ScanResult
 
 
 def entry_json(entry: ScanEntry) -> dict[str, Any]:
@@ -115,27 +135,49 @@ def summary_line(counts: Counter[str], parsed: int, elapsed: float) -> str:
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 256),
-    default=8,
+    default=DEFAULT_CONCURRENCY,
     show_default=True,
     help="Items identified at the same time.",
 )
-def scan(path: Path, dry_run: bool, as_json: bool, concurrency: int) -> None:
-    """Find the movie items under PATH and the evidence for each (NFO ids, id tags in names,
-    title and year from the folder or file name).
+@click.option(
+    "--retry-queued",
+    is_flag=True,
+    help="Search again for items waiting for a person (default: report them as queued).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Live progress line on stderr (default: when stderr is a terminal).",
+)
+def scan(
+    path: Path,
+    dry_run: bool,
+    as_json: bool,
+    concurrency: int,
+    retry_queued: bool,
+    progress: bool | None,
+) -> None:
+    """Identify every movie item under PATH from its evidence: NFO ids, id tags in names,
+    the title and year of the folder or file name.
 
-    Keys are paths relative to PATH with '/' separators. Extras, samples, trailers, TV
-    episodes and season folders are listed as skipped; unreadable folders and symlink loops
-    as problems (the scan goes on); remembered items gone from disk as missing.
+    Keys are paths relative to PATH with '/' separators: `metarr queue` shows them and
+    `metarr resolve KEY` settles one (a person's choice is never overridden). Extras,
+    samples, trailers, TV episodes and season folders are listed as skipped; unreadable
+    folders and symlink loops as problems (the scan goes on); remembered items gone from disk
+    as missing (nothing is deleted). A rescan of unchanged items sends no request.
 
-    Exit: 0 done, 2 PATH cannot be scanned (or no --dry-run).
+    Exit: as for batch (0 all identified, 3 some need a person, 4 rate limited, 5 a provider
+    failed, 6 the cache failed, 130 interrupted, 141 output closed); 2 PATH cannot be scanned.
     """
-    if not dry_run:
-        raise exits.CliError(
-            "metarr scan identifies nothing yet: run it with --dry-run to see each item's "
-            "evidence (identification of scanned items is coming)",
-            exits.USAGE,
-        )
-    del concurrency  # used by identification
+    if dry_run:
+        _dry_run(path, as_json)
+        return
+    _identify(path, as_json, concurrency, retry_queued, progress)
+
+
+def _dry_run(path: Path, as_json: bool) -> None:
+    from metarr.scan import ScanRootError, scan_library
+
     settings = get_state().load_settings()
     cache = Cache(settings.db) if os.path.exists(settings.db) else None
     counts: Counter[str] = Counter()
@@ -156,9 +198,292 @@ def scan(path: Path, dry_run: bool, as_json: bool, concurrency: int) -> None:
         raise exits.CliError(str(exc), exits.USAGE) from None
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly; nothing was written anywhere.
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the closed stdout for good
-        raise SystemExit(exits.FAILURE) from None
+        discard_stdout()
+        raise SystemExit(exits.OUTPUT_CLOSED) from None
     finally:
         if cache is not None:
             cache.close()
     click.echo(summary_line(counts, parsed, time.monotonic() - started), err=as_json)
+
+
+# -- identifying ------------------------------------------------------------------------------
+
+
+class ScanDisplay:
+    """Per-entry output (JSON lines or readable lines) and, on a terminal, one live progress
+    line on stderr; a closed stdout is noted (``tally.output_closed``) and the scan stops."""
+
+    def __init__(self, tally: Tally, *, as_json: bool, progress: bool) -> None:
+        self.tally = tally
+        self.as_json = as_json
+        self.progress = progress
+        self.others: Counter[str] = Counter()  # skipped, problem, missing
+        self._last = 0.0
+        self._width = 0
+
+    def result(self, result: ScanResult) -> None:
+        if result.entry.status == "item":  # (`.outcome` would decode a remembered movie)
+            self.tally.add(result.status)
+        else:
+            self.others[result.status] += 1
+        if self.as_json:
+            self._clear()
+            self.out(result_json(result))
+        elif not self.progress or result.status not in ("identified", "skipped"):
+            self._clear()
+            self.out(result_line(result))
+        self.tick()
+
+    def out(self, text: str) -> None:
+        if self.tally.output_closed:
+            return
+        try:
+            if self.as_json:  # plain text: no styles to strip (click.echo asks isatty each time)
+                sys.stdout.write(text + "\n")
+                sys.stdout.flush()
+            else:
+                click.echo(text)
+        except BrokenPipeError:
+            self.tally.output_closed = True
+            discard_stdout()
+
+    def note(self, text: str) -> None:
+        self._clear()
+        click.echo(click.style("scan: ", fg="yellow") + output.safe(text), err=True)
+        self.tick(force=True)
+
+    def tick(self, *, force: bool = False) -> None:
+        if not self.progress:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < REFRESH_SECONDS:
+            return
+        self._last = now
+        counts = " · ".join(f"{status} {n}" for status, n in _ordered(self.tally.counts) if n)
+        others = " · ".join(f"{status} {n}" for status, n in self.others.items() if n)
+        parts = [f"{self.tally.done} items", counts or "starting", others]
+        text = " · ".join(p for p in parts if p) + f" · {self.tally.rate():.1f}/s"
+        click.echo("\r" + text.ljust(self._width), nl=False, err=True)
+        self._width = len(text)
+
+    def _clear(self) -> None:
+        if self._width:
+            click.echo("\r" + " " * self._width + "\r", nl=False, err=True)
+            self._width = 0
+
+    def close(self) -> None:
+        self._clear()
+
+
+# `sanitize.HIDDEN` as one character class (its "\r\n" alternative aside, which JSON text never
+# holds raw): six times faster to search, and a rescan's lines hold whole movie records.
+_HIDDEN = re.compile(
+    "[" + "".join(part[1:-1] for part in sanitize.HIDDEN.pattern.split("|")[1:]) + "]"
+)
+
+
+def json_line(data: dict[str, Any]) -> str:
+    """One ``--json`` line of plain data, compact, every hidden character escaped (as
+    `metarr.cli.output.json_text` does); written by orjson (a rescan's lines hold whole movie
+    records: 20 times faster than `json`), or by `json` for what orjson refuses (a lone
+    surrogate)."""
+    try:
+        text = orjson.dumps(data).decode()
+    except TypeError:
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return _HIDDEN.sub(_escaped, text)
+
+
+def result_json(result: ScanResult) -> str:
+    """A result's ``--json`` line. A remembered item's movie is its stored record, which is
+    the movie's JSON already: it is spliced in as it is (escaped), not parsed and rewritten."""
+    remembered = result.remembered
+    if remembered is None:
+        return json_line(result.to_json())
+    record = remembered.stored.record
+    if not (record.isascii() and "\x7f" not in record):
+        record = _HIDDEN.sub(_escaped, record)
+    return json_line(result.to_json(movie=False))[:-1] + ',"movie":' + record + "}"
+
+
+def _escaped(match: re.Match[str]) -> str:
+    """A hidden character as a JSON escape (a surrogate pair beyond U+FFFF); the ASCII ones
+    JSON text holds raw only as its own layout stay."""
+    char = match[0]
+    if char < "\x7f":
+        return char
+    code = ord(char)
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def result_line(result: ScanResult) -> str:
+    """``identified  The Matrix (1999)  'The Matrix' (1999)  tmdb:603 …``, or the reasons."""
+    key = output.safe(result.key)
+    head = output.styled_status(result.status, 12)
+    outcome = result.outcome
+    if outcome is None:
+        why = f"  ({result.entry.reason})" if result.entry.reason else ""
+        return f"{head}  {key}{why}"
+    remembered = result.remembered
+    if remembered is not None:  # (its record is not decoded for a line)
+        stored = remembered.stored
+        return f"{head}  {key}  {output.label(stored.title, stored.year)}  {stored.ids}"
+    movie = outcome.movie
+    if outcome.status == "identified" and movie is not None:
+        return f"{head}  {key}  {output.label(movie.title, movie.year)}  {movie.ids}"
+    why = output.shorten("; ".join(outcome.reasons), 240)
+    return f"{head}  {key}" + (f"  ({why})" if why else "")
+
+
+async def run_scan(
+    orc: Orchestrator,
+    path: Path,
+    *,
+    concurrency: int,
+    display: ScanDisplay,
+    retry_queued: bool = False,
+) -> None:
+    """Scan ``path`` with `Orchestrator.scan`, showing each result as it comes. SIGINT stops
+    the walk and lets the items in flight finish (a second one cancels them), as does a closed
+    stdout; a cache failure ends it (``tally.storage``)."""
+    tally = display.tally
+    scan = orc.scan(path, concurrency=concurrency, retry_queued=retry_queued)
+
+    def on_sigint() -> None:
+        if not tally.interrupted:
+            tally.interrupted = True
+            scan.stop()
+            display.note("interrupted: finishing the items in flight (Ctrl-C again cancels them)")
+        else:
+            scan.cancel()
+
+    loop = asyncio.get_running_loop()
+    handled = False
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        handled = True
+    try:
+        async with scan:
+            try:
+                async for result in scan:
+                    display.result(result)
+                    if tally.output_closed:
+                        scan.stop()
+                    if result.status == "blocked" and tally.blocked is None:
+                        reasons = result.outcome.reasons if result.outcome else ()
+                        tally.blocked = "; ".join(reasons) or "blocked"
+            except (StorageError, ClosedError) as exc:
+                tally.storage = exc
+    except asyncio.CancelledError:
+        tally.interrupted = True
+    finally:
+        if handled:
+            loop.remove_signal_handler(signal.SIGINT)
+
+
+def scan_summary(
+    tally: Tally,
+    others: Counter[str],
+    requests: dict[str, int],
+    limited: dict[str, int],
+    failures: Mapping[str, ProviderFailures],
+) -> list[str]:
+    """The closing summary: items per outcome, the other entries, requests, 429s, failures."""
+    from metarr.scan.run import NON_ITEMS
+
+    items = tally.done
+    head = (
+        click.style("scan", bold=True)
+        + f"  {items} items in {tally.elapsed:.2f} s ({tally.rate():.1f} movies/s)"
+    )
+    rest = " · ".join(f"{status} {others[status]}" for status in NON_ITEMS if others[status])
+    lines = [head + (f" · {rest}" if rest else "")]
+    rows = [(output.styled_status(status), n) for status, n in _ordered(tally.counts)]
+    if rows:
+        lines.append(output.table(("outcome", "items"), rows, indent=2))
+    lines.append(f"{click.style('requests', bold=True)}  {output.requests_line(requests)}")
+    lines.append(f"{click.style('429s', bold=True)}      {output.requests_line(limited)}")
+    for name, failed in sorted(failures.items()):
+        if not failed.failed:
+            continue
+        how = "in every item that asked it" if failed.throughout else f"in {failed.failed} items"
+        out = "; out for the rest of the run" if failed.out_for_run else ""
+        lines.append(
+            click.style("failed", fg="red", bold=True)
+            + f"    {name} {how} ({failed.failed} of {failed.asked}): {failed.detail}{out}"
+        )
+    if tally.interrupted:
+        lines.append(
+            "stopped early by Ctrl-C: the items in flight were committed; rerun the same "
+            "command to continue (identified items cost nothing the next time)"
+        )
+    elif tally.output_closed:
+        lines.append(
+            "stopped early: the output was closed; the items in flight were committed; rerun "
+            "the same command to continue"
+        )
+    return lines
+
+
+def _identify(
+    path: Path, as_json: bool, concurrency: int, retry_queued: bool, progress: bool | None
+) -> None:
+    from metarr.scan import ScanRootError
+
+    state = get_state()
+    tally = Tally()
+    display = ScanDisplay(
+        tally, as_json=as_json, progress=sys.stderr.isatty() if progress is None else progress
+    )
+    stats: dict[str, dict[str, int]] = {}
+    failures: dict[str, ProviderFailures] = {}
+    root_error: list[ScanRootError] = []
+
+    async def work(orc: Orchestrator) -> None:
+        try:
+            await run_scan(
+                orc,
+                path,
+                concurrency=concurrency,
+                display=display,
+                retry_queued=retry_queued,
+            )
+        except ScanRootError as exc:
+            root_error.append(exc)
+        finally:
+            stats["requests"] = dict(orc.stats.requests)
+            stats["limited"] = dict(orc.stats.rate_limited)
+            failures.update(orc.provider_failures())
+
+    try:
+        state.run(work)
+    except KeyboardInterrupt:
+        tally.interrupted = True
+    display.close()
+    if root_error:
+        raise exits.CliError(str(root_error[0]), exits.USAGE)
+    requests, limited = stats.get("requests", {}), stats.get("limited", {})
+    summary = "\n".join(scan_summary(tally, display.others, requests, limited, failures))
+    if any(failed.throughout or failed.out_for_run for failed in failures.values()):
+        tally.code = exits.worst((tally.code, exits.PROVIDER_ERROR))
+    if as_json or tally.output_closed:
+        click.echo(summary, err=True)
+    else:
+        display.out(summary)
+    code = tally.exit_code()
+    if code == exits.STORAGE:
+        message = exits.describe(tally.storage or StorageError(), db=state.db_path)
+        raise exits.CliError(
+            f"{message}; the scan stopped: rerun it once the cache is fixed (the items "
+            "finished before are kept)",
+            code,
+        )
+    if tally.blocked and not tally.interrupted:
+        raise exits.CliError(tally.blocked, exits.USAGE)
+    if code:
+        click.get_current_context().exit(code)

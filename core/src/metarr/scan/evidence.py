@@ -80,9 +80,13 @@ class Evidence:
 
     def title_year(self) -> tuple[str | None, int | None]:
         """The title and year to search for: from the folder name, else the file name, else
-        the NFO; the year from the same source when it has one, else from the next."""
+        the NFO (a name that gives both a title and a year comes before one that gives a
+        title only: "Unsorted/Se7en.1995.720p.mkv" is Se7en); the year from the same source
+        when it has one, else from the next."""
+        dated = {c.source for c in self.clues if c.kind == "year"}
         for sources in (NAME_SOURCES, ("nfo",)):
-            title = next((c for c in self.clues if c.kind == "title" and c.source in sources), None)
+            titles = [c for c in self.clues if c.kind == "title" and c.source in sources]
+            title = next((c for c in titles if c.source in dated), None) or next(iter(titles), None)
             if title is None:
                 continue
             order = [title.source, *(s for s in sources if s != title.source)]

@@ -74,11 +74,15 @@ def scan_library(
 
     Raises `metarr.scan.walk.ScanRootError` when the root itself cannot be read.
     """
-    scanner = _Scanner(root, db, remember=remember and db is not None, clock=clock)
+    scanner = Scanner(root, db, remember=remember and db is not None, clock=clock)
     yield from scanner.run()
 
 
-class _Scanner:
+class Scanner:
+    """One scan of a library: `run` streams its entries (as `scan_library` does); `flush`
+    writes what was read so far (the identifying scan flushes before it identifies an item, so
+    the item's row is there for `metarr.cache.scans.record_ids`)."""
+
     def __init__(
         self, root: Path, db: Database | None, *, remember: bool, clock: Callable[[], datetime]
     ) -> None:
@@ -93,7 +97,7 @@ class _Scanner:
         self.moved_away: set[str] = set()  # keys that moved during this scan
         self.unreadable: list[str] = []  # folders this scan could not read
 
-    def run(self) -> Iterator[ScanEntry]:
+    def run(self) -> Generator[ScanEntry, None, None]:
         try:
             for found in walk(self.root):
                 if isinstance(found, Skipped):
@@ -194,6 +198,10 @@ class _Scanner:
     def _later(self, write: Callable[[Database], None]) -> None:
         if self.remember:
             self.pending.append(write)
+
+    def flush(self) -> None:
+        """Write the pending rows (new, changed, moved items) and the unchanged items seen."""
+        self._flush()
 
     def _flush(self) -> None:
         if not (self.pending or self.seen) or self.db is None:
