@@ -16,6 +16,7 @@ from metarr import Ids, SyncOrchestrator, sanitize
 from metarr.cache import Cache, scans
 from metarr.cli import main
 from metarr.cli.scan import json_line
+from metarr.runner import DEFAULT_CONCURRENCY
 from metarr.scan import root_name
 from metarr_sim import SimServer, World
 from scan.libraries import EVERY_LAYOUT, EXPECTED, build, nfo
@@ -326,4 +327,4 @@ def test_a_blocked_configuration_stops_the_scan_with_exit_2(tmp_path: Path) -> N
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: TMDB, the cross-reference")
     blocked = [line for line in result.stdout.splitlines() if line.startswith("blocked")]
-    assert 1 <= len(blocked) <= 8 + 1  # the items in flight when the first came back
+    assert 1 <= len(blocked) <= DEFAULT_CONCURRENCY + 1  # in flight when the first came back
