@@ -679,3 +679,12 @@ def test_json_text_converts_models_wherever_they_are_in_plain_data() -> None:
         "n": "\u2028",
     }
     assert "\u2028" not in text and "\\u2028" in text  # still escaped for a line reader
+
+
+def test_json_text_escapes_hidden_characters_beyond_the_basic_plane_as_surrogate_pairs() -> None:
+    from metarr.cli.output import json_text
+
+    value = {"title": "tag\U000e0001 rtl\u202e end"}  # a language tag, a bidi override
+    text = json_text(value)
+    assert "\U000e0001" not in text and "\u202e" not in text
+    assert json.loads(text) == value

@@ -10,6 +10,7 @@ characters a reader could take for a line break or that reorder text (`json_text
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -73,7 +74,20 @@ def json_text(data: Any, *, indent: int | None = None) -> str:
     # Models go through the converter as json meets them: plain data is not walked twice.
     text = json.dumps(data, ensure_ascii=False, indent=indent, default=to_json)
     # json.dumps escapes what is below 0x20 in strings; an ASCII match is the layout's newline.
-    return sanitize.HIDDEN.sub(lambda m: m[0] if m[0] < "\x7f" else f"\\u{ord(m[0]):04x}", text)
+    return sanitize.HIDDEN.sub(escape_hidden, text)
+
+
+def escape_hidden(match: re.Match[str]) -> str:
+    """A hidden character matched in JSON text, as its JSON escape (a surrogate pair beyond
+    U+FFFF); the ASCII ones JSON text holds raw only as its own layout stay."""
+    char = match[0]
+    if char < "\x7f":
+        return char
+    code = ord(char)
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
 
 
 def echo_json(data: Any) -> None:

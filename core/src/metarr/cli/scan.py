@@ -293,7 +293,7 @@ def json_line(data: dict[str, Any]) -> str:
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     if text.isascii() and "\x7f" not in text:
         return text
-    return _HIDDEN.sub(_escaped, text)
+    return _HIDDEN.sub(output.escape_hidden, text)
 
 
 def result_json(result: ScanResult) -> str:
@@ -304,21 +304,8 @@ def result_json(result: ScanResult) -> str:
         return json_line(result.to_json())
     record = remembered.stored.record
     if not (record.isascii() and "\x7f" not in record):
-        record = _HIDDEN.sub(_escaped, record)
+        record = _HIDDEN.sub(output.escape_hidden, record)
     return json_line(result.to_json(movie=False))[:-1] + ',"movie":' + record + "}"
-
-
-def _escaped(match: re.Match[str]) -> str:
-    """A hidden character as a JSON escape (a surrogate pair beyond U+FFFF); the ASCII ones
-    JSON text holds raw only as its own layout stay."""
-    char = match[0]
-    if char < "\x7f":
-        return char
-    code = ord(char)
-    if code > 0xFFFF:
-        code -= 0x10000
-        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
-    return f"\\u{code:04x}"
 
 
 def result_line(result: ScanResult) -> str:
