@@ -25,9 +25,9 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import attrs
 import click
@@ -353,6 +353,38 @@ class Display:
         self._clear()
 
 
+def outcome_lines(
+    tally: Tally,
+    requests: dict[str, int],
+    limited: dict[str, int],
+    failures: Mapping[str, ProviderFailures],
+    *,
+    noun: str,
+) -> list[str]:
+    """A summary's body: ``noun`` (rows, items) per outcome, requests and 429s per provider,
+    and every provider that failed (``throughout``: in every one that asked it)."""
+    lines = []
+    rows = [(output.styled_status(status), n) for status, n in _ordered(tally.counts)]
+    if rows:
+        lines.append(output.table(("outcome", noun), rows, indent=2))
+    lines.append(f"{click.style('requests', bold=True)}  {output.requests_line(requests)}")
+    lines.append(f"{click.style('429s', bold=True)}      {output.requests_line(limited)}")
+    for name, failed in sorted(failures.items()):
+        if not failed.failed:
+            continue
+        how = (
+            f"in every {noun[:-1]} that asked it"
+            if failed.throughout
+            else f"in {failed.failed} {noun}"
+        )
+        out = "; out for the rest of the run" if failed.out_for_run else ""
+        lines.append(
+            click.style("failed", fg="red", bold=True)
+            + f"    {name} {how} ({failed.failed} of {failed.asked}): {failed.detail}{out}"
+        )
+    return lines
+
+
 def _ordered(counts: Counter[str]) -> list[tuple[str, int]]:
     order = [*OUTCOME_STATUSES, INVALID]
     return sorted(counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
@@ -399,20 +431,7 @@ async def run_batch(
 
     batch = orc.identify_many(queries(), concurrency=concurrency, retry_queued=retry_queued)
 
-    def on_sigint() -> None:
-        if not tally.interrupted:
-            tally.interrupted = True
-            batch.stop()
-            display.note("interrupted: finishing the rows in flight (Ctrl-C again cancels them)")
-        else:
-            batch.cancel()
-
-    loop = asyncio.get_running_loop()
-    handled = False
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-        handled = True
-    try:
+    with interruptible(batch, tally, display.note, "rows"):
         async with batch:
             try:
                 async for result in batch:
@@ -426,6 +445,40 @@ async def run_batch(
                 tally.storage = exc
                 if batch.failed is not None:
                     tally.storage_line = rows_in_flight[batch.failed.index].line
+
+
+class Stoppable(Protocol):
+    """A stream of results a first Ctrl-C stops and a second cancels (`metarr.Batch`,
+    `metarr.Scan`)."""
+
+    def stop(self) -> None: ...
+    def cancel(self) -> None: ...
+
+
+@contextlib.contextmanager
+def interruptible(
+    stream: Stoppable, tally: Tally, note: Callable[[str], None], noun: str
+) -> Iterator[None]:
+    """While the body runs, a first SIGINT stops ``stream`` (nothing new starts, the
+    ``noun`` in flight finish and commit) and a second cancels it; either way
+    ``tally.interrupted``. Where no signal handler can be installed, the cancellation a
+    KeyboardInterrupt brings is taken as the same."""
+    loop = asyncio.get_running_loop()
+
+    def on_sigint() -> None:
+        if not tally.interrupted:
+            tally.interrupted = True
+            stream.stop()
+            note(f"interrupted: finishing the {noun} in flight (Ctrl-C again cancels them)")
+        else:
+            stream.cancel()
+
+    handled = False
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        handled = True
+    try:
+        yield
     except asyncio.CancelledError:  # KeyboardInterrupt without our handler (other platforms)
         tally.interrupted = True
     finally:
@@ -445,20 +498,7 @@ def summary_lines(
         click.style("batch", bold=True)
         + f"  {tally.done} rows in {tally.elapsed:.2f} s ({tally.rate():.1f} movies/s)"
     ]
-    rows = [(output.styled_status(status), n) for status, n in _ordered(tally.counts)]
-    if rows:
-        lines.append(output.table(("outcome", "rows"), rows, indent=2))
-    lines.append(f"{click.style('requests', bold=True)}  {output.requests_line(requests)}")
-    lines.append(f"{click.style('429s', bold=True)}      {output.requests_line(limited)}")
-    for name, failed in sorted((failures or {}).items()):
-        if not failed.failed:
-            continue
-        how = "in every row that asked it" if failed.throughout else f"in {failed.failed} rows"
-        out = "; out for the rest of the run" if failed.out_for_run else ""
-        lines.append(
-            click.style("failed", fg="red", bold=True)
-            + f"    {name} {how} ({failed.failed} of {failed.asked}): {failed.detail}{out}"
-        )
+    lines += outcome_lines(tally, requests, limited, failures or {}, noun="rows")
     if tally.interrupted:
         lines.append(
             "stopped early by Ctrl-C: rows not started were skipped; rerun the same command to "

@@ -11,12 +11,9 @@ sending nothing and writing nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
 import re
-import signal
 import sys
 import time
 from collections import Counter
@@ -30,7 +27,7 @@ import orjson
 from metarr import sanitize
 from metarr.cache import Cache
 from metarr.cli import exits, output
-from metarr.cli.batch import REFRESH_SECONDS, Tally, _ordered
+from metarr.cli.batch import REFRESH_SECONDS, Tally, _ordered, interruptible, outcome_lines
 from metarr.cli.state import get_state
 from metarr.engine import ProviderFailures
 from metarr.errors import ClosedError, StorageError
@@ -341,20 +338,7 @@ async def run_scan(
     tally = display.tally
     scan = orc.scan(path, concurrency=concurrency, retry_queued=retry_queued)
 
-    def on_sigint() -> None:
-        if not tally.interrupted:
-            tally.interrupted = True
-            scan.stop()
-            display.note("interrupted: finishing the items in flight (Ctrl-C again cancels them)")
-        else:
-            scan.cancel()
-
-    loop = asyncio.get_running_loop()
-    handled = False
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-        handled = True
-    try:
+    with interruptible(scan, tally, display.note, "items"):
         async with scan:
             try:
                 async for result in scan:
@@ -366,11 +350,6 @@ async def run_scan(
                         tally.blocked = "; ".join(reasons) or "blocked"
             except (StorageError, ClosedError) as exc:
                 tally.storage = exc
-    except asyncio.CancelledError:
-        tally.interrupted = True
-    finally:
-        if handled:
-            loop.remove_signal_handler(signal.SIGINT)
 
 
 def scan_summary(
@@ -390,20 +369,7 @@ def scan_summary(
     )
     rest = " · ".join(f"{status} {others[status]}" for status in NON_ITEMS if others[status])
     lines = [head + (f" · {rest}" if rest else "")]
-    rows = [(output.styled_status(status), n) for status, n in _ordered(tally.counts)]
-    if rows:
-        lines.append(output.table(("outcome", "items"), rows, indent=2))
-    lines.append(f"{click.style('requests', bold=True)}  {output.requests_line(requests)}")
-    lines.append(f"{click.style('429s', bold=True)}      {output.requests_line(limited)}")
-    for name, failed in sorted(failures.items()):
-        if not failed.failed:
-            continue
-        how = "in every item that asked it" if failed.throughout else f"in {failed.failed} items"
-        out = "; out for the rest of the run" if failed.out_for_run else ""
-        lines.append(
-            click.style("failed", fg="red", bold=True)
-            + f"    {name} {how} ({failed.failed} of {failed.asked}): {failed.detail}{out}"
-        )
+    lines += outcome_lines(tally, requests, limited, failures, noun="items")
     if tally.interrupted:
         lines.append(
             "stopped early by Ctrl-C: the items in flight were committed; rerun the same "
