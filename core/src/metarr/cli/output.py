@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import textwrap
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +22,9 @@ from metarr import sanitize
 from metarr.convert import to_json
 from metarr.ids import Ids
 from metarr.models import Candidate, Movie, Outcome, ProviderResult
+
+if TYPE_CHECKING:
+    from metarr.cache.records import CachedMovie
 
 STATUS_COLOURS = {
     "identified": "green",
@@ -330,3 +334,43 @@ def candidate_details(candidate: Candidate, *, width: int = CARD_WIDTH) -> list[
     if not candidate.detailed:
         lines.append("  (from the search answers; details were not fetched)")
     return lines
+
+
+def show_cached(
+    cached: CachedMovie,
+    stale: Collection[str],
+    checks: Mapping[str, tuple[datetime, str]],
+    *,
+    as_json: bool,
+) -> None:
+    """Print a cached movie as ``metarr cache show`` does: its merged record (the JSON
+    contract with ``as_json``), then each part's freshness (``stale``: the providers past
+    their TTL; ``checks``: confirmations without a refetch), its dates and its disputes."""
+    if as_json:
+        echo_json(cached.movie)
+        return
+    click.echo("\n".join(movie_lines(cached.movie)))
+    click.echo("")
+    rows = []
+    for name, part in cached.parts.items():
+        fresh = name not in stale and part.settled
+        rows.append(
+            (
+                name,
+                styled_status(part.status),
+                f"{part.fetched_at:%Y-%m-%d %H:%M}",
+                "fresh" if fresh else click.style("stale", fg="yellow"),
+                part.error or (checks[name][1] if name in checks else ""),
+            )
+        )
+    click.echo(table(("provider", "part", "fetched (UTC)", "age", "note"), rows))
+    click.echo("")
+    click.echo(
+        f"identified {cached.identified_at:%Y-%m-%d %H:%M} UTC · refreshed "
+        f"{cached.refreshed_at:%Y-%m-%d %H:%M} UTC" + (f" · key {cached.key}" if cached.key else "")
+    )
+    if cached.disputes:
+        click.echo("")
+        click.echo(click.style("disputed ids", bold=True))
+        for dispute in cached.disputes:
+            click.echo(f"  - {dispute.describe(cached.id)}")
