@@ -32,6 +32,7 @@ class CliState:
     """The cache file of this run, once the settings are loaded (for error messages)."""
     _infos: list[PluginInfo] | None = None
     _warned: bool = False
+    _loaded: Settings | None = None
 
     def infos(self) -> list[PluginInfo]:
         """The installed provider plugins (discovered once)."""
@@ -52,6 +53,7 @@ class CliState:
             from metarr.config import load_settings
 
             settings = load_settings(self.infos(), config_path=self.config, db_path=self.db)
+            self._loaded = settings
         self.db_path = settings.db
         if not self._warned:
             self._warned = True
@@ -70,12 +72,13 @@ class CliState:
         from metarr.orchestrator import Orchestrator
 
         resolved = settings or self.load_settings()
+        loaded = self._loaded is not None and resolved is self._loaded
         if resolved.plugins is None:
             resolved = attrs.evolve(resolved, plugins=self.infos())
         chosen_only = self.only if only is None else only
         chosen_without = self.without if without is None else without
         orchestrator = Orchestrator(resolved, only=chosen_only, without=chosen_without)
-        if settings is None and chosen_only is None and not tuple(chosen_without):
+        if loaded and chosen_only is None and not tuple(chosen_without):
             self._take_census(orchestrator)
         return orchestrator
 
