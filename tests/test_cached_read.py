@@ -133,7 +133,7 @@ def test_a_changed_setup_is_not_answered_from_an_old_census(
     assert "fanart disabled" in full[1]
     fast = _run(["--db", str(db), "lookup", "--imdb", MOVIES[0]], env)  # the new census
     assert fast[3] == set() and fast[:2] == full[:2]
-    changed = {**env, "METARR_TMDB_TTL_DAYS": "0.00001"}  # TMDB parts stale within a second
+    changed = {**env, "METARR_TMDB_TTL_DAYS": "1e-9"}  # TMDB parts stale at once
     code, out, _, heavy = _run(["--db", str(db), "lookup", "--imdb", MOVIES[0]], changed)
     assert code == 0 and "requests   tmdb" in out and "httpx" in heavy
 
