@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from metarr_sim import SimServer
-
 from metarr.cli import census
+from metarr_sim import SimServer
 
 HEAVY = ("httpx", "sqlite_utils", "asyncio", "metarr.orchestrator", "metarr.plugins", "pluggy")
 MOVIES = ("tt0114709", "tt0113497", "tt0113228")  # Jumanji (the second) has no Fanart.tv part
@@ -143,13 +142,13 @@ def test_a_person_s_choice_for_the_input_is_left_to_the_full_command(
 ) -> None:
     env, db = setup
     with sqlite3.connect(db) as conn:
-        conn.execute(
-            "UPDATE identities SET by = 'person' WHERE key = ?", [f"imdb:{MOVIES[1]}"]
-        )
+        conn.execute("UPDATE identities SET by = 'person' WHERE key = ?", [f"imdb:{MOVIES[1]}"])
     assert "metarr.orchestrator" in _run(["--db", str(db), "lookup", "--imdb", MOVIES[1]], env)[3]
 
 
-def test_a_missing_cache_file_is_left_to_the_full_command(setup: tuple[dict[str, str], Path]) -> None:
+def test_a_missing_cache_file_is_left_to_the_full_command(
+    setup: tuple[dict[str, str], Path],
+) -> None:
     env, db = setup
     missing = db.with_name("nowhere") / "cache.sqlite"
     code, _, err, heavy = _run(["--db", str(missing), "cache", "show", MOVIES[0]], env)
