@@ -37,12 +37,18 @@ def answer(argv: Sequence[str]) -> bool:
     if facts is None:
         return False
     try:
-        found = _read(request, facts["facts"])
-    except Exception:  # whatever went wrong, the full command answers it (and says so)
-        return False
-    if found is None:
-        return False
-    _print(request, *found)
+        try:
+            found = _read(request, facts["facts"])
+        except Exception:  # whatever went wrong, the full command answers it (and says so)
+            return False
+        if found is None:
+            return False
+        _print(request, *found)
+    except KeyboardInterrupt:
+        from metarr.cli import exits
+
+        exits.CliError("interrupted", exits.INTERRUPTED).show()
+        raise SystemExit(exits.INTERRUPTED) from None
     return True
 
 
