@@ -59,7 +59,7 @@ def cache_show(ref: str, as_json: bool) -> None:
             f"{ids.items()[0][1]}`",
             exits.NEEDS_PERSON,
         )
-    output.show_cached(cached, stale, checks, as_json=as_json)
+    output.show_cached(cached, output.part_lines(cached), stale, checks, as_json=as_json)
 
 
 @cache.command("stats")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -124,7 +124,6 @@ def _read(request: dict[str, Any], facts: dict[str, Any]) -> tuple[Any, ...] | N
 def _answer(
     conn: sqlite3.Connection, request: dict[str, Any], facts: dict[str, Any], ids: Any
 ) -> tuple[Any, ...] | None:
-    from metarr.freshness import RefreshRules
     from metarr.query import derived_key
 
     conn.row_factory = sqlite3.Row
@@ -148,9 +147,12 @@ def _answer(
     ).fetchone()
     if disputed is not None:
         return None
-    parts = conn.execute(
-        "SELECT * FROM provider_parts WHERE movie_id = ? ORDER BY provider", [row["id"]]
-    ).fetchall()
+    parts = [
+        dict(part)
+        for part in conn.execute(
+            "SELECT * FROM provider_parts WHERE movie_id = ? ORDER BY provider", [row["id"]]
+        )
+    ]
     checks = {
         r["provider"]: (_time(r["checked_at"]), r["note"] or "")
         for r in conn.execute(
@@ -159,25 +161,48 @@ def _answer(
             [row["id"]],
         )
     }
-    cached = _cached(row, [dict(part) for part in parts])
     providers = {name: (state, lookup, ttl) for name, state, lookup, ttl in facts["providers"]}
-    if any(name not in providers for name in cached.parts):
+    if any(part["provider"] not in providers for part in parts):
         return None  # a part of a provider no longer installed: its TTL is the cache's default
-    rules = RefreshRules(**facts["refresh"])
-    now = datetime.now(UTC)
+    cached = _light(row, parts)
+    movie = cached.movie
+    if request["command"] == "show":
+        lines = [(p["provider"], p["status"], _time(p["fetched_at"]), p["error"]) for p in parts]
+        stale = _stale(movie.year, parts, checks, providers, facts["refresh"], ())
+        return cached, lines, sorted(stale), checks
     expected = [name for name, (_, lookup, _) in providers.items() if lookup]
-    if request["command"] == "show":
-        expected = []
-    stale = set(cached.missing_providers(expected))
-    for name, part in cached.parts.items():
-        ttl = rules.ttl(providers[name][2], cached.movie.year, now)
-        if part.fetched_at + ttl <= now and (name not in checks or checks[name][0] + ttl <= now):
-            stale.add(name)
-    if request["command"] == "show":
-        return cached, sorted(stale), checks
-    if stale & set(expected):
+    if _stale(movie.year, parts, checks, providers, facts["refresh"], expected) & set(expected):
         return None  # a refetch is due (or paused, or not due yet): the full command decides
-    return (_outcome(cached, providers),)
+    statuses = {part["provider"]: part["status"] for part in parts}
+    return (_outcome(movie, cached.refreshed_at, statuses, providers),)
+
+
+def _stale(
+    year: int | None,
+    parts: list[dict[str, Any]],
+    checks: dict[str, tuple[datetime, str]],
+    providers: dict[str, tuple[str, bool, float]],
+    refresh: dict[str, Any],
+    expected: Collection[str],
+) -> set[str]:
+    """The providers to ask again, as `metarr.cache.Cache.stale_providers` tells them: parts
+    past their provider's TTL (stretched by the film's age, from the fetch or a later
+    confirmation), parts that need a fill-in, and ``expected`` providers without a part."""
+    from metarr.cache.records import SETTLED_STATUSES
+    from metarr.freshness import RefreshRules
+
+    rules = RefreshRules(**refresh)
+    now = datetime.now(UTC)
+    stale = {name for name in expected if name not in {part["provider"] for part in parts}}
+    for part in parts:
+        name = part["provider"]
+        if part["status"] not in SETTLED_STATUSES:
+            stale.add(name)
+        ttl = rules.ttl(providers[name][2], year, now)
+        fetched = _time(part["fetched_at"])
+        if fetched + ttl <= now and (name not in checks or checks[name][0] + ttl <= now):
+            stale.add(name)
+    return stale
 
 
 def _time(text: str) -> datetime:
@@ -186,60 +211,57 @@ def _time(text: str) -> datetime:
     return from_text(text)
 
 
-def _cached(row: dict[str, Any], parts: list[dict[str, Any]]) -> Any:
-    """The `CachedMovie` of a movie row and its part rows, read as the full read does
-    (`metarr.cache.store.to_cached`); any error means the full command must tell."""
+def _light(row: dict[str, Any], parts: list[dict[str, Any]]) -> Any:
+    """The movie of a row, its merged record read as the full command reads it
+    (`metarr.convert.from_json`: the light read's `metarr.cache.decode` keeps a stored ``10``
+    an int where the full read makes it ``10.0``), once every part reads back too (its status
+    known, its result a JSON object): any error, and the full command must tell."""
     from metarr.cache.packed import unpack
-    from metarr.cache.records import CachedMovie, ProviderPart
+    from metarr.cache.records import PART_STATUSES, CachedMovie
     from metarr.convert import from_json
-    from metarr.models import Movie, ProviderResult
+    from metarr.models import Movie
 
-    read = {
-        part["provider"]: ProviderPart(
-            provider=part["provider"],
-            status=part["status"],
-            fetched_at=_time(part["fetched_at"]),
-            result=(
-                None
-                if part["result"] is None
-                else from_json(ProviderResult, json.loads(unpack(part["result"])))
-            ),
-            error=part["error"],
-        )
-        for part in parts
-    }
+    for part in parts:
+        if part["status"] not in PART_STATUSES:
+            raise ValueError(f"part status {part['status']!r}")
+        if part["result"] is not None and not isinstance(json.loads(unpack(part["result"])), dict):
+            raise ValueError("a part's result is not an object")
     raw_input = row.get("input")
     return CachedMovie(
         id=row["id"],
         movie=from_json(Movie, json.loads(unpack(row["movie"]))),
         identified_at=_time(row["identified_at"]),
         refreshed_at=_time(row["refreshed_at"]),
-        parts=read,
         key=row.get("input_key"),
         input=json.loads(raw_input) if raw_input else None,
+        with_parts=False,
     )
 
 
-def _outcome(cached: Any, providers: dict[str, tuple[str, bool, float]]) -> Any:
+def _outcome(
+    movie: Any,
+    refreshed: datetime,
+    statuses: dict[str, str],
+    providers: dict[str, tuple[str, bool, float]],
+) -> Any:
     """The outcome the full command gives for a fresh cached movie
     (`metarr.orchestrator`'s ``_cached_outcome``)."""
     from metarr.models import Outcome
 
-    statuses = {s: s for s in ("ok", "not_found", "rate_limited", "error")}
+    known = ("ok", "not_found", "rate_limited", "error")
     shown: dict[str, Any] = {}
     for name, (state, _, _) in providers.items():
-        part = cached.parts.get(name)
         if state != "enabled":
             shown[name] = "disabled"
-        elif part is None:
+        elif name not in statuses:
             shown[name] = "skipped"
         else:
-            shown[name] = statuses.get(part.status, "skipped")
+            shown[name] = statuses[name] if statuses[name] in known else "skipped"
     return Outcome(
         status="identified",
-        movie=cached.movie,
+        movie=movie,
         providers=shown,
-        reasons=(f"from the cache (refreshed {cached.refreshed_at:%Y-%m-%d %H:%M} UTC)",),
+        reasons=(f"from the cache (refreshed {refreshed:%Y-%m-%d %H:%M} UTC)",),
     )
 
 
