@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from metarr.cli import census
+from metarr.cli import cached, census
+from metarr.ids import Ids
+from metarr.query import Query
 from metarr_sim import SimServer
 
 HEAVY = ("httpx", "sqlite_utils", "asyncio", "metarr.orchestrator", "metarr.plugins", "pluggy")
@@ -165,3 +167,9 @@ def test_the_census_is_private_and_holds_no_secret(
     keys = [v for k, v in sim_server.settings_env().items() if k.endswith("_KEY")]
     assert keys and not any(key.encode() in text for key in keys)
     assert json.loads(text)["facts"]["providers"][0][:2] == ["fanart", "enabled"]
+
+
+def test_the_input_key_of_one_id_is_the_full_command_s() -> None:
+    for ids in (Ids(imdb="tt0114709"), Ids(tmdb=862), Ids(tvdb="158244")):
+        [(kind, value)] = ids.items()
+        assert cached.input_key(kind, value) == Query(ids=ids).input_key

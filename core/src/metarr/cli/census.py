@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import json
 import os
-import secrets
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -116,7 +115,7 @@ def write(
     old = read(config, env)
     if old is not None and old.get("facts") == json.loads(json.dumps(facts)):
         return
-    key = secrets.token_bytes(32)
+    key = os.urandom(32)
     census = {
         "format": FORMAT,
         "key": key.hex(),
