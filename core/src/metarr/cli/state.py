@@ -84,8 +84,14 @@ class CliState:
 
     def _take_census(self, orchestrator: Orchestrator) -> None:
         """Keep what this setup decided for `metarr.cli.cached` (the installed plugins and the
-        settings of the environment only: not a test's or the demo's, not one with warnings)."""
-        if self.plugins is not None or self.settings is not None or orchestrator.settings.warnings:
+        settings of the environment only: not a test's or the demo's, not one that warns on
+        stderr, about its settings or a broken plugin, which the cached read would not do)."""
+        if (
+            self.plugins is not None
+            or self.settings is not None
+            or orchestrator.settings.warnings
+            or orchestrator.registry.broken
+        ):
             return
         from metarr.cache.schema import MIGRATIONS
         from metarr.cli import census
