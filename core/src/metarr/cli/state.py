@@ -76,9 +76,9 @@ class CliState:
         if resolved.plugins is None:
             resolved = attrs.evolve(resolved, plugins=self.infos())
         chosen_only = self.only if only is None else only
-        chosen_without = self.without if without is None else without
+        chosen_without = tuple(self.without if without is None else without)
         orchestrator = Orchestrator(resolved, only=chosen_only, without=chosen_without)
-        if loaded and chosen_only is None and not tuple(chosen_without):
+        if loaded and chosen_only is None and not chosen_without:
             self._take_census(orchestrator)
         return orchestrator
 
