@@ -173,3 +173,17 @@ def test_the_input_key_of_one_id_is_the_full_command_s() -> None:
     for ids in (Ids(imdb="tt0114709"), Ids(tmdb=862), Ids(tvdb="158244")):
         [(kind, value)] = ids.items()
         assert cached.input_key(kind, value) == Query(ids=ids).input_key
+
+
+def test_the_fingerprint_never_takes_a_secret_s_value(tmp_path: Path) -> None:
+    from metarr import config
+
+    key = b"k" * 16
+    base = {"METARR_OMDB_API_KEY": "12345678", "METARR_DB": str(tmp_path / "a.db")}
+    same = census.fingerprint(key, tmp_path / "none.toml", base, [])
+    other_key = {**base, "METARR_OMDB_API_KEY": "87654321"}  # the same length: nothing to search
+    assert census.fingerprint(key, tmp_path / "none.toml", other_key, []) == same
+    other_db = {**base, "METARR_DB": str(tmp_path / "b.db")}
+    assert census.fingerprint(key, tmp_path / "none.toml", other_db, []) != same
+    for name in ("api_key", "access_token", "client_key", "pin", "user_pin", "timeout", "db"):
+        assert census.is_secret_name(f"METARR_TVDB_{name.upper()}") == config.is_secret_key(name)

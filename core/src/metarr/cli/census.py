@@ -5,13 +5,14 @@ enabled reads the config file and ``METARR_*``. `metarr.cli.cached` answers a ca
 before any of that, from the census the last full command wrote: each provider's state, whether
 it looks movies up by id, its TTL, the refresh rules, the default cache file and the schema
 version. The census holds only for the setup it was taken in (its fingerprint: metarr's
-version, the interpreter and its import path, the config file's bytes, every ``METARR_*``
-variable, the plugins' own source files); anything else changed, it is ignored and the full
-command runs (and writes a new one).
+version, the interpreter and its import path, the config file's size and modification time,
+every ``METARR_*`` variable (a secret's length only), the plugins' own source files); anything
+else changed, it is ignored and the full command runs (and writes a new one).
 
 It is a file of the state directory (`metarr.statedir`, mode 0600, written whole). The
-fingerprint is a keyed BLAKE2 digest with a random key of the file: no secret of the
-environment or the config file is written, in any encoding that can be read back.
+fingerprint never takes a secret's value (a digest of a short key could be searched for): a
+key may change without making the census stale, since no cached read depends on its value.
+It is a keyed BLAKE2 digest with a random key of the file.
 """
 
 from __future__ import annotations
@@ -53,6 +54,16 @@ def config_file(config: str | Path | None, env: Mapping[str, str]) -> Path:
     return Path(platformdirs.user_config_dir("metarr")) / "config.toml"
 
 
+def is_secret_name(variable: str) -> bool:
+    """Whether a ``METARR_*`` variable holds a secret, as `metarr.config.is_secret_key`
+    judges its setting (the words are repeated here to keep that module's imports off this
+    path; a test keeps them equal)."""
+    return any(word in variable.lower() for word in _SECRET_WORDS)
+
+
+_SECRET_WORDS = ("key", "token", "secret", "password", "pin")
+
+
 def _stamp(path: str) -> list[Any]:
     try:
         found = os.stat(path)
@@ -66,20 +77,20 @@ def fingerprint(
 ) -> str:
     """The keyed digest of everything a command's setup depends on (see the module)."""
     digest = hashlib.blake2b(key=key, digest_size=32)
-    try:
-        config_bytes: bytes | None = config_file(config, env).read_bytes()
-    except OSError:
-        config_bytes = None
     setup = {
         "format": FORMAT,
         "version": __version__,
         "python": sys.executable,
         "path": [_stamp(entry) for entry in sys.path if entry],
-        "env": sorted((k, v) for k, v in env.items() if k.startswith("METARR_")),
+        "env": sorted(
+            (k, f"<secret of {len(v)}>" if is_secret_name(k) else v)
+            for k, v in env.items()
+            if k.startswith("METARR_")
+        ),
+        "config": _stamp(str(config_file(config, env))),
         "files": [_stamp(path) for path in files],
     }
     digest.update(json.dumps(setup, sort_keys=True).encode("utf-8", "surrogatepass"))
-    digest.update(b"\0config\0" if config_bytes is None else b"\1config\1" + config_bytes)
     return digest.hexdigest()
 
 
