@@ -7,7 +7,8 @@ import sys
 
 def run() -> None:
     """Run the ``metarr`` command. ``metarr --version`` is answered before the command tree
-    (click, the cache, the HTTP stack, the plugins) is imported: a few milliseconds, not 300."""
+    (click, the cache, the HTTP stack, the plugins) is imported: a few milliseconds, not 300;
+    a cached read is answered before it too when it can be (`metarr.cli.cached`)."""
     if sys.argv[1:] == ["--version"]:
         from metarr import __version__
         from metarr.pipes import OUTPUT_CLOSED, discard_stdout
@@ -18,6 +19,10 @@ def run() -> None:
         except BrokenPipeError:
             discard_stdout()
             raise SystemExit(OUTPUT_CLOSED) from None
+        return
+    from metarr.cli.cached import answer
+
+    if answer(sys.argv[1:]):
         return
     from metarr.cli import main
 

@@ -59,34 +59,7 @@ def cache_show(ref: str, as_json: bool) -> None:
             f"{ids.items()[0][1]}`",
             exits.NEEDS_PERSON,
         )
-    if as_json:
-        output.echo_json(cached.movie)
-        return
-    click.echo("\n".join(output.movie_lines(cached.movie)))
-    click.echo("")
-    rows = []
-    for name, part in cached.parts.items():
-        fresh = name not in stale and part.settled
-        rows.append(
-            (
-                name,
-                output.styled_status(part.status),
-                f"{part.fetched_at:%Y-%m-%d %H:%M}",
-                "fresh" if fresh else click.style("stale", fg="yellow"),
-                part.error or (checks[name][1] if name in checks else ""),
-            )
-        )
-    click.echo(output.table(("provider", "part", "fetched (UTC)", "age", "note"), rows))
-    click.echo("")
-    click.echo(
-        f"identified {cached.identified_at:%Y-%m-%d %H:%M} UTC · refreshed "
-        f"{cached.refreshed_at:%Y-%m-%d %H:%M} UTC" + (f" · key {cached.key}" if cached.key else "")
-    )
-    if cached.disputes:
-        click.echo("")
-        click.echo(click.style("disputed ids", bold=True))
-        for dispute in cached.disputes:
-            click.echo(f"  - {dispute.describe(cached.id)}")
+    output.show_cached(cached, output.part_lines(cached), stale, checks, as_json=as_json)
 
 
 @cache.command("stats")

@@ -13,15 +13,18 @@ import json
 import re
 import textwrap
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from metarr import sanitize
-from metarr.convert import to_json
 from metarr.ids import Ids
 from metarr.models import Candidate, Movie, Outcome, ProviderResult
+
+if TYPE_CHECKING:
+    from metarr.cache.records import CachedMovie
 
 STATUS_COLOURS = {
     "identified": "green",
@@ -71,6 +74,8 @@ def json_text(data: Any, *, indent: int | None = None) -> str:
     """JSON of plain data (or of models, through the converter), with every character that
     could break or reorder a line (C1 controls, U+2028, bidi and zero-width characters, lone
     surrogates) escaped: the values are the same, the text is safe to print and to split."""
+    from metarr.convert import to_json  # the converter (cattrs) only when JSON is printed
+
     # Models go through the converter as json meets them: plain data is not walked twice.
     text = json.dumps(data, ensure_ascii=False, indent=indent, default=to_json)
     # json.dumps escapes what is below 0x20 in strings; an ASCII match is the layout's newline.
@@ -257,6 +262,8 @@ def _num(value: float | None) -> str:
 
 def result_data(result: ProviderResult) -> dict[str, Any]:
     """A provider result as JSON data without its raw bodies."""
+    from metarr.convert import to_json
+
     data: dict[str, Any] = to_json(result)
     data.pop("raw", None)
     return data
@@ -344,3 +351,55 @@ def candidate_details(candidate: Candidate, *, width: int = CARD_WIDTH) -> list[
     if not candidate.detailed:
         lines.append("  (from the search answers; details were not fetched)")
     return lines
+
+
+PartLine = tuple[str, str, datetime, str | None]
+"""A cached part as `show_cached` prints it: provider, status, fetched at, error."""
+
+
+def part_lines(cached: CachedMovie) -> list[PartLine]:
+    """The parts of a movie read with its parts, as `show_cached` takes them."""
+    return [(n, p.status, p.fetched_at, p.error) for n, p in cached.parts.items()]
+
+
+def show_cached(
+    cached: CachedMovie,
+    parts: Iterable[PartLine],
+    stale: Collection[str],
+    checks: Mapping[str, tuple[datetime, str]],
+    *,
+    as_json: bool,
+) -> None:
+    """Print a cached movie as ``metarr cache show`` does: its merged record (the JSON
+    contract with ``as_json``), then each part's freshness (``stale``: the providers past
+    their TTL; ``checks``: confirmations without a refetch), its dates and its disputes."""
+    if as_json:
+        echo_json(cached.movie)
+        return
+    from metarr.cache.records import SETTLED_STATUSES
+
+    click.echo("\n".join(movie_lines(cached.movie)))
+    click.echo("")
+    rows = []
+    for name, status, fetched_at, error in parts:
+        fresh = name not in stale and status in SETTLED_STATUSES
+        rows.append(
+            (
+                name,
+                styled_status(status),
+                f"{fetched_at:%Y-%m-%d %H:%M}",
+                "fresh" if fresh else click.style("stale", fg="yellow"),
+                error or (checks[name][1] if name in checks else ""),
+            )
+        )
+    click.echo(table(("provider", "part", "fetched (UTC)", "age", "note"), rows))
+    click.echo("")
+    click.echo(
+        f"identified {cached.identified_at:%Y-%m-%d %H:%M} UTC · refreshed "
+        f"{cached.refreshed_at:%Y-%m-%d %H:%M} UTC" + (f" · key {cached.key}" if cached.key else "")
+    )
+    if cached.disputes:
+        click.echo("")
+        click.echo(click.style("disputed ids", bold=True))
+        for dispute in cached.disputes:
+            click.echo(f"  - {dispute.describe(cached.id)}")

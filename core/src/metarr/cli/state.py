@@ -32,6 +32,7 @@ class CliState:
     """The cache file of this run, once the settings are loaded (for error messages)."""
     _infos: list[PluginInfo] | None = None
     _warned: bool = False
+    _loaded: Settings | None = None
 
     def infos(self) -> list[PluginInfo]:
         """The installed provider plugins (discovered once)."""
@@ -52,6 +53,7 @@ class CliState:
             from metarr.config import load_settings
 
             settings = load_settings(self.infos(), config_path=self.config, db_path=self.db)
+            self._loaded = settings
         self.db_path = settings.db
         if not self._warned:
             self._warned = True
@@ -70,13 +72,52 @@ class CliState:
         from metarr.orchestrator import Orchestrator
 
         resolved = settings or self.load_settings()
+        loaded = self._loaded is not None and resolved is self._loaded
         if resolved.plugins is None:
             resolved = attrs.evolve(resolved, plugins=self.infos())
-        return Orchestrator(
-            resolved,
-            only=self.only if only is None else only,
-            without=self.without if without is None else without,
-        )
+        chosen_only = self.only if only is None else only
+        chosen_without = tuple(self.without if without is None else without)
+        orchestrator = Orchestrator(resolved, only=chosen_only, without=chosen_without)
+        if loaded and chosen_only is None and not chosen_without:
+            self._take_census(orchestrator)
+        return orchestrator
+
+    def _take_census(self, orchestrator: Orchestrator) -> None:
+        """Keep what this setup decided for `metarr.cli.cached` (the installed plugins and the
+        settings of the environment only: not a test's or the demo's, not one that warns on
+        stderr, about its settings or a broken plugin, which the cached read would not do)."""
+        if (
+            self.plugins is not None
+            or self.settings is not None
+            or orchestrator.settings.warnings
+            or orchestrator.registry.broken
+        ):
+            return
+        from metarr.cache.schema import MIGRATIONS
+        from metarr.cli import census
+
+        registry = orchestrator.registry
+        rules = orchestrator.settings.refresh
+        facts = {
+            "db": None if self.db is not None else str(orchestrator.settings.db),
+            "migrations": [step.__name__ for step in MIGRATIONS],
+            "providers": [
+                [
+                    name,
+                    registry.entries[name].state,
+                    name in registry.enabled and registry.implements(name, "lookup_by_id"),
+                    orchestrator.ttl_days[name],
+                ]
+                for name in registry.names
+            ],
+            "refresh": {
+                "age_ttl": [list(band) for band in rules.age_ttl],
+                "feed_lookback_days": rules.feed_lookback_days,
+                "refresh_share": rules.refresh_share,
+            },
+        }
+        factories = [info.factory for info in self.infos() if info.factory is not None]
+        census.write(self.config, facts, census.plugin_files(factories))
 
     def run(
         self,
