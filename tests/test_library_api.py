@@ -7,6 +7,7 @@ import ast
 import asyncio
 import inspect
 import itertools
+import json
 import logging
 import sqlite3
 import statistics
@@ -34,6 +35,7 @@ from metarr import (
     StorageError,
     SyncOrchestrator,
     load_settings,
+    to_json,
 )
 from metarr.cache import Cache
 from metarr.cache.schema import LATEST_VERSION, migrate
@@ -266,6 +268,9 @@ def test_a_light_read_is_the_committed_record_and_parts_come_on_request(
 
     outcome, light, full = run(db, action)
     assert light.movie == full.movie == outcome.movie
+    # ... to the type: a whole float stored as ``10`` is read back as 10.0 by both reads
+    assert json.dumps(to_json(light.movie)) == json.dumps(to_json(full.movie))
+    assert any(type(rating.max) is float for rating in light.movie.ratings)
     assert (light.with_parts, light.parts, full.with_parts) == (False, {}, True)
     assert set(full.parts) == {"tmdb", "omdb", "fanart", "tvdb"}
     with pytest.raises(ValueError, match="parts=True"):

@@ -36,6 +36,11 @@ def _date(value: Any) -> date | None:
     return None if value is None else date.fromisoformat(value)
 
 
+def _float(value: Any) -> float | None:
+    """JSON writes a whole float as an integer (``10``): read back as the float it was."""
+    return None if value is None else float(value)
+
+
 def _ids(value: Any) -> Ids:
     return Ids(**value) if value else Ids()
 
@@ -63,6 +68,8 @@ def _builder_for(tp: Any, owner: str) -> Builder | None:
         rest = [arg for arg in args if arg is not type(None)]
         if len(rest) == 1:
             return _builder_for(rest[0], owner)
+    elif tp is float:
+        return _float
     elif tp in _SCALARS:
         return None
     elif tp is date:
