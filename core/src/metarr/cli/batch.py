@@ -286,12 +286,16 @@ class Tally:
         return self.code
 
 
-class Display:
-    """Per-row output (JSONL or lines) and, on a terminal, one live progress line on stderr.
+class LiveDisplay:
+    """Per-result output on stdout and, on a terminal, one live progress line on stderr (the
+    shared part of `batch`'s and `scan`'s displays).
 
-    When stdout is closed (``| head``) the rows are still counted but no longer printed, and
+    When stdout is closed (``| head``) results are still counted but no longer printed, and
     ``tally.output_closed`` tells the run to stop.
     """
+
+    label = "metarr"
+    """The command named in front of a note."""
 
     def __init__(self, tally: Tally, *, as_json: bool, progress: bool) -> None:
         self.tally = tally
@@ -299,6 +303,55 @@ class Display:
         self.progress = progress
         self._last = 0.0
         self._width = 0
+
+    def out(self, text: str) -> None:
+        """Print a line on stdout, unless it was closed (then note that it was)."""
+        if self.tally.output_closed:
+            return
+        try:
+            if self.as_json:  # plain text: no styles to strip (click.echo asks isatty each time)
+                sys.stdout.write(text + "\n")
+                sys.stdout.flush()
+            else:
+                click.echo(text)
+        except BrokenPipeError:
+            self.tally.output_closed = True
+            discard_stdout()
+
+    def note(self, text: str) -> None:
+        self._clear()
+        click.echo(click.style(f"{self.label}: ", fg="yellow") + output.safe(text), err=True)
+        self.tick(force=True)
+
+    def tick(self, *, force: bool = False) -> None:
+        if not self.progress:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < REFRESH_SECONDS:
+            return
+        self._last = now
+        text = self.progress_text()
+        click.echo("\r" + text.ljust(self._width), nl=False, err=True)
+        self._width = len(text)
+
+    def progress_text(self) -> str:
+        """The live line: results so far per outcome and the rate."""
+        counts = " · ".join(f"{status} {n}" for status, n in _ordered(self.tally.counts) if n)
+        return f"{self.tally.done} rows · {counts or 'starting'} · {self.tally.rate():.1f}/s"
+
+    def _clear(self) -> None:
+        if self._width:
+            click.echo("\r" + " " * self._width + "\r", nl=False, err=True)
+            self._width = 0
+
+    def close(self) -> None:
+        self._clear()
+
+
+class Display(LiveDisplay):
+    """`batch`'s display: a line (or a JSON line) per row."""
+
+    label = "batch"
 
     def result(self, row: Row, outcome: Outcome) -> None:
         self.tally.add(outcome.status)
@@ -312,45 +365,10 @@ class Display:
             self.out(_row_line(row, outcome))
         self.tick()
 
-    def out(self, text: str) -> None:
-        """Print a line on stdout, unless it was closed (then note that it was)."""
-        if self.tally.output_closed:
-            return
-        try:
-            click.echo(text)
-        except BrokenPipeError:
-            self.tally.output_closed = True
-            discard_stdout()
-
     def bad(self, row: Row) -> None:
         self.tally.add(INVALID)
         self.note(f"line {row.line}: {row.error}")
         self.tick()
-
-    def note(self, text: str) -> None:
-        self._clear()
-        click.echo(click.style("batch: ", fg="yellow") + output.safe(text), err=True)
-        self.tick(force=True)
-
-    def tick(self, *, force: bool = False) -> None:
-        if not self.progress:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < REFRESH_SECONDS:
-            return
-        self._last = now
-        counts = " · ".join(f"{status} {n}" for status, n in _ordered(self.tally.counts) if n)
-        text = f"{self.tally.done} rows · {counts or 'starting'} · {self.tally.rate():.1f}/s"
-        click.echo("\r" + text.ljust(self._width), nl=False, err=True)
-        self._width = len(text)
-
-    def _clear(self) -> None:
-        if self._width:
-            click.echo("\r" + " " * self._width + "\r", nl=False, err=True)
-            self._width = 0
-
-    def close(self) -> None:
-        self._clear()
 
 
 def outcome_lines(

@@ -27,7 +27,7 @@ import orjson
 from metarr import sanitize
 from metarr.cache import Cache
 from metarr.cli import exits, output
-from metarr.cli.batch import REFRESH_SECONDS, Tally, _ordered, interruptible, outcome_lines
+from metarr.cli.batch import LiveDisplay, Tally, _ordered, interruptible, outcome_lines
 from metarr.cli.state import get_state
 from metarr.engine import ProviderFailures
 from metarr.errors import ClosedError, StorageError
@@ -206,17 +206,15 @@ def _dry_run(path: Path, as_json: bool) -> None:
 # -- identifying ------------------------------------------------------------------------------
 
 
-class ScanDisplay:
-    """Per-entry output (JSON lines or readable lines) and, on a terminal, one live progress
-    line on stderr; a closed stdout is noted (``tally.output_closed``) and the scan stops."""
+class ScanDisplay(LiveDisplay):
+    """`scan`'s display: a line (or a JSON line) per entry; skipped entries, problems and
+    missing items are counted apart from the items' outcomes."""
+
+    label = "scan"
 
     def __init__(self, tally: Tally, *, as_json: bool, progress: bool) -> None:
-        self.tally = tally
-        self.as_json = as_json
-        self.progress = progress
+        super().__init__(tally, as_json=as_json, progress=progress)
         self.others: Counter[str] = Counter()  # skipped, problem, missing
-        self._last = 0.0
-        self._width = 0
 
     def result(self, result: ScanResult) -> None:
         if result.entry.status == "item":  # (`.outcome` would decode a remembered movie)
@@ -231,45 +229,11 @@ class ScanDisplay:
             self.out(result_line(result))
         self.tick()
 
-    def out(self, text: str) -> None:
-        if self.tally.output_closed:
-            return
-        try:
-            if self.as_json:  # plain text: no styles to strip (click.echo asks isatty each time)
-                sys.stdout.write(text + "\n")
-                sys.stdout.flush()
-            else:
-                click.echo(text)
-        except BrokenPipeError:
-            self.tally.output_closed = True
-            discard_stdout()
-
-    def note(self, text: str) -> None:
-        self._clear()
-        click.echo(click.style("scan: ", fg="yellow") + output.safe(text), err=True)
-        self.tick(force=True)
-
-    def tick(self, *, force: bool = False) -> None:
-        if not self.progress:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < REFRESH_SECONDS:
-            return
-        self._last = now
+    def progress_text(self) -> str:
         counts = " · ".join(f"{status} {n}" for status, n in _ordered(self.tally.counts) if n)
         others = " · ".join(f"{status} {n}" for status, n in self.others.items() if n)
         parts = [f"{self.tally.done} items", counts or "starting", others]
-        text = " · ".join(p for p in parts if p) + f" · {self.tally.rate():.1f}/s"
-        click.echo("\r" + text.ljust(self._width), nl=False, err=True)
-        self._width = len(text)
-
-    def _clear(self) -> None:
-        if self._width:
-            click.echo("\r" + " " * self._width + "\r", nl=False, err=True)
-            self._width = 0
-
-    def close(self) -> None:
-        self._clear()
+        return " · ".join(p for p in parts if p) + f" · {self.tally.rate():.1f}/s"
 
 
 # `sanitize.HIDDEN` as one character class (its "\r\n" alternative aside, which JSON text never
