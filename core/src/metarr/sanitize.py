@@ -42,6 +42,12 @@ _INVISIBLE = re.compile(
     "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
 )
 _EMPTY_LINES = re.compile("\n{3,}")
+# An http(s) URL whose authority is a bare host name (letters, digits, hyphens, dots: no user,
+# no port, no brackets) followed by printable ASCII without spaces: `urlsplit` would read the
+# same scheme and host from it, and nothing in it is hidden or needs stripping.
+_PLAIN_URL = re.compile(
+    r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*\.?)(?:[/?#][!-~]*)?", re.ASCII | re.IGNORECASE
+)
 _SPACE = re.compile(r"\s")  # what str.isspace() says is whitespace (the same Unicode table)
 
 
@@ -52,6 +58,8 @@ HIDDEN = re.compile(f"\r\n|[\t{_BREAKS}]|{_INVISIBLE.pattern}")
 def visible(value: str) -> str:
     """The text with each line break and tab as a space and invisible characters removed;
     its other spacing is kept."""
+    if value.isprintable():  # nothing `HIDDEN` matches is printable (the common case: as is)
+        return value
     return HIDDEN.sub(lambda m: "" if _INVISIBLE.fullmatch(m[0]) else " ", value)
 
 
@@ -63,6 +71,8 @@ def one_line(value: str) -> str:
 def paragraphs(value: str) -> str:
     """The text with its line breaks as ``\n`` (a paragraph separator as an empty line, at
     most one in a row), tabs as spaces, invisible characters removed, lines stripped."""
+    if value.isprintable():  # no line break, tab or invisible character: one line
+        return value.strip()
     unified = _LINE_BREAK.sub(lambda m: "\n\n" if m.group() == "\u2029" else "\n", value)
     unified = _INVISIBLE.sub("", unified.replace("\t", " "))
     lines = (line.strip() for line in unified.split("\n"))
@@ -125,6 +135,18 @@ def url(value: object) -> str | None:
     spelling: ``[::1]``, ``[::ffff:10.0.0.1]``, ``2130706433``, ``0x7f.1``) must not reach them."""
     if not isinstance(value, str) or len(value) > MAX_URL * 4:
         return None
+    if len(value) <= MAX_URL:
+        plain = _PLAIN_URL.fullmatch(value)
+        if plain is not None:  # what almost every provider sends: judged without urlsplit
+            scheme, host = plain.groups()
+            if not public_host(host.lower()):
+                return None
+            return "https" + value[len(scheme) :] if scheme.lower() == "http" else value
+    return _checked_url(value)
+
+
+def _checked_url(value: str) -> str | None:
+    """`url` for any text (urlsplit reads it; `url` alone reads the plain shapes)."""
     raw = value.strip()
     # A hidden character inside a URL is refused, not removed: removing it changes the host.
     if not raw or len(raw) > MAX_URL or one_line(raw) != raw or _SPACE.search(raw):
