@@ -90,7 +90,10 @@ def text(value: object, limit: int = SHORT_TEXT, *, multiline: bool = False) -> 
             return None
     if len(value) > limit * 4:
         return None
-    cleaned = paragraphs(value) if multiline else one_line(value)
+    if value.isprintable():  # `visible` and `paragraphs` would give it back as it is
+        cleaned = value.strip()
+    else:
+        cleaned = paragraphs(value) if multiline else one_line(value)
     if not cleaned or cleaned == "N/A" or len(cleaned) > limit:
         return None
     return cleaned
