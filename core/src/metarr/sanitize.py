@@ -48,6 +48,8 @@ _EMPTY_LINES = re.compile("\n{3,}")
 _PLAIN_URL = re.compile(
     r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*\.?)(?:[/?#][!-~]*)?", re.ASCII | re.IGNORECASE
 )
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z]{2})?")
+_LEADING_INT = re.compile(r"^(-?\d+)")
 _SPACE = re.compile(r"\s")  # what str.isspace() says is whitespace (the same Unicode table)
 
 
@@ -267,7 +269,7 @@ def language(value: object) -> str | None:
     raw = text(value, 12)
     if raw is None or raw in ("00", "xx", "null"):
         return None
-    return raw.lower() if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z]{2})?", raw) else None
+    return raw.lower() if _LANGUAGE.fullmatch(raw) else None
 
 
 def _leading_int(value: object, digits: int | None = None) -> int | None:
@@ -280,5 +282,10 @@ def _leading_int(value: object, digits: int | None = None) -> int | None:
     raw = text(value, 40)
     if raw is None:
         return None
-    match = re.match(r"^(-?\d+)" if digits is None else rf"^(\d{{{digits}}})(?!\d)", raw)
+    match = (_LEADING_INT if digits is None else _leading_digits(digits)).match(raw)
     return int(match.group(1)) if match else None
+
+
+@functools.cache
+def _leading_digits(digits: int) -> re.Pattern[str]:
+    return re.compile(rf"^(\d{{{digits}}})(?!\d)")
