@@ -10,7 +10,9 @@ the hook contract, sanitising, the models, the merge and the runner (`metarr.run
 sockets are not). Each run is its own process, importing either this tree or another checkout
 (``--main``, e.g. ``git worktree add /tmp/main-ro main``) ahead of the installed packages; runs
 alternate (main, this, main, this …). Prints the median CPU per movie of the batch (user + sys,
-imports and set-up excluded), the outcomes' ``to_json`` beside it, and checks that both trees
+imports and set-up excluded), the part of it spent outside ``ProviderHttp.request`` (the
+layers this benchmark is for: the request's memo, retries and body parsing are `metarr.http`'s)
+and the outcomes' ``to_json``, and checks that both trees
 give byte-identical outcomes (statuses, merged movies, provenance).
 """
 
@@ -27,11 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+WARM_UP = 20  # movies identified before the measured batch (first calls build caches)
 PACKAGES = ("core", "plugins/tmdb", "plugins/omdb", "plugins/fanart", "plugins/tvdb")
 
 Key = tuple[str, str, str, str, str]
@@ -43,9 +47,11 @@ def _key(provider: str, method: str, path: str, params: Any, json_body: Any) -> 
     return (provider, method, path, query, json.dumps(json_body, sort_keys=True))
 
 
-def _engine_run(concurrency: int, imdb_ids: list[str]) -> tuple[float, float, list[str]]:
+def _engine_run(
+    concurrency: int, imdb_ids: list[str], measuring: Callable[[], None] = lambda: None
+) -> tuple[float, float, list[str]]:
     """Identify ``imdb_ids`` with the settings of the environment: (batch CPU s, to_json CPU s,
-    each outcome as JSON)."""
+    each outcome as JSON). ``measuring`` is called when the measured batch starts."""
     from metarr import Query, load_settings
     from metarr.convert import to_json
     from metarr.engine import Engine
@@ -70,8 +76,9 @@ def _engine_run(concurrency: int, imdb_ids: list[str]) -> tuple[float, float, li
                 return await engine.lookup(query.ids)
 
         queries = [Query.from_input({"imdb_id": i}) for i in imdb_ids]
-        warm = [r async for r in Batch(run_one, queries[:20], concurrency=concurrency)]
-        assert len(warm) == min(20, len(queries))
+        warm = [r async for r in Batch(run_one, queries[:WARM_UP], concurrency=concurrency)]
+        assert len(warm) == min(WARM_UP, len(queries))
+        measuring()
         started = time.process_time()
         outcomes = [r.outcome async for r in Batch(run_one, queries, concurrency=concurrency)]
         batch_cpu = time.process_time() - started
@@ -151,10 +158,31 @@ def replay(path: Path, concurrency: int, work: Path) -> dict[str, Any]:
         status, kept, body = responses[key]
         return self._interpret(httpx.Response(status, headers=kept), body, classify)
 
+    in_http = [0.0]
+    request = ProviderHttp.request
+
+    async def timed(self: ProviderHttp, *args: Any, **kwargs: Any) -> Any:
+        # Nothing inside waits on a socket here, so no other task runs in between (a request
+        # waiting for an identical one in flight would count that one's time twice: rare).
+        started = time.process_time()
+        try:
+            return await request(self, *args, **kwargs)
+        finally:
+            in_http[0] += time.process_time() - started
+
     ProviderHttp._send_once = answered  # type: ignore[method-assign]
-    batch_cpu, json_cpu, rows = _engine_run(concurrency, data["ids"])
+    ProviderHttp.request = timed  # type: ignore[method-assign]
+    batch_cpu, json_cpu, rows = _engine_run(
+        concurrency, data["ids"], measuring=lambda: in_http.__setitem__(0, 0.0)
+    )
     digest = hashlib.sha256("\n".join(rows).encode()).hexdigest()
-    return {"batch_cpu": batch_cpu, "json_cpu": json_cpu, "movies": len(rows), "digest": digest}
+    return {
+        "batch_cpu": batch_cpu,
+        "http_cpu": in_http[0],
+        "json_cpu": json_cpu,
+        "movies": len(rows),
+        "digest": digest,
+    }
 
 
 def _child(tree: Path, args: argparse.Namespace, recording: Path, work: Path) -> dict[str, Any]:
@@ -202,11 +230,14 @@ def main() -> int:
     for name, runs in results.items():
         n = runs[0]["movies"]
         per = [r["batch_cpu"] / n * 1000 for r in runs]
+        outside = [(r["batch_cpu"] - r["http_cpu"]) / n * 1000 for r in runs]
         js = [r["json_cpu"] / n * 1000 for r in runs]
         print(
-            f"{name:5} {n} movies: engine+plugins {statistics.median(per):.2f} ms/movie "
-            f"(runs {', '.join(f'{p:.2f}' for p in per)}); to_json "
-            f"{statistics.median(js):.2f} ms/movie; outcomes {sorted(digests[name])[0][:12]}"
+            f"{name:5} {n} movies: batch {statistics.median(per):.2f} ms/movie "
+            f"(runs {', '.join(f'{p:.2f}' for p in per)}), outside ProviderHttp.request "
+            f"{statistics.median(outside):.2f} (runs {', '.join(f'{p:.2f}' for p in outside)}); "
+            f"to_json {statistics.median(js):.2f} ms/movie; "
+            f"outcomes {sorted(digests[name])[0][:12]}"
         )
     same = len({d for ds in digests.values() for d in ds}) == 1
     print("outcomes identical across trees and runs" if same else "OUTCOMES DIFFER")

@@ -23,4 +23,5 @@ def test_engine_bench_smoke(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[-1] == "outcomes identical across trees and runs"
     assert [line.split()[:2] for line in lines[:-1]] == [["main", "24"], ["this", "24"]]
+    assert all("outside ProviderHttp.request" in line for line in lines[:-1])
     assert recording.stat().st_size > 24 * 4_000  # every provider's answers were recorded
