@@ -105,6 +105,17 @@ def test_merge_follows_priorities_changed_between_merges(world: FakeWorld) -> No
     assert run_engine(action) == ["omdb", "tmdb", "tvdb", "tmdb", "tvdb"]
 
 
+def test_ids_no_enabled_provider_can_use_block_and_name_who_could(world: FakeWorld) -> None:
+    outcome = run_engine(lambda e: e.lookup(Ids(tvdb=169)), disabled=("tvdb",)).outcome
+    assert outcome.status == "blocked"
+    [reason] = outcome.reasons
+    assert reason.startswith("no enabled provider can use the ids given (tvdb:169); ")
+    assert "enable or configure one that can: tvdb (" in reason
+    assert world.total == 0
+    usable = run_engine(lambda e: e.lookup(Ids(tvdb=169, imdb="tt0133093")), disabled=("tvdb",))
+    assert usable.outcome.status == "identified"
+
+
 def test_language_other_than_english_puts_omdb_behind(world: FakeWorld) -> None:
     movie = run_engine(lambda e: e.lookup(Ids(tmdb=603)), language="de").outcome.movie
     assert movie.provenance["title"] == "tmdb"

@@ -386,9 +386,10 @@ class Engine:
 
     def _unusable(self, ids: Ids) -> Outcome | None:
         """``blocked`` when no enabled provider can use any given id (nothing to ask)."""
-        if any(ids.only(self.registry.id_types(n)) for n in self._lookup_providers()):
+        given = ids.kinds()
+        if any(given & self.registry.id_types(n) for n in self._lookup_providers()):
             return None
-        able = [n for n in self.registry.names if ids.only(self.registry.id_types(n))]
+        able = [n for n in self.registry.names if given & self.registry.id_types(n)]
         return self._nobody(f"use the ids given ({ids})", able)
 
     def _unsearchable(self) -> Outcome | None:
