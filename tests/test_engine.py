@@ -84,6 +84,38 @@ def test_merge_follows_priority_and_records_provenance(world: FakeWorld) -> None
     assert [i.provider for i in movie.images] == ["tmdb", "fanart", "tvdb", "omdb"]
 
 
+def test_merge_follows_priorities_changed_between_merges(world: FakeWorld) -> None:
+    """The engine keeps each field's provider order between merges: a priority set (or
+    changed in place) after the first merge still decides the next one."""
+
+    async def action(engine: Engine) -> list[str]:
+        results = (await engine.lookup(Ids(tmdb=603))).results
+        winners = [engine.merge(results).provenance["title"]]
+        engine.priority["title"] = ["tmdb"]  # in place
+        winners.append(engine.merge(results).provenance["title"])
+        engine.priority = {"title": ["tvdb"]}
+        winners.append(engine.merge(results).provenance["title"])
+        engine.language = "de"
+        engine.priority = {}
+        winners.append(engine.merge(results).provenance["title"])
+        engine.ranks["tvdb"]["title"] = 1  # in place, one level down
+        winners.append(engine.merge(results).provenance["title"])
+        return winners
+
+    assert run_engine(action) == ["omdb", "tmdb", "tvdb", "tmdb", "tvdb"]
+
+
+def test_ids_no_enabled_provider_can_use_block_and_name_who_could(world: FakeWorld) -> None:
+    outcome = run_engine(lambda e: e.lookup(Ids(tvdb=169)), disabled=("tvdb",)).outcome
+    assert outcome.status == "blocked"
+    [reason] = outcome.reasons
+    assert reason.startswith("no enabled provider can use the ids given (tvdb:169); ")
+    assert "enable or configure one that can: tvdb (" in reason
+    assert world.total == 0
+    usable = run_engine(lambda e: e.lookup(Ids(tvdb=169, imdb="tt0133093")), disabled=("tvdb",))
+    assert usable.outcome.status == "identified"
+
+
 def test_language_other_than_english_puts_omdb_behind(world: FakeWorld) -> None:
     movie = run_engine(lambda e: e.lookup(Ids(tmdb=603)), language="de").outcome.movie
     assert movie.provenance["title"] == "tmdb"

@@ -4,9 +4,12 @@ violation is that provider's ``error`` naming the provider and the hook, and the
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import math
+import uuid
 from collections.abc import Callable, Coroutine
+from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -24,6 +27,15 @@ from metarr.testing import provider_settings
 pytestmark = pytest.mark.usefixtures("quick_retries")  # `world` comes from conftest.py
 
 Lookup = Callable[[Any, Ids], Any]
+_UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
+
+
+class _Kind(enum.Enum):
+    FILM = 1
+
+
+class _Label(str):
+    pass
 
 
 class Buggy(metarr.Provider):
@@ -88,6 +100,18 @@ BUGS: dict[str, tuple[dict[str, Any], str]] = {
     "a tuple key": (
         {"answer": lambda self, ids: _record(self.name, ids, raw={"m": {(1, 2): "x"}})},
         "lookup_by_id: result.raw['m'] has the key (1, 2) (a tuple): JSON keys are text",
+    ),
+    "an Enum inside": (  # orjson writes an Enum's value; json does not write one at all
+        {"answer": lambda self, ids: _record(self.name, ids, raw={"m": [_Kind.FILM]})},
+        "lookup_by_id: result.raw['m'][0] is a _Kind (<_Kind.FILM: 1>), not a JSON value",
+    ),
+    "a UUID inside": (  # orjson writes a UUID as text; json does not write one at all
+        {"answer": lambda self, ids: _record(self.name, ids, raw={"u": _UUID})},
+        f"lookup_by_id: result.raw['u'] is an UUID ({_UUID!r}), not a JSON value",
+    ),
+    "a date inside": (
+        {"answer": lambda self, ids: _record(self.name, ids, raw={"d": date(1999, 3, 31)})},
+        "lookup_by_id: result.raw['d'] is a date (datetime.date(1999, 3, 31)), not a JSON value",
     ),
     "a circular raw": (
         {"answer": lambda self, ids: _record(self.name, ids, raw=_circular())},
@@ -274,7 +298,15 @@ def test_registry_calls_raise_plugin_errors_and_let_provider_errors_through() ->
 def test_raw_that_json_writes_differently_is_kept_by_the_core(world: FakeWorld) -> None:
     # NaN, a tuple and a number key are written by json (the cache reads them back as NaN, a
     # list and a text key): not a bug the core refuses; ProviderContract is stricter.
-    raw = {"m": {"nan": math.nan, "pair": (1, 2), 7: "seven", "shared": [[1]] * 2}}
+    # So are a text or int subclass (an IntEnum), an int beyond 64 bits and 300 levels of lists.
+    deep: list[Any] = []
+    for _ in range(300):
+        deep = [deep]
+    raw = {
+        "m": {"nan": math.nan, "pair": (1, 2), 7: "seven", "shared": [[1]] * 2},
+        "n": {"big": 2**70, "kind": enum.IntEnum("K", "A").A, "label": _Label("x")},
+        "deep": deep,
+    }
     factory = buggy(answer=lambda self, ids: _record(self.name, ids, raw=raw))
     found: Identification = run(world, factory, lambda e: e.lookup(Ids(tmdb=603)))
     assert found.outcome.providers["buggy"] == "ok"

@@ -16,6 +16,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from metarr.errors import PluginError
 from metarr.ids import Ids
 from metarr.models import (
@@ -29,6 +31,14 @@ from metarr.models import (
 )
 from metarr.redaction import redact
 
+# orjson refuses, with no ``default``, what it would write and `json` would not or would write
+# differently: dates, dataclasses, subclasses of str/int/dict/list. (A UUID or an Enum it
+# writes as text or a number: those do not read back equal, so `json` decides.)
+_ORJSON_NATIVE_ONLY = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 _ITEM_TYPES: tuple[tuple[str, type], ...] = (
     ("ratings", Rating),
     ("images", Image),
@@ -78,7 +88,7 @@ def result(provider: str, hook: str, value: Any, *, strict: bool = False) -> Pro
     if not isinstance(value.raw, dict):
         raise bug(provider, hook, f"result.raw is {_a(value.raw)}, not a dict")
     problem = json_problem(value.raw, "result.raw", strict=True) if strict else None
-    if not strict:
+    if not strict and not _plain_json(value.raw):
         try:
             json.dumps(value.raw)
         except (TypeError, ValueError, RecursionError) as exc:
@@ -86,6 +96,16 @@ def result(provider: str, hook: str, value: Any, *, strict: bool = False) -> Pro
     if problem is not None:
         raise bug(provider, hook, problem)
     return value
+
+
+def _plain_json(value: Any) -> bool:
+    """Whether ``value`` is JSON as it is: orjson writes it and reads the same value back
+    (so `json` writes it too). False does not mean it is not JSON: `json` decides then (a
+    tuple, NaN, a number key, an int beyond 64 bits, nesting deeper than orjson's 254 levels)."""
+    try:
+        return bool(orjson.loads(orjson.dumps(value, option=_ORJSON_NATIVE_ONLY)) == value)
+    except (TypeError, ValueError, RecursionError):  # orjson.JSONEncodeError is a TypeError
+        return False
 
 
 def _item_problem(item: Any, kind: type) -> str | None:

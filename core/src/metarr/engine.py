@@ -32,6 +32,7 @@ automation, identifies only a single match.
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -52,7 +53,7 @@ from metarr.errors import (
 from metarr.gate import ProviderGate
 from metarr.ids import ID_KINDS, Ids
 from metarr.matching import YEAR_ADJACENT, fits_name, same_movie, titles_of
-from metarr.merge import merge
+from metarr.merge import field_orders, merge
 from metarr.models import (
     Candidate,
     Movie,
@@ -185,6 +186,7 @@ class Engine:
         self.out_for_run: dict[str, str] = {}  # provider -> why it is not asked again this run
         self._bugs_logged: set[tuple[str, str]] = set()
         self._failures: dict[str, ProviderFailures] = {}
+        self._orders: tuple[Any, dict[str, list[str]]] | None = None  # `merge`'s, and for what
 
     # -- public API --------------------------------------------------------------------------
 
@@ -285,12 +287,22 @@ class Engine:
 
     def merge(self, results: Mapping[str, ProviderResult]) -> Movie:
         """Merge provider results under the current priorities (no request)."""
+        settings = (self.ranks, self.priority, self.language, self.languages)
+        if self._orders is None or self._orders[0] != settings:  # (changed since: again)
+            orders = field_orders(
+                self.ranks,
+                overrides=self.priority,
+                language=self.language,
+                languages=self.languages,
+            )
+            self._orders = (copy.deepcopy(settings), orders)
         return merge(
             results,
             self.ranks,
             overrides=self.priority,
             language=self.language,
             languages=self.languages,
+            orders=self._orders[1],
         )
 
     # -- policy ------------------------------------------------------------------------------
@@ -374,9 +386,10 @@ class Engine:
 
     def _unusable(self, ids: Ids) -> Outcome | None:
         """``blocked`` when no enabled provider can use any given id (nothing to ask)."""
-        if any(ids.only(self.registry.id_types(n)) for n in self._lookup_providers()):
+        given = ids.kinds()
+        if any(given & self.registry.id_types(n) for n in self._lookup_providers()):
             return None
-        able = [n for n in self.registry.names if ids.only(self.registry.id_types(n))]
+        able = [n for n in self.registry.names if given & self.registry.id_types(n)]
         return self._nobody(f"use the ids given ({ids})", able)
 
     def _unsearchable(self) -> Outcome | None:

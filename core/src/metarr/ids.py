@@ -23,6 +23,7 @@ _IMDB_URL_RE = re.compile(
     r"^(?:https?://)?(?:(?:www|m)\.)?imdb\.com/title/(tt\d+)/?(?:[?#].*)?$", re.IGNORECASE
 )
 _DIGITS_RE = re.compile(r"^\d+$")
+_CANONICAL_IMDB_RE = re.compile(r"tt(?!0+\Z)[0-9]{7,10}")  # `parse_imdb`'s own answer
 
 
 def parse_imdb(value: object) -> str:
@@ -32,6 +33,8 @@ def parse_imdb(value: object) -> str:
     (the form MovieLens and library exports use). Shorter bare numbers are refused: they are
     more likely a TMDB id than a truncated IMDb one.
     """
+    if isinstance(value, str) and _CANONICAL_IMDB_RE.fullmatch(value):
+        return value  # already normalized (what providers send): nothing to strip or lower
     text = _clean(value, "IMDb")
     url = _IMDB_URL_RE.match(text)
     if url:
@@ -53,6 +56,8 @@ def parse_imdb(value: object) -> str:
 
 def parse_numeric(value: object, kind: str) -> int:
     """Normalize a TMDB or TVDB id: a positive integer (``"603"``, ``603`` or ``"tmdb:603"``)."""
+    if type(value) is int and 0 < value <= MAX_NUMERIC_ID:
+        return value  # already normalized (not a bool: its type is not int)
     label = "TMDB" if kind == "tmdb" else "TVDB" if kind == "tvdb" else kind
     if isinstance(value, bool):
         raise InvalidIdError(f"{label} id must be a positive integer, not {value!r}")

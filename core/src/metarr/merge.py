@@ -59,6 +59,23 @@ def provider_order(
     return order
 
 
+def field_orders(
+    ranks: Ranks,
+    *,
+    overrides: Mapping[str, Sequence[str]] | None = None,
+    language: str = "en",
+    languages: Mapping[str, frozenset[str] | None] | None = None,
+) -> dict[str, list[str]]:
+    """`provider_order` of every merged field (what `merge` follows; compute it once for
+    many merges under the same ranks)."""
+    return {
+        field: provider_order(
+            field, ranks, overrides=overrides, language=language, languages=languages
+        )
+        for field in PRIORITY_FIELDS
+    }
+
+
 def merge(
     results: Mapping[str, ProviderResult],
     ranks: Ranks,
@@ -66,14 +83,15 @@ def merge(
     overrides: Mapping[str, Sequence[str]] | None = None,
     language: str = "en",
     languages: Mapping[str, frozenset[str] | None] | None = None,
+    orders: Mapping[str, Sequence[str]] | None = None,
 ) -> Movie:
-    """One movie from the providers' results, with per-field provenance."""
+    """One movie from the providers' results, with per-field provenance. ``orders`` is
+    `field_orders` of the same arguments, when the caller has it already."""
+    if orders is None:
+        orders = field_orders(ranks, overrides=overrides, language=language, languages=languages)
 
     def order(field: str) -> list[str]:
-        names = provider_order(
-            field, ranks, overrides=overrides, language=language, languages=languages
-        )
-        return [name for name in names if name in results]
+        return [name for name in orders[field] if name in results]
 
     values: dict[str, Any] = {}
     provenance: dict[str, str] = {}

@@ -42,6 +42,14 @@ _INVISIBLE = re.compile(
     "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
 )
 _EMPTY_LINES = re.compile("\n{3,}")
+# An http(s) URL whose authority is a bare host name (letters, digits, hyphens, dots: no user,
+# no port, no brackets) followed by printable ASCII without spaces: `urlsplit` would read the
+# same scheme and host from it, and nothing in it is hidden or needs stripping.
+_PLAIN_URL = re.compile(
+    r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*\.?)(?:[/?#][!-~]*)?", re.ASCII | re.IGNORECASE
+)
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z]{2})?")
+_LEADING_INT = re.compile(r"^(-?\d+)")
 _SPACE = re.compile(r"\s")  # what str.isspace() says is whitespace (the same Unicode table)
 
 
@@ -52,6 +60,8 @@ HIDDEN = re.compile(f"\r\n|[\t{_BREAKS}]|{_INVISIBLE.pattern}")
 def visible(value: str) -> str:
     """The text with each line break and tab as a space and invisible characters removed;
     its other spacing is kept."""
+    if value.isprintable():  # nothing `HIDDEN` matches is printable (the common case: as is)
+        return value
     return HIDDEN.sub(lambda m: "" if _INVISIBLE.fullmatch(m[0]) else " ", value)
 
 
@@ -63,6 +73,8 @@ def one_line(value: str) -> str:
 def paragraphs(value: str) -> str:
     """The text with its line breaks as ``\n`` (a paragraph separator as an empty line, at
     most one in a row), tabs as spaces, invisible characters removed, lines stripped."""
+    if value.isprintable():  # no line break, tab or invisible character: one line
+        return value.strip()
     unified = _LINE_BREAK.sub(lambda m: "\n\n" if m.group() == "\u2029" else "\n", value)
     unified = _INVISIBLE.sub("", unified.replace("\t", " "))
     lines = (line.strip() for line in unified.split("\n"))
@@ -80,7 +92,10 @@ def text(value: object, limit: int = SHORT_TEXT, *, multiline: bool = False) -> 
             return None
     if len(value) > limit * 4:
         return None
-    cleaned = paragraphs(value) if multiline else one_line(value)
+    if value.isprintable():  # `visible` and `paragraphs` would give it back as it is
+        cleaned = value.strip()
+    else:
+        cleaned = paragraphs(value) if multiline else one_line(value)
     if not cleaned or cleaned == "N/A" or len(cleaned) > limit:
         return None
     return cleaned
@@ -125,6 +140,18 @@ def url(value: object) -> str | None:
     spelling: ``[::1]``, ``[::ffff:10.0.0.1]``, ``2130706433``, ``0x7f.1``) must not reach them."""
     if not isinstance(value, str) or len(value) > MAX_URL * 4:
         return None
+    if len(value) <= MAX_URL:
+        plain = _PLAIN_URL.fullmatch(value)
+        if plain is not None:  # what almost every provider sends: judged without urlsplit
+            scheme, host = plain.groups()
+            if not public_host(host.lower()):
+                return None
+            return "https" + value[len(scheme) :] if scheme.lower() == "http" else value
+    return _checked_url(value)
+
+
+def _checked_url(value: str) -> str | None:
+    """`url` for any text (urlsplit reads it; `url` alone reads the plain shapes)."""
     raw = value.strip()
     # A hidden character inside a URL is refused, not removed: removing it changes the host.
     if not raw or len(raw) > MAX_URL or one_line(raw) != raw or _SPACE.search(raw):
@@ -242,7 +269,7 @@ def language(value: object) -> str | None:
     raw = text(value, 12)
     if raw is None or raw in ("00", "xx", "null"):
         return None
-    return raw.lower() if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z]{2})?", raw) else None
+    return raw.lower() if _LANGUAGE.fullmatch(raw) else None
 
 
 def _leading_int(value: object, digits: int | None = None) -> int | None:
@@ -255,5 +282,10 @@ def _leading_int(value: object, digits: int | None = None) -> int | None:
     raw = text(value, 40)
     if raw is None:
         return None
-    match = re.match(r"^(-?\d+)" if digits is None else rf"^(\d{{{digits}}})(?!\d)", raw)
+    match = (_LEADING_INT if digits is None else _leading_digits(digits)).match(raw)
     return int(match.group(1)) if match else None
+
+
+@functools.cache
+def _leading_digits(digits: int) -> re.Pattern[str]:
+    return re.compile(rf"^(\d{{{digits}}})(?!\d)")

@@ -27,6 +27,8 @@ _RELEASED_RE = re.compile(r"^(\d{1,2}) ([A-Za-z]{3}) (\d{4})$")
 _RUNTIME_RE = re.compile(r"^(?:(\d+)\s*h(?:ours?|r)?\s*)?(?:(\d+)\s*min)?$", re.IGNORECASE)
 _YEAR_RE = re.compile(r"^(\d{4})(?!\d)")
 _PARENTHETICAL_RE = re.compile(r"\s*\([^)]*\)")
+_WORD_BREAK_RE = re.compile(r"[\s(\"'“‘]")
+_DOTTED_RE = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # "U.S", "e.g"
 _POSTER_WIDTH_RE = re.compile(r"_SX(\d{2,4})[._]")
 # A sentence ends at . ! or ? (and any closing quotes or brackets) followed by white space and
 # something that can start a sentence.
@@ -104,12 +106,12 @@ def first_sentence(plot: str | None) -> str | None:
 
 
 def _is_abbreviation(head: str) -> bool:
-    word = re.split(r"[\s(\"'“‘]", head[:-1])[-1]
+    word = _WORD_BREAK_RE.split(head[:-1])[-1]
     if not word:
         return False
     if len(word) == 1 and word.isalpha() and word.isupper():
         return True  # an initial: "J. R. R. Tolkien"
-    if re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", word):
+    if _DOTTED_RE.fullmatch(word):
         return True  # "U.S", "e.g"
     return word.lower() in _ABBREVIATIONS
 

@@ -7,6 +7,7 @@ overall shape (not an object, a movie without an id, a result list that is not a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,6 +36,7 @@ IMAGE_BLOCKS: tuple[tuple[str, str], ...] = (
 FALLBACK_PATHS: dict[str, str] = {"poster": "poster_path", "backdrop": "backdrop_path"}
 THEATRICAL = 3  # release_dates[].type: 1 premiere, 2 limited, 3 theatrical, 4 digital, …
 CERTIFICATION_COUNTRY = "US"
+_SPACE = re.compile(r"\s")  # what str.isspace() calls whitespace (the same Unicode table)
 
 
 @attrs.frozen(kw_only=True)
@@ -48,7 +50,7 @@ class ImageUrls:
         """The full URL of a ``file_path`` such as ``/pB8BM7….jpg``; None when it is unusable."""
         if not isinstance(file_path, str) or not file_path.startswith("/"):
             return None
-        if len(file_path) > 300 or any(ch.isspace() for ch in file_path):
+        if len(file_path) > 300 or _SPACE.search(file_path):
             return None
         base = self.base if self.base.endswith("/") else self.base + "/"
         return f"{base}{size or self.size}{file_path}"

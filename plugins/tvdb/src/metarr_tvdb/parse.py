@@ -54,6 +54,7 @@ DEPARTMENTS: Mapping[str, str] = {
 _ERROR_TYPE = re.compile(r"^([A-Za-z][A-Za-z0-9_]{0,60})\s*:")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _OBJECT_ID = re.compile(r"^movie-(\d+)$")
+_NOT_LETTER = re.compile(r"[^a-z]")
 
 
 # -- envelope ---------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ def remote_ids(entries: Any) -> dict[str, str]:
     """``imdb``/``tmdb`` ids from ``remoteIds``/``remote_ids``, matched on ``sourceName``."""
     found: dict[str, str] = {}
     for entry in _dicts(entries):
-        source = re.sub(r"[^a-z]", "", str(entry.get("sourceName") or "").lower())
+        source = _NOT_LETTER.sub("", str(entry.get("sourceName") or "").lower())
         value = entry.get("id")
         if isinstance(value, bool) or not isinstance(value, str | int):
             continue
