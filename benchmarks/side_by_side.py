@@ -355,8 +355,8 @@ def _check_full_command(env: Mapping[str, str], command: Sequence[str], movie: M
         check=False,
     )
     _children_cpu_delta()
-    lines = (line.rstrip() for line in done.stderr.splitlines())
-    if done.returncode != 0 or not any(line.endswith("| metarr.orchestrator") for line in lines):
+    modules = (line.rpartition("|")[2].strip() for line in done.stderr.splitlines())
+    if done.returncode != 0 or "metarr.orchestrator" not in modules:
         raise RuntimeError(f"{' '.join(command)}: not the full command: {done.stderr[-800:]}")
 
 
