@@ -1,5 +1,6 @@
-"""The CLI's JSON lines (`metarr.cli.output.json_line`, the compact `json_text`): written by
-orjson, escaped byte for byte as `json` text escaped by `sanitize.HIDDEN` is."""
+"""The CLI's JSON: `metarr.cli.output.json_text` (json's layout) and `json_line` (compact,
+by orjson) escape hidden characters byte for byte as `json` text escaped by `sanitize.HIDDEN`
+(the rule, searched as one character class after an ASCII check)."""
 
 from __future__ import annotations
 
@@ -63,13 +64,12 @@ def test_models_dates_and_what_orjson_refuses_read_back_as_json_writes_them() ->
     ]
     for data in cases:
         assert json_line(data) == _reference(data)
-    assert json_text(cases[0]) == json_line(cases[0])  # compact json_text is the line
 
 
-def test_pretty_json_keeps_its_layout() -> None:
-    data = {"title": "a\u2028b", "n": [1, 2]}
-    text = json_text(data, indent=2)
-    assert text == sanitize.HIDDEN.sub(
-        escape_hidden, json.dumps(data, ensure_ascii=False, indent=2)
-    )
-    assert "\\u2028" in text and text.count("\n") == 6
+@pytest.mark.parametrize("indent", [None, 2])
+def test_json_text_keeps_json_s_layout_byte_for_byte(indent: int | None) -> None:
+    data = {"title": "".join(HIDDEN) + " caf\u00e9", "n": [1, 2.5], "ids": Ids(tmdb=603)}
+    text = json_text(data, indent=indent)
+    laid_out = json.dumps(data, ensure_ascii=False, indent=indent, default=to_json)
+    assert text == sanitize.HIDDEN.sub(escape_hidden, laid_out)  # the rule, its slow form
+    assert json.loads(text) == json.loads(laid_out)
