@@ -95,6 +95,7 @@ def test_side_by_side_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert cold["first_logins"] == 1
     assert cold["logins_after_first"] == 0  # later processes reuse the kept TVDB token
     assert cold["cold_s"] > cold["cached_s"]
+    assert cold["full_cached_s"] > cold["cached_s"]  # the cached read bypassed: the full command
     cache = results["cache"]
     assert cache["movies"] == cpu["movies"]
     assert cache["kb_per_movie"] > 0

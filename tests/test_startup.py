@@ -4,10 +4,13 @@ a few milliseconds; a command pays only for its own imports)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import metarr
+from metarr_sim import SimServer
 
 HEAVY = (
     "click",
@@ -52,3 +55,51 @@ def test_version_output() -> None:
         check=False,
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, f"metarr {metarr.__version__}\n", "")
+
+
+# What a cold `metarr lookup` (nothing cached, every provider asked) must not import: the
+# prompt of `search --pick`/`queue review`, httpx's own command line client (click, pygments),
+# and the TOML parser when the config file is empty.
+NOT_ON_THE_LOOKUP_PATH = ("metarr.cli.pick", "httpx._main", "pygments", "tomllib")
+
+
+def test_a_cold_lookup_imports_nothing_only_other_commands_need(
+    sim_server: SimServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "metarr.toml"
+    config.write_text("", encoding="utf-8")
+    env = {
+        **os.environ,
+        **sim_server.settings_env(),
+        "METARR_CONFIG": str(config),
+        "METARR_STATE_DIR": str(tmp_path / "state"),
+    }
+    args = ["--db", str(tmp_path / "cache.sqlite"), "lookup", "--imdb", "tt0114709", "--json"]
+    probe = (
+        "import atexit, json, sys\n"
+        "atexit.register(lambda: print('\\nMODULES ' + json.dumps("
+        "[name for name, module in sys.modules.items() if module is not None]), file=sys.stderr))\n"
+        f"sys.argv = ['metarr', *{args!r}]\n"
+        "from metarr.__main__ import run\n"
+        "run()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    err, _, modules = done.stderr.rpartition("\nMODULES ")
+    assert done.returncode == 0, err
+    assert json.loads(done.stdout)["status"] == "identified"
+    imported = set(json.loads(modules))
+    assert {"httpx", "metarr.orchestrator", "metarr.cli.identify"} <= imported  # the full path
+    assert imported.isdisjoint(NOT_ON_THE_LOOKUP_PATH), imported & set(NOT_ON_THE_LOOKUP_PATH)
+
+
+def test_httpx_keeps_its_fallback_command_when_its_client_is_left_out() -> None:
+    code = (
+        "import sys\nsys.modules.setdefault('httpx._main', None)\nimport httpx\n"
+        "print(callable(httpx.main), 'click' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["True", "False"]

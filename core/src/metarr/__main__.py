@@ -24,6 +24,9 @@ def run() -> None:
 
     if answer(sys.argv[1:]):
         return
+    # httpx imports its own command line client (click, pygments: ~9 ms) whenever click is
+    # installed; this process never runs it, so httpx gets its documented fallback instead.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     from metarr.cli import main
 
     main(prog_name="metarr")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -344,10 +343,15 @@ def _read_toml(path: Path, *, required: bool) -> dict[str, Any]:
             raise ConfigError(f"config file {path} does not exist")
         return {}
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    if not data.strip():  # an empty file is an empty table; the parser is not imported for it
+        return {}
+    import tomllib
+
+    try:
+        return tomllib.loads(data.decode())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 import click
@@ -12,22 +12,15 @@ import click
 from metarr.cache import Cache, QueuedIdentification
 from metarr.cli import exits, output
 from metarr.cli.common import finish, id_options, ids_from_options, json_option, show_outcome
-from metarr.cli.pick import (
-    Chosen,
-    Interactive,
-    NoneOfThese,
-    Prompt,
-    SearchAgain,
-    choosing,
-    searching,
-    terminal,
-)
 from metarr.cli.state import get_state
 from metarr.engine import Identification
 from metarr.errors import InvalidIdError
 from metarr.models import NEEDS_PERSON, Outcome, SearchResult
 from metarr.orchestrator import SEARCH_DETAILS, Orchestrator
 from metarr.query import Query
+
+if TYPE_CHECKING:  # the prompt (`metarr.cli.pick`) is imported by the commands that ask
+    from metarr.cli.pick import Interactive, Prompt
 
 
 @click.command()
@@ -104,6 +97,8 @@ def search(
         raise exits.CliError("use either --pick or --choose N, not both")
     asked = Query(title=query, year=year)
     if pick:
+        from metarr.cli.pick import terminal
+
         screen = terminal(as_json=as_json, what="--pick")
         _pick(asked, details, as_json, screen)
         return
@@ -169,6 +164,16 @@ def _search_exit(result: SearchResult) -> int:
 
 def _pick(asked: Query, details: int, as_json: bool, screen: TextIO) -> None:
     """``search --pick``: cards, one prompt, and the choice recorded for ``asked``'s key."""
+    from metarr.cli.pick import (
+        Chosen,
+        Interactive,
+        NoneOfThese,
+        Prompt,
+        SearchAgain,
+        choosing,
+        searching,
+    )
+
     prompt = Prompt(screen)
     query = asked
     with Interactive(get_state()) as session:
@@ -282,6 +287,8 @@ def review(keys: tuple[str, ...], statuses: tuple[str, ...], reviewed: bool, det
     search --pick. Each choice is committed at once as a person's identity (Ctrl-C later loses
     nothing already chosen); n marks an entry reviewed (it stays queued). Ends with a summary.
     """
+    from metarr.cli.pick import Interactive, Prompt, terminal
+
     screen = terminal(as_json=False, what="metarr queue review")
     prompt = Prompt(screen)
     tally: Counter[str] = Counter()
@@ -325,6 +332,8 @@ def _review(
 ) -> tuple[str, int]:
     """One entry: ``chosen``, ``failed`` (chosen, not identified), ``none``, ``skipped`` or
     ``stopped`` (q), with the exit code it stands for."""
+    from metarr.cli.pick import Chosen, NoneOfThese, SearchAgain, choosing, searching
+
     prompt.show("")
     width = output.CARD_WIDTH
     prompt.show(f"{place} {output.styled_status(item.status)}  {output.style(item.key, bold=True)}")

@@ -77,9 +77,40 @@ def json_text(data: Any, *, indent: int | None = None) -> str:
     from metarr.convert import to_json  # the converter (cattrs) only when JSON is printed
 
     # Models go through the converter as json meets them: plain data is not walked twice.
-    text = json.dumps(data, ensure_ascii=False, indent=indent, default=to_json)
-    # json.dumps escapes what is below 0x20 in strings; an ASCII match is the layout's newline.
-    return sanitize.HIDDEN.sub(escape_hidden, text)
+    return _escaped(json.dumps(data, ensure_ascii=False, indent=indent, default=to_json))
+
+
+def json_line(data: Any) -> str:
+    """`json_text` as one compact line without spaces after ``,`` and ``:`` (`scan`'s
+    lines, which hold whole movie records), written by orjson (four times as fast as `json`),
+    or by `json` for what orjson refuses (a lone surrogate, an integer beyond 64 bits, a key
+    that is not text)."""
+    import orjson
+
+    from metarr.convert import to_json
+
+    try:
+        # dates and times go to the converter, as `json` sends them
+        raw = orjson.dumps(data, default=to_json, option=orjson.OPT_PASSTHROUGH_DATETIME)
+        text = raw.decode()
+    except TypeError:
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=to_json)
+    return _escaped(text)
+
+
+# `sanitize.HIDDEN` as one character class (its "\r\n" alternative aside, which JSON text never
+# holds raw): six times faster to search than the alternation.
+HIDDEN_CHARS = re.compile(
+    "[" + "".join(part[1:-1] for part in sanitize.HIDDEN.pattern.split("|")[1:]) + "]"
+)
+
+
+def _escaped(text: str) -> str:
+    """JSON text with its hidden characters escaped (`escape_hidden`); json escapes what is
+    below 0x20 in strings, so ASCII text without DEL has none to escape."""
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return HIDDEN_CHARS.sub(escape_hidden, text)
 
 
 def escape_hidden(match: re.Match[str]) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from collections import Counter
@@ -22,9 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import orjson
 
-from metarr import sanitize
 from metarr.cache import Cache
 from metarr.cli import exits, output
 from metarr.cli.batch import LiveDisplay, Tally, _ordered, interruptible, outcome_lines
@@ -236,25 +233,8 @@ class ScanDisplay(LiveDisplay):
         return " · ".join(p for p in parts if p) + f" · {self.tally.rate():.1f}/s"
 
 
-# `sanitize.HIDDEN` as one character class (its "\r\n" alternative aside, which JSON text never
-# holds raw): six times faster to search, and a rescan's lines hold whole movie records.
-_HIDDEN = re.compile(
-    "[" + "".join(part[1:-1] for part in sanitize.HIDDEN.pattern.split("|")[1:]) + "]"
-)
-
-
-def json_line(data: dict[str, Any]) -> str:
-    """One ``--json`` line of plain data, compact, every hidden character escaped (as
-    `metarr.cli.output.json_text` does); written by orjson (a rescan's lines hold whole movie
-    records: 20 times faster than `json`), or by `json` for what orjson refuses (a lone
-    surrogate)."""
-    try:
-        text = orjson.dumps(data).decode()
-    except TypeError:
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    if text.isascii() and "\x7f" not in text:
-        return text
-    return _HIDDEN.sub(output.escape_hidden, text)
+_HIDDEN = output.HIDDEN_CHARS
+json_line = output.json_line
 
 
 def result_json(result: ScanResult) -> str:
