@@ -114,7 +114,9 @@ def replay(fixture: Path, db: Path) -> dict[str, float]:
             movie=orc.engine.merge(results),
             providers={n: r.status for n, r in reports.items()},
         )
-        work.append((Query(ids=Ids(imdb=item["imdb"])), Identification(outcome=outcome, reports=reports)))
+        work.append(
+            (Query(ids=Ids(imdb=item["imdb"])), Identification(outcome=outcome, reports=reports))
+        )
     plan = persist = 0.0
     for query, identification in work:
         now = orc._clock()
@@ -192,8 +194,12 @@ def main() -> None:
         print(f"{runs['this tree'][0]['movies']} movies, {args.runs} runs each, medians:")
         print(f"{'side':<24} {'_plan ms':>9} {'_persist ms':>12} {'total ms':>9}")
         for name, results in runs.items():
-            med = {k: statistics.median(r[k] for r in results) for k in results[0] if k[-3:] == "_ms"}
-            print(f"{name:<24} {med['plan_ms']:9.3f} {med['persist_ms']:12.3f} {med['total_ms']:9.3f}")
+            med = {
+                k: statistics.median(r[k] for r in results) for k in results[0] if k[-3:] == "_ms"
+            }
+            print(
+                f"{name:<24} {med['plan_ms']:9.3f} {med['persist_ms']:12.3f} {med['total_ms']:9.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -8,15 +8,17 @@ The schema version is the number of migrations applied (also mirrored in ``PRAGM
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from metarr.cache import input_keys, packed
-from metarr.cache.database import write_transaction
+from metarr.cache.database import Connection, connection, fetch, write_transaction
 from metarr.cache.times import system_clock, to_text
 from metarr.errors import StorageError
 
-Migration = Callable[[Database], None]
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = []
 MIGRATIONS_TABLE = "_metarr_migrations"
 MOVIES = "provider_cache_movies"
@@ -28,13 +30,13 @@ def migration(fn: Migration) -> Migration:
     return fn
 
 
-def _run(db: Database, *statements: str) -> None:
+def _run(db: Connection, *statements: str) -> None:
     for statement in statements:
         db.execute(statement)
 
 
 @migration
-def m001_movies_parts_and_queues(db: Database) -> None:
+def m001_movies_parts_and_queues(db: Connection) -> None:
     """Movies with their child rows and provider payloads; the two work queues."""
     _run(
         db,
@@ -128,7 +130,7 @@ def m001_movies_parts_and_queues(db: Database) -> None:
 
 
 @migration
-def m002_provider_state_and_identities(db: Database) -> None:
+def m002_provider_state_and_identities(db: Connection) -> None:
     """Provider pauses that outlive a process; the ids confirmed for each input key."""
     _run(
         db,
@@ -150,7 +152,7 @@ def m002_provider_state_and_identities(db: Database) -> None:
 
 
 @migration
-def m003_movie_input_key(db: Database) -> None:
+def m003_movie_input_key(db: Connection) -> None:
     """Remember which input key (and input) a cached movie was identified from."""
     _run(
         db,
@@ -161,7 +163,7 @@ def m003_movie_input_key(db: Database) -> None:
 
 
 @migration
-def m004_id_disputes(db: Database) -> None:
+def m004_id_disputes(db: Connection) -> None:
     """Ids two different movies claim: the movie holding one keeps it, the claimant goes without.
 
     ``value`` has no declared type, so it compares equal to the id columns it mirrors (an
@@ -185,14 +187,14 @@ def m004_id_disputes(db: Database) -> None:
 
 
 @migration
-def m005_input_keys_as_given(db: Database) -> None:
+def m005_input_keys_as_given(db: Connection) -> None:
     """Keys derived from the whole input as given (all ids, the title as written): rows keyed
     the old way (first id only, loose title) are re-keyed (`metarr.cache.input_keys`)."""
     input_keys.rekey(db)
 
 
 @migration
-def m006_scan_items(db: Database) -> None:
+def m006_scan_items(db: Connection) -> None:
     """What `metarr scan` remembers per library item: its evidence, the fingerprint it was read
     under, the ids it was identified as (valid while the fingerprint is unchanged), when seen."""
     _run(
@@ -219,21 +221,21 @@ def m006_scan_items(db: Database) -> None:
 
 
 @migration
-def m007_queue_reviewed(db: Database) -> None:
+def m007_queue_reviewed(db: Connection) -> None:
     """When a person last reviewed a queued input and chose none of its candidates (it stays
     queued, marked reviewed); NULL while nobody has."""
     _run(db, "ALTER TABLE identification_queue ADD COLUMN reviewed_at TEXT")
 
 
 @migration
-def m008_compact_movies(db: Database) -> None:
+def m008_compact_movies(db: Connection) -> None:
     """A movie in a third of the space: the merged movie and every provider part's result
     (with its raw payload) stored compressed (`metarr.cache.packed`: zlib over the same JSON
     text, about a quarter of its size), and the child tables ``movie_images``,
     ``movie_ratings``, ``movie_cast`` and ``movie_crew`` gone: they held a second copy of
     what the merged movie holds (an eighth of a movie's bytes, most of its SQL statements),
     and nothing read them. Converted in place, in this migration's one transaction."""
-    db.conn.create_function("metarr_pack", 1, packed.pack_text, deterministic=True)
+    db.create_function("metarr_pack", 1, packed.pack_text, deterministic=True)
     _run(
         db,
         "UPDATE provider_parts SET result = metarr_pack(result) WHERE typeof(result) = 'text'",
@@ -246,7 +248,7 @@ def m008_compact_movies(db: Database) -> None:
 
 
 @migration
-def m009_refresh_state(db: Database) -> None:
+def m009_refresh_state(db: Connection) -> None:
     """``provider_usage``: requests refreshes spent per provider and UTC day (a share of a
     daily allowance). ``part_checks``: what a provider's change feed said about a part since
     its fetch: when it last confirmed the part current without a refetch (``checked_at``,
@@ -274,45 +276,52 @@ def m009_refresh_state(db: Database) -> None:
 LATEST_VERSION = len(MIGRATIONS)
 
 
-def applied_migrations(db: Database) -> list[str]:
+def applied_migrations(db: Connection | Database) -> list[str]:
     """Names of the migrations applied to this database, in order."""
-    if not db[MIGRATIONS_TABLE].exists():
+    conn = connection(db)
+    if not _has_table(conn, MIGRATIONS_TABLE):
         return []
-    return [
-        row["name"] for row in db.query(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY version")
-    ]
+    query = f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY version"
+    return [row["name"] for row in fetch(conn, query)]
 
 
-def schema_version(db: Database) -> int:
+def schema_version(db: Connection | Database) -> int:
     """The database's schema version: how many migrations it has had."""
     return len(applied_migrations(db))
 
 
-def migrate(db: Database, *, upto: int | None = None) -> int:
+def _has_table(conn: Connection, name: str) -> bool:
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name])
+    return found.fetchone() is not None
+
+
+def migrate(db: Connection | Database, *, upto: int | None = None) -> int:
     """Apply pending migrations (up to version ``upto``, default all); return the version.
 
     Refuses a database whose schema is newer than this code, or that belongs to something else.
     Safe to run from several processes at once: each step re-checks under the write lock.
     """
+    conn = connection(db)
     target = LATEST_VERSION if upto is None else min(upto, LATEST_VERSION)
     while True:
-        with write_transaction(db):
-            applied = _checked_applied(db)
+        with write_transaction(conn):
+            applied = _checked_applied(conn)
             if len(applied) >= target:
                 return len(applied)
             step = MIGRATIONS[len(applied)]
-            step(db)
+            step(conn)
             version = len(applied) + 1
-            db.table(MIGRATIONS_TABLE).insert(
-                {"version": version, "name": step.__name__, "applied_at": to_text(system_clock())}
+            conn.execute(
+                f"INSERT INTO {MIGRATIONS_TABLE} (version, name, applied_at) VALUES (?, ?, ?)",
+                [version, step.__name__, to_text(system_clock())],
             )
-            db.execute(f"PRAGMA user_version = {version}")
+            conn.execute(f"PRAGMA user_version = {version}")
 
 
-def checked_version(db: Database) -> int:
+def checked_version(db: Connection | Database) -> int:
     """The schema version of a cache opened read-only, which must be the current one (it
     cannot be upgraded without writing): `StorageError` saying what to do otherwise."""
-    if not db[MIGRATIONS_TABLE].exists():
+    if not _has_table(connection(db), MIGRATIONS_TABLE):
         raise StorageError(
             "this SQLite database is not a metarr cache (no schema recorded); "
             "point the cache at another file"
@@ -331,9 +340,10 @@ def checked_version(db: Database) -> int:
     return version
 
 
-def _checked_applied(db: Database) -> list[str]:
-    if not db[MIGRATIONS_TABLE].exists():
-        foreign = [name for name in db.table_names() if not name.startswith("sqlite_")]
+def _checked_applied(db: Connection) -> list[str]:
+    if not _has_table(db, MIGRATIONS_TABLE):
+        tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        foreign = [name for (name,) in tables if not name.startswith("sqlite_")]
         if foreign:
             raise StorageError(
                 "this SQLite database is not a metarr cache (it has tables "
