@@ -13,7 +13,12 @@ is no smaller on these documents, level 1 is 10 % larger."""
 
 def pack_text(text: str) -> bytes:
     """The stored form of a JSON text."""
-    return zlib.compress(text.encode("utf-8"), LEVEL)
+    return pack_json(text.encode("utf-8"))
+
+
+def pack_json(data: bytes) -> bytes:
+    """The stored form of UTF-8 JSON."""
+    return zlib.compress(data, LEVEL)
 
 
 def unpack(value: bytes | str) -> str:
