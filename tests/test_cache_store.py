@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
+from metarr.cache import Cache
 from metarr.cache.packed import unpack
 from metarr.cache.store import _loads, dumps, encode, pack
+from metarr.ids import Ids
 
 DOCUMENTS = [
     {"title": "Amélie", "tagline": "日本語 ✓", "nested": [1, 2.5, None, True, {"a": []}]},
@@ -50,3 +53,31 @@ def test_a_number_that_is_not_finite_is_written_as_null() -> None:
 def test_an_object_json_cannot_write_is_refused() -> None:
     with pytest.raises(TypeError):
         encode({"x": object()})
+
+
+def test_a_commit_is_a_few_indexed_statements(tmp_path: Path) -> None:
+    """Issue 15: the cache thread's CPU. A first commit of a movie with four parts is one
+    transaction of fixed SQL (sqlite-utils wrapped each read in a savepoint and read
+    ``sqlite_master`` on each insert), and every read uses an index."""
+    from tests.test_cache import MATRIX, Clock, movie, ok, parts
+
+    with Cache(tmp_path / "c.sqlite", clock=Clock()) as cache:
+        cache.commit(movie(Ids(tmdb=949), "Heat"), parts(ok("tmdb", Ids(tmdb=949), title="Heat")))
+        statements: list[str] = []
+        cache.conn.set_trace_callback(statements.append)
+        cache.commit(
+            movie(),
+            parts(ok("tmdb"), ok("omdb"), ok("fanart"), ok("tvdb")),
+            key="imdb:tt0133093",
+            confirmed_by="lookup",
+            input={"imdb_id": "tt0133093"},
+        )
+        cache.conn.set_trace_callback(None)
+        assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT"
+        assert not any("SAVEPOINT" in s or "sqlite_master" in s for s in statements)
+        assert len(statements) <= 15, statements  # 4 parts: one executemany, traced per row
+        for sql in statements:
+            if sql.startswith("SELECT"):
+                plan = str(cache.conn.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall())
+                assert "SCAN provider_cache_movies" not in plan, (sql, plan)
+        assert cache.find(MATRIX) is not None

@@ -42,7 +42,7 @@ from metarr.cache.times import from_text, system_clock, to_text, utc
 from metarr.convert import to_json
 from metarr.errors import StorageError
 from metarr.freshness import FLAT, RefreshRules
-from metarr.ids import Ids
+from metarr.ids import Ids, parse_id
 from metarr.models import Movie, Outcome, ProviderResult
 
 if TYPE_CHECKING:
@@ -350,7 +350,8 @@ class Cache:
                 )
         now = self.now()
         with write_transaction(self.conn) as db:
-            same = disputes.same_movie(store.rows_matching(db, movie.ids), movie.ids)
+            matching = store.rows_matching(db, movie.ids)
+            same = disputes.same_movie(matching, movie.ids)
             same_ids = [int(row["id"]) for row in same]
             stored = store.part_rows(db, same_ids)
             final = _final_parts([row for i in same_ids for row in stored[i]], parts)
@@ -363,7 +364,7 @@ class Cache:
                 record = merge(results)
             else:
                 record = movie
-            record, clashes = _without_disputed(db, record, set(same_ids))
+            record, clashes = _without_disputed(db, record, set(same_ids), (movie.ids, matching))
             blocking = [c for c in clashes if given is not None and given.get(c.kind) == c.value]
             if blocking or not record.ids:
                 raise IdConflictError(disputes.label(_columns(record)), blocking or clashes)
@@ -784,12 +785,22 @@ def _columns(movie: Movie) -> dict[str, Any]:
     }
 
 
-def _without_disputed(db: Any, record: Movie, own: Collection[int]) -> tuple[Movie, list[Clash]]:
-    """The record without the ids that rows other than ``own`` hold, and those clashes."""
+def _without_disputed(
+    db: sqlite3.Connection,
+    record: Movie,
+    own: Collection[int],
+    read: tuple[Ids, list[dict[str, Any]]] | None = None,
+) -> tuple[Movie, list[Clash]]:
+    """The record without the ids that rows other than ``own`` hold, and those clashes.
+    ``read``: ids whose matching rows were read in this transaction, and those rows (read
+    again only when the record has an id they do not cover)."""
     clashes = []
+    covered = read is not None and all(read[0].get(k) == v for k, v in record.ids.items())
+    found = read[1] if read is not None and covered else store.rows_matching(db, record.ids)
+    holders = [row for row in found if int(row["id"]) not in own]
     for kind, value in record.ids.items():
-        for row in store.rows_by_id(db, kind, value):
-            if int(row["id"]) not in own:
+        for row in holders:
+            if row[store.id_column(kind)] == parse_id(kind, value):
                 clashes.append(
                     Clash(
                         kind=kind,
@@ -808,7 +819,7 @@ def _without_disputed(db: Any, record: Movie, own: Collection[int]) -> tuple[Mov
     return attrs.evolve(record, ids=ids, provenance=provenance), clashes
 
 
-def _remerge_one(db: Any, movie_id: int, merge: Merge, now: datetime) -> bool:
+def _remerge_one(db: sqlite3.Connection, movie_id: int, merge: Merge, now: datetime) -> bool:
     """Rebuild one movie's record from its stored parts (inside the caller's transaction)."""
     row = store.movie_row(db, movie_id)
     if row is None:
