@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TextIO, TypeVar
 
 import attrs
 
-from metarr.cache import disputes, identities, maintenance, provider_state, queues, store
+from metarr.cache import disputes, identities, provider_state, queues, store
 from metarr.cache.database import open_database, write_transaction
 from metarr.cache.errors import Clash, IdConflictError, UnreadableMovieError
 from metarr.cache.records import (
@@ -260,6 +260,8 @@ class Cache:
             if part.fetched_at + ttl > moment:
                 continue
             if checks is None:
+                from metarr.cache import maintenance  # loaded when first needed: not by lookups
+
                 checks = maintenance.part_checks(self.conn, cached.id)
             if name not in checks or checks[name][0] + ttl <= moment:
                 stale.add(name)
@@ -268,12 +270,16 @@ class Cache:
     @_guarded
     def part_checks(self, movie_id: int) -> dict[str, tuple[datetime, str]]:
         """When and how each part of a movie was last confirmed current without a refetch."""
+        from metarr.cache import maintenance
+
         return maintenance.part_checks(self.conn, movie_id)
 
     @_guarded
     def feed_since(self, provider: str, after: datetime) -> datetime | None:
         """Where ``provider``'s change feed must start to vouch for every answered part it can
         (the oldest fetch or confirmation later than ``after``; None: no such part)."""
+        from metarr.cache import maintenance
+
         return maintenance.feed_since(self.conn, provider, utc(after))
 
     @_guarded
@@ -292,6 +298,8 @@ class Cache:
         listed, marked changed (no confirmation until fetched again). Returns the ids of the
         movies confirmed."""
         with write_transaction(self.conn) as db:
+            from metarr.cache import maintenance
+
             return maintenance.record_feed(
                 db, provider, kinds, utc(since), changed, self._at(at), note
             )
@@ -655,6 +663,8 @@ class Cache:
     @_guarded
     def stale_ids(self, now: datetime | None = None) -> list[int]:
         """Row ids of movies with a part past its provider's TTL or needing a fill-in."""
+        from metarr.cache import maintenance
+
         return maintenance.stale_movie_ids(
             self.conn, self.ttl_days, self.default_ttl_days, self._at(now), self.rules
         )
@@ -662,6 +672,8 @@ class Cache:
     @_guarded
     def incomplete_ids(self, providers: Collection[str] = ()) -> list[int]:
         """Row ids of movies with a part that needs a fill-in (or, for ``providers``, none)."""
+        from metarr.cache import maintenance
+
         missing = maintenance.missing_by_provider(self.conn, providers)
         return sorted(set().union(*missing.values()))
 
@@ -681,6 +693,8 @@ class Cache:
     def stats(self, now: datetime | None = None, providers: Collection[str] = ()) -> CacheStats:
         """Counts of movies, stale and incomplete ones, queue sizes and the database size."""
         moment = self._at(now)
+        from metarr.cache import maintenance
+
         missing = maintenance.missing_by_provider(self.conn, providers)
         stale = maintenance.stale_movie_ids(
             self.conn, self.ttl_days, self.default_ttl_days, moment, self.rules
@@ -705,6 +719,8 @@ class Cache:
         """Delete orphaned child rows, ended pauses, void disputes and queue entries for
         cached movies."""
         with write_transaction(self.conn) as db:
+            from metarr.cache import maintenance
+
             counts = maintenance.prune(db, self._at(now))
             counts["void_disputes"] = disputes.settle(db)
         with contextlib.suppress(Exception):
@@ -718,6 +734,8 @@ class Cache:
         An unreadable movie raises `UnreadableMovieError`; with ``on_unreadable`` it is handed
         to that function and left out.
         """
+        from metarr.cache import maintenance
+
         return maintenance.export_movies(self.conn, out, self._naming(on_unreadable))
 
     @_guarded

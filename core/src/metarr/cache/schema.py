@@ -3,6 +3,7 @@
 Each migration runs in its own write transaction, so a crash mid-upgrade leaves the database at
 the previous version. Never edit or reorder a migration that has shipped: append a new one.
 The schema version is the number of migrations applied (also mirrored in ``PRAGMA user_version``).
+A new file gets the schema the migrations build in one step (`FRESH_SCHEMA`), recorded as them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from metarr.cache import input_keys, packed
+from metarr.cache import packed
 from metarr.cache.database import Connection, connection, fetch, write_transaction
 from metarr.cache.times import system_clock, to_text
 from metarr.errors import StorageError
@@ -190,6 +191,8 @@ def m004_id_disputes(db: Connection) -> None:
 def m005_input_keys_as_given(db: Connection) -> None:
     """Keys derived from the whole input as given (all ids, the title as written): rows keyed
     the old way (first id only, loose title) are re-keyed (`metarr.cache.input_keys`)."""
+    from metarr.cache import input_keys  # only an old cache needs it
+
     input_keys.rekey(db)
 
 
@@ -275,6 +278,117 @@ def m009_refresh_state(db: Connection) -> None:
 
 LATEST_VERSION = len(MIGRATIONS)
 
+FRESH_VERSION = 9
+"""The migrations `FRESH_SCHEMA` stands for (m001 to m009)."""
+
+FRESH_SCHEMA = (
+    f"""CREATE TABLE {MOVIES} (
+            id INTEGER PRIMARY KEY,
+            tmdb_id INTEGER,
+            imdb_id TEXT,
+            tvdb_id INTEGER,
+            title TEXT,
+            year INTEGER,
+            movie TEXT NOT NULL,
+            provenance TEXT NOT NULL,
+            identified_at TEXT NOT NULL,
+            refreshed_at TEXT NOT NULL
+        , input_key TEXT, input TEXT)""",
+    f"CREATE UNIQUE INDEX {MOVIES}_tmdb ON {MOVIES}(tmdb_id)",
+    f"CREATE UNIQUE INDEX {MOVIES}_imdb ON {MOVIES}(imdb_id)",
+    f"CREATE UNIQUE INDEX {MOVIES}_tvdb ON {MOVIES}(tvdb_id)",
+    f"""CREATE TABLE provider_parts (
+            movie_id INTEGER NOT NULL REFERENCES {MOVIES}(id) ON DELETE CASCADE,
+            provider TEXT NOT NULL,
+            status TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            error TEXT,
+            result TEXT,
+            PRIMARY KEY (movie_id, provider)
+        )""",
+    """CREATE TABLE identification_queue (
+            key TEXT PRIMARY KEY,
+            input TEXT NOT NULL,
+            status TEXT NOT NULL,
+            candidates TEXT NOT NULL,
+            reasons TEXT NOT NULL,
+            queued_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        , reviewed_at TEXT)""",
+    """CREATE TABLE retry_queue (
+            key TEXT PRIMARY KEY,
+            input TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            not_before TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            scheduled_at TEXT NOT NULL
+        )""",
+    "CREATE INDEX retry_queue_not_before ON retry_queue(not_before)",
+    """CREATE TABLE provider_state (
+            provider TEXT PRIMARY KEY,
+            paused_until TEXT,
+            reason TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+    """CREATE TABLE identities (
+            key TEXT PRIMARY KEY,
+            tmdb_id INTEGER,
+            imdb_id TEXT,
+            tvdb_id INTEGER,
+            by TEXT NOT NULL,
+            at TEXT NOT NULL
+        )""",
+    f"CREATE INDEX {MOVIES}_input_key ON {MOVIES}(input_key)",
+    """CREATE TABLE id_disputes (
+            kind TEXT NOT NULL,
+            value NOT NULL,
+            holder_id INTEGER NOT NULL,
+            claimant_id INTEGER NOT NULL,
+            provider TEXT,
+            at TEXT NOT NULL,
+            PRIMARY KEY (kind, value, claimant_id)
+        )""",
+    "CREATE INDEX id_disputes_holder ON id_disputes(holder_id)",
+    "CREATE INDEX id_disputes_claimant ON id_disputes(claimant_id)",
+    """CREATE TABLE scan_items (
+            root TEXT NOT NULL,
+            key TEXT NOT NULL,
+            path BLOB NOT NULL,
+            layout TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            tmdb_id INTEGER,
+            imdb_id TEXT,
+            tvdb_id INTEGER,
+            identified_fingerprint TEXT,
+            identified_at TEXT,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            PRIMARY KEY (root, key)
+        )""",
+    "CREATE INDEX scan_items_fingerprint ON scan_items(root, fingerprint)",
+    "CREATE INDEX scan_items_last_seen ON scan_items(root, last_seen)",
+    f"""CREATE TABLE part_checks (
+            movie_id INTEGER NOT NULL REFERENCES {MOVIES}(id) ON DELETE CASCADE,
+            provider TEXT NOT NULL,
+            checked_at TEXT,
+            note TEXT,
+            changed_at TEXT,
+            PRIMARY KEY (movie_id, provider)
+        )""",
+    """CREATE TABLE provider_usage (
+            provider TEXT NOT NULL,
+            day TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            PRIMARY KEY (provider, day)
+        )""",
+)
+"""A new file's schema in one step: the tables and indexes m001 to m009 leave, each as SQLite
+records it after them (columns a migration added come last). A fresh cache is what every first
+command against a new file makes: nine migrations, each its own transaction, took ~11 ms of CPU
+and ~45 ms of wall time. `tests/test_cache_schema.py` proves it identical to the migrated one;
+a migration added later runs after it as usual."""
+
 
 def applied_migrations(db: Connection | Database) -> list[str]:
     """Names of the migrations applied to this database, in order."""
@@ -308,14 +422,19 @@ def migrate(db: Connection | Database, *, upto: int | None = None) -> int:
             applied = _checked_applied(conn)
             if len(applied) >= target:
                 return len(applied)
-            step = MIGRATIONS[len(applied)]
-            step(conn)
-            version = len(applied) + 1
-            conn.execute(
-                f"INSERT INTO {MIGRATIONS_TABLE} (version, name, applied_at) VALUES (?, ?, ?)",
-                [version, step.__name__, to_text(system_clock())],
-            )
-            conn.execute(f"PRAGMA user_version = {version}")
+            if not applied and target >= FRESH_VERSION:
+                _run(conn, *FRESH_SCHEMA)  # a new file: all of it at once
+                steps = MIGRATIONS[:FRESH_VERSION]
+            else:
+                steps = [MIGRATIONS[len(applied)]]
+                steps[0](conn)
+            stamp = to_text(system_clock())
+            for version, step in enumerate(steps, start=len(applied) + 1):
+                conn.execute(
+                    f"INSERT INTO {MIGRATIONS_TABLE} (version, name, applied_at) VALUES (?, ?, ?)",
+                    [version, step.__name__, stamp],
+                )
+            conn.execute(f"PRAGMA user_version = {len(applied) + len(steps)}")
 
 
 def checked_version(db: Connection | Database) -> int:
