@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from metarr.cache.schema import (
     MIGRATIONS_TABLE,
     migrate,
 )
+from metarr.ids import Ids
 
 
 def _one_by_one(path: Path) -> sqlite3.Connection:
@@ -88,3 +90,21 @@ def test_a_new_file_migrated_up_to_an_older_version_stops_there(tmp_path: Path, 
     assert migrate(conn, upto=upto) == upto
     assert conn.execute("PRAGMA user_version").fetchone()[0] == upto
     conn.close()
+
+
+def test_opening_a_current_cache_does_not_wait_for_the_write_lock(tmp_path: Path) -> None:
+    """Opening checked the schema under the write lock: a command opening a current cache
+    waited for another process's write (up to the 30 s busy timeout) to read it."""
+    path = tmp_path / "c.sqlite"
+    Cache(path).close()
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        start = time.monotonic()
+        with Cache(path) as cache:
+            assert cache.schema_version == LATEST_VERSION
+            assert cache.find(Ids(tmdb=603)) is None
+        assert time.monotonic() - start < 5
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

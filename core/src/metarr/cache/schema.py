@@ -417,6 +417,8 @@ def migrate(db: Connection | Database, *, upto: int | None = None) -> int:
     """
     conn = connection(db)
     target = LATEST_VERSION if upto is None else min(upto, LATEST_VERSION)
+    if target == LATEST_VERSION and applied_migrations(conn) == [m.__name__ for m in MIGRATIONS]:
+        return LATEST_VERSION  # current already: no write lock (a batch may hold it for a while)
     while True:
         with write_transaction(conn):
             applied = _checked_applied(conn)
