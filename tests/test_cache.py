@@ -42,6 +42,7 @@ from metarr.models import (
     ProviderResult,
     Rating,
 )
+from sqlite_utils import Database
 
 T0 = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 MATRIX = Ids(tmdb=603, imdb="tt0133093", tvdb=169)
@@ -764,7 +765,7 @@ def test_new_database_has_every_migration(tmp_path: Path) -> None:
 
 def test_upgrade_from_the_first_schema_version(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
-    db = open_database(path)
+    db = Database(open_database(path))  # sqlite-utils: what maintenance scripts use
     assert migrate(db, upto=1) == 1
     assert "input_key" not in db["provider_cache_movies"].columns_dict
     db.table("provider_cache_movies").insert(

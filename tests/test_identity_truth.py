@@ -266,7 +266,7 @@ def test_old_derived_keys_are_migrated(tmp_path: Path) -> None:
             "INSERT INTO retry_queue VALUES (?, ?, 'tmdb', ?, 'x', ?)",
             [key, json.dumps(data), "2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00"],
         )
-    conn.conn.close()
+    conn.close()
     with Cache(db) as cache:
         heat = derived_key(Ids(), "Heat", 1995)
         identity = cache.identity(heat)

@@ -1,7 +1,7 @@
 """The SQLite cache: committed movies, their provider parts, queues, pauses and identities.
 
 Names load on first use (PEP 562): importing one light submodule (``metarr.cache.errors``,
-for an ``except`` clause) does not import the whole cache and sqlite-utils with it.
+for an ``except`` clause) does not import the whole cache with it.
 """
 
 from __future__ import annotations

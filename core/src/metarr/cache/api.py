@@ -17,11 +17,11 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TextIO, TypeVar
 
 import attrs
 
-from metarr.cache import disputes, identities, maintenance, provider_state, queues, store
+from metarr.cache import disputes, identities, provider_state, queues, store
 from metarr.cache.database import open_database, write_transaction
 from metarr.cache.errors import Clash, IdConflictError, UnreadableMovieError
 from metarr.cache.records import (
@@ -42,8 +42,11 @@ from metarr.cache.times import from_text, system_clock, to_text, utc
 from metarr.convert import to_json
 from metarr.errors import StorageError
 from metarr.freshness import FLAT, RefreshRules
-from metarr.ids import Ids
+from metarr.ids import Ids, parse_id
 from metarr.models import Movie, Outcome, ProviderResult
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 log = logging.getLogger("metarr.cache")
 
@@ -106,21 +109,32 @@ class Cache:
         self.read_only = read_only
         self._clock = clock or system_clock
         with self._naming_errors():
-            self.db = open_database(path, read_only=read_only)
+            self.conn = open_database(path, read_only=read_only)
             try:
-                self.schema_version = checked_version(self.db) if read_only else migrate(self.db)
+                self.schema_version = (
+                    checked_version(self.conn) if read_only else migrate(self.conn)
+                )
             except BaseException:
-                self.db.close()
+                self.conn.close()
                 raise
         self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    @functools.cached_property
+    def db(self) -> Database:
+        """The same connection as a sqlite-utils ``Database``, made on first use: for
+        maintenance and introspection beyond this API (`metarr scan`'s bookkeeping, ad-hoc
+        SQL). The cache's own reads and writes use the connection directly (``conn``)."""
+        from sqlite_utils import Database
+
+        return Database(self.conn, execute_plugins=False)
+
     def close(self) -> None:
         """Close the connection (idempotent)."""
         if not self._closed:
             self._closed = True
-            self.db.close()
+            self.conn.close()
 
     def __enter__(self) -> Cache:
         return self
@@ -171,10 +185,10 @@ class Cache:
         `UnreadableMovieError` (a `StorageError`) when its stored data cannot be read.
         """
         if not parts:
-            row = store.light_row(self.db, kind, value)
+            row = store.light_row(self.conn, kind, value)
             return None if row is None else store.to_light(row)
-        rows = store.rows_by_id(self.db, kind, value)
-        return store.load(self.db, rows)[0] if rows else None
+        rows = store.rows_by_id(self.conn, kind, value)
+        return store.load(self.conn, rows)[0] if rows else None
 
     @_guarded
     def find(self, ids: Ids, *, parts: bool = True) -> CachedMovie | None:
@@ -188,14 +202,14 @@ class Cache:
     @_guarded
     def find_all(self, ids: Ids) -> list[CachedMovie]:
         """Every cached movie sharing an id with ``ids`` (more than one means a conflict)."""
-        return store.load(self.db, store.rows_matching(self.db, ids))
+        return store.load(self.conn, store.rows_matching(self.conn, ids))
 
     @_guarded
     def ref(self, ids: Ids) -> MovieRef | None:
         """Row id, ids and key of the first cached movie matching any of ``ids``, read from
         its row alone (works for a movie whose stored data cannot be read)."""
         for kind, value in ids.items():
-            rows = store.rows_by_id(self.db, kind, value)
+            rows = store.rows_by_id(self.conn, kind, value)
             if rows:
                 return _ref(rows[0])
         return None
@@ -203,7 +217,7 @@ class Cache:
     @_guarded
     def ref_by_id(self, movie_id: int) -> MovieRef | None:
         """`ref` by row id."""
-        row = store.movie_row(self.db, movie_id)
+        row = store.movie_row(self.conn, movie_id)
         return _ref(row) if row is not None else None
 
     def iter_movies(self, on_unreadable: OnUnreadable | None = None) -> Iterator[CachedMovie]:
@@ -213,21 +227,21 @@ class Cache:
         to that function instead and skipped.
         """
         with self._naming_errors():
-            yield from store.iter_movies(self.db, on_unreadable=self._naming(on_unreadable))
+            yield from store.iter_movies(self.conn, on_unreadable=self._naming(on_unreadable))
 
     def unreadable(self) -> Iterator[UnreadableMovieError]:
         """Every cached movie whose stored data cannot be read (reads the whole cache)."""
         with self._naming_errors():
-            for row in store.iter_rows(self.db):
+            for row in store.iter_rows(self.conn):
                 try:
-                    store.load(self.db, [row])
+                    store.load(self.conn, [row])
                 except UnreadableMovieError as exc:
                     yield self._named(exc)
 
     @_guarded
     def id_disputes(self, movie_id: int) -> tuple[IdDispute, ...]:
         """The id disputes naming this movie (as holder or as claimant)."""
-        return disputes.load(self.db, [movie_id]).get(movie_id, ())
+        return disputes.load(self.conn, [movie_id]).get(movie_id, ())
 
     @_guarded
     def stale_providers(
@@ -246,7 +260,9 @@ class Cache:
             if part.fetched_at + ttl > moment:
                 continue
             if checks is None:
-                checks = maintenance.part_checks(self.db, cached.id)
+                from metarr.cache import maintenance  # loaded when first needed: not by lookups
+
+                checks = maintenance.part_checks(self.conn, cached.id)
             if name not in checks or checks[name][0] + ttl <= moment:
                 stale.add(name)
         return sorted(stale)
@@ -254,13 +270,17 @@ class Cache:
     @_guarded
     def part_checks(self, movie_id: int) -> dict[str, tuple[datetime, str]]:
         """When and how each part of a movie was last confirmed current without a refetch."""
-        return maintenance.part_checks(self.db, movie_id)
+        from metarr.cache import maintenance
+
+        return maintenance.part_checks(self.conn, movie_id)
 
     @_guarded
     def feed_since(self, provider: str, after: datetime) -> datetime | None:
         """Where ``provider``'s change feed must start to vouch for every answered part it can
         (the oldest fetch or confirmation later than ``after``; None: no such part)."""
-        return maintenance.feed_since(self.db, provider, utc(after))
+        from metarr.cache import maintenance
+
+        return maintenance.feed_since(self.conn, provider, utc(after))
 
     @_guarded
     def record_feed(
@@ -277,7 +297,9 @@ class Cache:
         are confirmed current at ``at`` with ``note`` (they count as fresh from then), or,
         listed, marked changed (no confirmation until fetched again). Returns the ids of the
         movies confirmed."""
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
+            from metarr.cache import maintenance
+
             return maintenance.record_feed(
                 db, provider, kinds, utc(since), changed, self._at(at), note
             )
@@ -335,8 +357,9 @@ class Cache:
                     f"not {confirmed_by!r}"
                 )
         now = self.now()
-        with write_transaction(self.db) as db:
-            same = disputes.same_movie(store.rows_matching(db, movie.ids), movie.ids)
+        with write_transaction(self.conn) as db:
+            matching = store.rows_matching(db, movie.ids)
+            same = disputes.same_movie(matching, movie.ids)
             same_ids = [int(row["id"]) for row in same]
             stored = store.part_rows(db, same_ids)
             final = _final_parts([row for i in same_ids for row in stored[i]], parts)
@@ -349,7 +372,7 @@ class Cache:
                 record = merge(results)
             else:
                 record = movie
-            record, clashes = _without_disputed(db, record, set(same_ids))
+            record, clashes = _without_disputed(db, record, set(same_ids), (movie.ids, matching))
             blocking = [c for c in clashes if given is not None and given.get(c.kind) == c.value]
             if blocking or not record.ids:
                 raise IdConflictError(disputes.label(_columns(record)), blocking or clashes)
@@ -443,9 +466,9 @@ class Cache:
         left alone.
         """
         done = 0
-        for movie_id in store.iter_ids(self.db) if movie_ids is None else movie_ids:
+        for movie_id in store.iter_ids(self.conn) if movie_ids is None else movie_ids:
             try:
-                with write_transaction(self.db) as db:
+                with write_transaction(self.conn) as db:
                     done += _remerge_one(db, movie_id, merge, self.now())
             except UnreadableMovieError as exc:
                 if on_unreadable is None:
@@ -456,7 +479,7 @@ class Cache:
     @_guarded
     def forget(self, ids: Ids) -> int:
         """Delete every cached movie sharing an id with ``ids``; return how many."""
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
             row_ids = [row["id"] for row in store.rows_matching(db, ids)]
             store.delete_movies(db, row_ids)
         return len(row_ids)
@@ -464,7 +487,7 @@ class Cache:
     @_guarded
     def drop(self, movie_id: int) -> bool:
         """Delete one cached movie by row id (readable or not); True when it was there."""
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
             there = store.movie_row(db, movie_id) is not None
             store.delete_movies(db, [movie_id])
         return there
@@ -475,7 +498,7 @@ class Cache:
         (its key stays), unreadable timestamps (set to now). Returns what was dropped. The
         merged record is rebuilt by the next commit or `remerge`."""
         dropped: list[str] = []
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
             row = store.movie_row(db, movie_id)
             if row is None:
                 return dropped
@@ -513,30 +536,30 @@ class Cache:
     ) -> None:
         """Queue ``key`` for a person (outcome ambiguous, not_found or conflict); with
         ``reviewed``, marked as reviewed by a person who chose none of the candidates."""
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
             queues.queue_identification(db, key, input, outcome, self.now(), reviewed=reviewed)
 
     @_guarded
     def mark_reviewed(self, key: str) -> bool:
         """Mark the queued ``key`` reviewed (a person chose none of its candidates; it stays
         queued). False when ``key`` is not queued."""
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
             return queues.mark_reviewed(db, key, self.now())
 
     @_guarded
     def identification_queue(self) -> list[QueuedIdentification]:
         """Inputs waiting for a person, oldest first."""
-        return queues.identification_queue(self.db)
+        return queues.identification_queue(self.conn)
 
     @_guarded
     def queued(self, key: str) -> QueuedIdentification | None:
         """The queued identification for ``key`` (None when it needs no person)."""
-        return queues.queued(self.db, key)
+        return queues.queued(self.conn, key)
 
     @_guarded
     def dequeue_identification(self, key: str) -> None:
         """Remove ``key`` from the identification queue."""
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
             queues.remove(db, "identification_queue", key)
 
     @_guarded
@@ -544,23 +567,23 @@ class Cache:
         self, key: str, input: Mapping[str, Any], provider: str, not_before: datetime, reason: str
     ) -> None:
         """Identify ``key`` again once ``not_before`` has passed (replaces an earlier retry)."""
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
             queues.schedule_retry(db, key, input, provider, not_before, reason, self.now())
 
     @_guarded
     def due_retries(self, now: datetime | None = None) -> list[PendingRetry]:
         """Retries whose time has come, earliest first."""
-        return queues.due_retries(self.db, self._at(now))
+        return queues.due_retries(self.conn, self._at(now))
 
     @_guarded
     def pending_retry(self, key: str) -> PendingRetry | None:
         """The retry scheduled for ``key``, due or not."""
-        return queues.pending_retry(self.db, key)
+        return queues.pending_retry(self.conn, key)
 
     @_guarded
     def clear_retry(self, key: str) -> None:
         """Drop the retry for ``key``."""
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
             queues.remove(db, "retry_queue", key)
 
     # -- provider state --------------------------------------------------------------------
@@ -568,39 +591,39 @@ class Cache:
     @_guarded
     def pause_provider(self, provider: str, until: datetime, reason: str) -> None:
         """Do not ask ``provider`` before ``until`` (a longer pause in force is kept)."""
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
             provider_state.pause_provider(db, provider, until, reason, self.now())
 
     @_guarded
     def resume_provider(self, provider: str) -> None:
         """Lift a pause on ``provider`` before it ends."""
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
             provider_state.resume_provider(db, provider, self.now())
 
     @_guarded
     def paused_providers(self, now: datetime | None = None) -> dict[str, ProviderPause]:
         """Pauses still in force, by provider."""
-        return provider_state.paused_providers(self.db, self._at(now))
+        return provider_state.paused_providers(self.conn, self._at(now))
 
     @_guarded
     def reserve_requests(self, provider: str, day: str, count: int, limit: int) -> bool:
         """Count ``count`` more of ``provider``'s requests on UTC ``day`` (``YYYY-MM-DD``) if
         the day's count stays within ``limit``; False, counting nothing, otherwise. Atomic
         across processes sharing the cache."""
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
             return provider_state.reserve_requests(db, provider, day, count, limit)
 
     @_guarded
     def add_requests(self, provider: str, day: str, count: int) -> None:
         """Correct ``provider``'s count on ``day`` by ``count`` (negative: fewer were sent)."""
         if count:
-            with write_transaction(self.db) as db:
+            with write_transaction(self.conn) as db:
                 provider_state.add_requests(db, provider, day, count)
 
     @_guarded
     def requests_on(self, provider: str, day: str) -> int:
         """``provider``'s requests counted on UTC ``day``."""
-        return provider_state.requests_on(self.db, provider, day)
+        return provider_state.requests_on(self.conn, provider, day)
 
     # -- identities ------------------------------------------------------------------------
 
@@ -610,18 +633,18 @@ class Cache:
 
         A person's choice is never replaced by a lookup's or a search's.
         """
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
             identities.confirm(db, key, ids, by, self.now())
 
     @_guarded
     def identity(self, key: str) -> ConfirmedIdentity | None:
         """The ids confirmed for ``key``."""
-        return identities.identity(self.db, key)
+        return identities.identity(self.conn, key)
 
     @_guarded
     def export_identities(self, out: TextIO) -> int:
         """Write every identity as JSON Lines; return how many."""
-        return identities.export(self.db, out)
+        return identities.export(self.conn, out)
 
     @_guarded
     def import_identities(self, src: TextIO) -> int:
@@ -632,7 +655,7 @@ class Cache:
             for number, line in enumerate(src, start=1)
             if line.strip()
         ]
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
             return sum(identities.record(db, item) for item in items)
 
     # -- maintenance -----------------------------------------------------------------------
@@ -640,14 +663,18 @@ class Cache:
     @_guarded
     def stale_ids(self, now: datetime | None = None) -> list[int]:
         """Row ids of movies with a part past its provider's TTL or needing a fill-in."""
+        from metarr.cache import maintenance
+
         return maintenance.stale_movie_ids(
-            self.db, self.ttl_days, self.default_ttl_days, self._at(now), self.rules
+            self.conn, self.ttl_days, self.default_ttl_days, self._at(now), self.rules
         )
 
     @_guarded
     def incomplete_ids(self, providers: Collection[str] = ()) -> list[int]:
         """Row ids of movies with a part that needs a fill-in (or, for ``providers``, none)."""
-        missing = maintenance.missing_by_provider(self.db, providers)
+        from metarr.cache import maintenance
+
+        missing = maintenance.missing_by_provider(self.conn, providers)
         return sorted(set().union(*missing.values()))
 
     def stale(
@@ -666,34 +693,38 @@ class Cache:
     def stats(self, now: datetime | None = None, providers: Collection[str] = ()) -> CacheStats:
         """Counts of movies, stale and incomplete ones, queue sizes and the database size."""
         moment = self._at(now)
-        missing = maintenance.missing_by_provider(self.db, providers)
+        from metarr.cache import maintenance
+
+        missing = maintenance.missing_by_provider(self.conn, providers)
         stale = maintenance.stale_movie_ids(
-            self.db, self.ttl_days, self.default_ttl_days, moment, self.rules
+            self.conn, self.ttl_days, self.default_ttl_days, moment, self.rules
         )
         return CacheStats(
-            movies=self.db[MOVIES].count,
+            movies=_count(self.conn, MOVIES),
             stale=len(stale),
             incomplete=len(set().union(*missing.values())),
             missing_by_provider={name: len(ids) for name, ids in missing.items()},
-            identification_queue=self.db["identification_queue"].count,
-            retry_queue=self.db["retry_queue"].count,
+            identification_queue=_count(self.conn, "identification_queue"),
+            retry_queue=_count(self.conn, "retry_queue"),
             retries_due=len(self.due_retries(moment)),
             paused_providers=tuple(self.paused_providers(moment)),
-            identities=self.db["identities"].count,
-            db_bytes=maintenance.db_bytes(self.db),
+            identities=_count(self.conn, "identities"),
+            db_bytes=maintenance.db_bytes(self.conn),
             schema_version=self.schema_version,
-            id_disputes=disputes.count(self.db),
+            id_disputes=disputes.count(self.conn),
         )
 
     @_guarded
     def prune(self, now: datetime | None = None) -> dict[str, int]:
         """Delete orphaned child rows, ended pauses, void disputes and queue entries for
         cached movies."""
-        with write_transaction(self.db) as db:
+        with write_transaction(self.conn) as db:
+            from metarr.cache import maintenance
+
             counts = maintenance.prune(db, self._at(now))
             counts["void_disputes"] = disputes.settle(db)
         with contextlib.suppress(Exception):
-            self.db.execute("PRAGMA optimize")
+            self.conn.execute("PRAGMA optimize")
         return counts
 
     @_guarded
@@ -703,7 +734,9 @@ class Cache:
         An unreadable movie raises `UnreadableMovieError`; with ``on_unreadable`` it is handed
         to that function and left out.
         """
-        return maintenance.export_movies(self.db, out, self._naming(on_unreadable))
+        from metarr.cache import maintenance
+
+        return maintenance.export_movies(self.conn, out, self._naming(on_unreadable))
 
     @_guarded
     def _load_ids(
@@ -715,10 +748,14 @@ class Cache:
             marks = ",".join("?" * len(chunk))
             found.extend(
                 store.iter_movies(
-                    self.db, f"id IN ({marks})", chunk, on_unreadable=self._naming(on_unreadable)
+                    self.conn, f"id IN ({marks})", chunk, on_unreadable=self._naming(on_unreadable)
                 )
             )
         return found
+
+
+def _count(conn: sqlite3.Connection, table: str) -> int:
+    return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 def _ref(row: Mapping[str, Any]) -> MovieRef:
@@ -766,12 +803,22 @@ def _columns(movie: Movie) -> dict[str, Any]:
     }
 
 
-def _without_disputed(db: Any, record: Movie, own: Collection[int]) -> tuple[Movie, list[Clash]]:
-    """The record without the ids that rows other than ``own`` hold, and those clashes."""
+def _without_disputed(
+    db: sqlite3.Connection,
+    record: Movie,
+    own: Collection[int],
+    read: tuple[Ids, list[dict[str, Any]]] | None = None,
+) -> tuple[Movie, list[Clash]]:
+    """The record without the ids that rows other than ``own`` hold, and those clashes.
+    ``read``: ids whose matching rows were read in this transaction, and those rows (read
+    again only when the record has an id they do not cover)."""
     clashes = []
+    covered = read is not None and all(read[0].get(k) == v for k, v in record.ids.items())
+    found = read[1] if read is not None and covered else store.rows_matching(db, record.ids)
+    holders = [row for row in found if int(row["id"]) not in own]
     for kind, value in record.ids.items():
-        for row in store.rows_by_id(db, kind, value):
-            if int(row["id"]) not in own:
+        for row in holders:
+            if row[store.id_column(kind)] == parse_id(kind, value):
                 clashes.append(
                     Clash(
                         kind=kind,
@@ -790,7 +837,7 @@ def _without_disputed(db: Any, record: Movie, own: Collection[int]) -> tuple[Mov
     return attrs.evolve(record, ids=ids, provenance=provenance), clashes
 
 
-def _remerge_one(db: Any, movie_id: int, merge: Merge, now: datetime) -> bool:
+def _remerge_one(db: sqlite3.Connection, movie_id: int, merge: Merge, now: datetime) -> bool:
     """Rebuild one movie's record from its stored parts (inside the caller's transaction)."""
     row = store.movie_row(db, movie_id)
     if row is None:

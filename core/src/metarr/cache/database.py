@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from metarr.errors import StorageError
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+Connection = sqlite3.Connection
+D = TypeVar("D", bound="sqlite3.Connection | Database")
 
 MEMORY = ":memory:"
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -19,11 +24,11 @@ parts up to ~4 kB): in 4 kB pages a fifth of every page was left empty; in 8 kB,
 An existing file keeps the page size it was made with."""
 
 
-def open_database(path: str | Path, *, read_only: bool = False) -> Database:
+def open_database(path: str | Path, *, read_only: bool = False) -> Connection:
     """Connect with WAL, a busy timeout and foreign keys; refuse files that are not SQLite.
 
     The connection is in driver autocommit mode (``isolation_level=None``): every transaction
-    is opened explicitly, by `write_transaction` or by sqlite-utils' own ``atomic``. It may be
+    is opened explicitly, by `write_transaction`. It may be
     handed from one thread to another (``check_same_thread=False``) but must be used by one
     at a time: `metarr.orchestrator` keeps it on one thread. ``read_only`` opens an existing
     file for reading and never creates one (nor its folder): a mistyped path is an error.
@@ -70,17 +75,29 @@ def open_database(path: str | Path, *, read_only: bool = False) -> Database:
                 f"{name} is not a SQLite database ({exc}); point the cache at another file"
             ) from exc
         raise StorageError(f"cannot open cache database {name}: {exc}") from exc
-    return Database(conn, execute_plugins=False)
+    return conn
+
+
+def connection(db: sqlite3.Connection | Database) -> Connection:
+    """The sqlite3 connection of ``db`` (itself, or a sqlite-utils ``Database``'s)."""
+    return db if isinstance(db, sqlite3.Connection) else db.conn
+
+
+def fetch(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """The rows of a query, as dicts by column name (plain sqlite3: the hot path's reads)."""
+    cursor = conn.execute(sql, params)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 @contextmanager
-def write_transaction(db: Database) -> Iterator[Database]:
+def write_transaction(db: D) -> Iterator[D]:
     """``BEGIN IMMEDIATE`` … ``COMMIT``: all of the block's writes land, or none do.
 
     Taking the write lock up front means a second writer waits (up to the busy timeout)
     instead of failing halfway. SQLite errors become `StorageError`; others propagate as is.
     """
-    conn = db.conn
+    conn = connection(db)
     if conn.in_transaction:
         raise StorageError("a cache write transaction is already open on this connection")
     try:

@@ -13,8 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
+from metarr.cache.database import Connection, fetch
 from metarr.cache.records import IdDispute
 from metarr.cache.schema import MOVIES
 from metarr.cache.times import from_text, to_text
@@ -54,7 +53,7 @@ def same_movie(rows: Sequence[Mapping[str, Any]], claim: Ids) -> list[Mapping[st
 
 
 def record(
-    db: Database,
+    db: Connection,
     *,
     kind: str,
     value: int | str,
@@ -73,7 +72,7 @@ def record(
     )
 
 
-def move(db: Database, old_ids: Iterable[int], new_id: int) -> None:
+def move(db: Connection, old_ids: Iterable[int], new_id: int) -> None:
     """Disputes of rows merged into ``new_id`` follow it (then `settle` drops void ones)."""
     ids = [movie_id for movie_id in old_ids if movie_id != new_id]
     if not ids:
@@ -86,7 +85,7 @@ def move(db: Database, old_ids: Iterable[int], new_id: int) -> None:
     forget(db, ids)
 
 
-def forget(db: Database, movie_ids: Iterable[int]) -> None:
+def forget(db: Connection, movie_ids: Iterable[int]) -> None:
     """Drop every dispute naming one of these movies (they are being deleted)."""
     ids = list(movie_ids)
     if ids:
@@ -97,7 +96,7 @@ def forget(db: Database, movie_ids: Iterable[int]) -> None:
         )
 
 
-def settle(db: Database, movie_id: int | None = None) -> int:
+def settle(db: Connection, movie_id: int | None = None) -> int:
     """Drop disputes (of one movie, or all) that no longer hold: the holder lost the id, a
     movie is gone, or both sides are one movie now. Returns how many."""
     where = "" if movie_id is None else "(d.holder_id = ? OR d.claimant_id = ?) AND "
@@ -111,13 +110,14 @@ def settle(db: Database, movie_id: int | None = None) -> int:
     return int(cursor.rowcount)
 
 
-def load(db: Database, movie_ids: Sequence[int]) -> dict[int, tuple[IdDispute, ...]]:
+def load(db: Connection, movie_ids: Sequence[int]) -> dict[int, tuple[IdDispute, ...]]:
     """The disputes naming each movie (as holder or claimant), by movie id."""
     found: dict[int, list[IdDispute]] = {}
     if not movie_ids:
         return {}
     marks = ",".join("?" * len(movie_ids))
-    rows = db.query(
+    rows = fetch(
+        db,
         f"""SELECT d.*,
                 h.title AS h_title, h.year AS h_year, h.tmdb_id AS h_tmdb_id,
                 h.imdb_id AS h_imdb_id, h.tvdb_id AS h_tvdb_id,
@@ -151,6 +151,6 @@ def _side(row: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     return {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
 
 
-def count(db: Database) -> int:
+def count(db: Connection) -> int:
     """How many disputes are recorded."""
     return int(db.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])

@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TextIO
 
-from sqlite_utils import Database
-
+from metarr.cache.database import Connection, fetch
 from metarr.cache.records import IDENTITY_SOURCES, ConfirmedIdentity
 from metarr.cache.times import from_text, to_text
 from metarr.errors import InvalidIdError, StorageError
@@ -39,9 +38,9 @@ def _identity(row: Mapping[str, Any]) -> ConfirmedIdentity:
     )
 
 
-def identity(db: Database, key: str) -> ConfirmedIdentity | None:
+def identity(db: Connection, key: str) -> ConfirmedIdentity | None:
     """The identity confirmed for ``key``."""
-    rows = list(db.query("SELECT * FROM identities WHERE key = ?", [key]))
+    rows = list(fetch(db, "SELECT * FROM identities WHERE key = ?", [key]))
     return _identity(rows[0]) if rows else None
 
 
@@ -53,7 +52,7 @@ def _wins(new: ConfirmedIdentity, old: ConfirmedIdentity | None) -> bool:
     return new.at >= old.at
 
 
-def record(db: Database, new: ConfirmedIdentity) -> bool:
+def record(db: Connection, new: ConfirmedIdentity) -> bool:
     """Store ``new`` unless a stronger identity is there already; True when written."""
     _checked(new.key, new.ids, new.by)
     old = identity(db, new.key)
@@ -67,15 +66,15 @@ def record(db: Database, new: ConfirmedIdentity) -> bool:
     return True
 
 
-def confirm(db: Database, key: str, ids: Ids, by: str, now: datetime) -> bool:
+def confirm(db: Connection, key: str, ids: Ids, by: str, now: datetime) -> bool:
     """Record that ``key`` is the movie with ``ids``; True when written."""
     return record(db, ConfirmedIdentity(key=key, ids=ids, by=by, at=now))
 
 
-def export(db: Database, out: TextIO) -> int:
+def export(db: Connection, out: TextIO) -> int:
     """Write every identity as JSON Lines, sorted by key; return how many."""
     count = 0
-    for row in db.query("SELECT * FROM identities ORDER BY key"):
+    for row in fetch(db, "SELECT * FROM identities ORDER BY key"):
         item = _identity(row)
         line = {
             "key": item.key,

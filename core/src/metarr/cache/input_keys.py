@@ -20,8 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlite_utils import Database
-
+from metarr.cache.database import Connection
 from metarr.matching import normalize_title
 from metarr.query import Query
 
@@ -69,7 +68,7 @@ def _rekeyed(key: str, stored: str | None) -> str | None:
     return new if new is not None and new != key else None
 
 
-def rekey(db: Database) -> dict[str, str]:
+def rekey(db: Connection) -> dict[str, str]:
     """Give every row derived the old way its new key (inside the caller's transaction);
     returns the old → new keys of cached movies, which identities followed."""
     moved: dict[str, str] = {}

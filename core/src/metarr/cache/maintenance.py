@@ -7,9 +7,8 @@ from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from sqlite_utils import Database
-
 from metarr.cache import provider_state
+from metarr.cache.database import Connection, fetch
 from metarr.cache.packed import unpack
 from metarr.cache.records import SETTLED_STATUSES
 from metarr.cache.schema import MOVIES
@@ -58,7 +57,7 @@ def _cutoff(
 
 
 def stale_movie_ids(
-    db: Database,
+    db: Connection,
     ttl_days: Mapping[str, float],
     default_ttl_days: float,
     now: datetime,
@@ -67,7 +66,8 @@ def stale_movie_ids(
     """Ids of movies with a part not settled, or past its provider's TTL (stretched by the
     film's age, counted from its fetch or its last confirmation), in id order."""
     cutoff, params = _cutoff(ttl_days, default_ttl_days, rules or RefreshRules(), now)
-    rows = db.query(
+    rows = fetch(
+        db,
         f"SELECT DISTINCT p.movie_id FROM {_PARTS} "
         f"WHERE p.status NOT IN ({_SETTLED}) OR {_SINCE} <= {cutoff} ORDER BY p.movie_id",
         params,
@@ -75,7 +75,7 @@ def stale_movie_ids(
     return [row["movie_id"] for row in rows]
 
 
-def feed_since(db: Database, provider: str, after: datetime) -> datetime | None:
+def feed_since(db: Connection, provider: str, after: datetime) -> datetime | None:
     """Where a change feed must start to vouch for every part of ``provider`` it can: the
     oldest fetch or confirmation later than ``after`` among its answered parts not already
     known to have changed. None when there is no such part."""
@@ -88,7 +88,7 @@ def feed_since(db: Database, provider: str, after: datetime) -> datetime | None:
 
 
 def record_feed(
-    db: Database,
+    db: Connection,
     provider: str,
     kinds: Collection[str],
     since: datetime,
@@ -116,13 +116,13 @@ def record_feed(
         if known:
             (flagged if listed.intersection(known) else confirmed).append(movie_id)
     when = to_text(at)
-    db.conn.executemany(
+    db.executemany(
         "INSERT INTO part_checks (movie_id, provider, checked_at, note) VALUES (?, ?, ?, ?) "
         "ON CONFLICT(movie_id, provider) DO UPDATE SET "
         "checked_at = excluded.checked_at, note = excluded.note",
         [(movie_id, provider, when, note) for movie_id in confirmed],
     )
-    db.conn.executemany(
+    db.executemany(
         "INSERT INTO part_checks (movie_id, provider, changed_at) VALUES (?, ?, ?) "
         "ON CONFLICT(movie_id, provider) DO UPDATE SET changed_at = excluded.changed_at",
         [(movie_id, provider, when) for movie_id in flagged],
@@ -130,9 +130,10 @@ def record_feed(
     return set(confirmed)
 
 
-def part_checks(db: Database, movie_id: int) -> dict[str, tuple[datetime, str]]:
+def part_checks(db: Connection, movie_id: int) -> dict[str, tuple[datetime, str]]:
     """When and how each of a movie's parts was last confirmed current, by provider."""
-    rows = db.query(
+    rows = fetch(
+        db,
         "SELECT provider, checked_at, note FROM part_checks "
         "WHERE movie_id = ? AND checked_at IS NOT NULL",
         [movie_id],
@@ -140,16 +141,17 @@ def part_checks(db: Database, movie_id: int) -> dict[str, tuple[datetime, str]]:
     return {row["provider"]: (from_text(row["checked_at"]), row["note"] or "") for row in rows}
 
 
-def missing_by_provider(db: Database, expected: Collection[str] = ()) -> dict[str, set[int]]:
+def missing_by_provider(db: Connection, expected: Collection[str] = ()) -> dict[str, set[int]]:
     """For each provider, the movies whose part needs a fill-in (or is absent, if expected)."""
     found: dict[str, set[int]] = {}
-    rows = db.query(
-        f"SELECT movie_id, provider FROM provider_parts WHERE status NOT IN ({_SETTLED})"
+    rows = fetch(
+        db, f"SELECT movie_id, provider FROM provider_parts WHERE status NOT IN ({_SETTLED})"
     )
     for row in rows:
         found.setdefault(row["provider"], set()).add(row["movie_id"])
     for provider in expected:
-        absent = db.query(
+        absent = fetch(
+            db,
             f"SELECT id FROM {MOVIES} WHERE id NOT IN "
             "(SELECT movie_id FROM provider_parts WHERE provider = ?)",
             [provider],
@@ -158,7 +160,7 @@ def missing_by_provider(db: Database, expected: Collection[str] = ()) -> dict[st
     return {provider: ids for provider, ids in sorted(found.items()) if ids}
 
 
-def prune(db: Database, now: datetime) -> dict[str, int]:
+def prune(db: Connection, now: datetime) -> dict[str, int]:
     """Delete what no longer serves a purpose; return counts by kind of row."""
     orphaned = 0
     for table in CHILD_TABLES:
@@ -179,7 +181,7 @@ def prune(db: Database, now: datetime) -> dict[str, int]:
     }
 
 
-def export_movies(db: Database, out: TextIO, on_unreadable: OnUnreadable | None = None) -> int:
+def export_movies(db: Connection, out: TextIO, on_unreadable: OnUnreadable | None = None) -> int:
     """Write each cached movie's JSON (the JSON contract) as one line; return how many.
 
     A movie whose record cannot be read raises `UnreadableMovieError`, or is handed to
@@ -200,7 +202,7 @@ def export_movies(db: Database, out: TextIO, on_unreadable: OnUnreadable | None 
     return count
 
 
-def db_bytes(db: Database) -> int:
+def db_bytes(db: Connection) -> int:
     """Size of the database in bytes (pages in use, WAL included once checkpointed)."""
     page_count = db.execute("PRAGMA page_count").fetchone()[0]
     page_size = db.execute("PRAGMA page_size").fetchone()[0]

@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import zlib
 
-LEVEL = 6
-"""zlib's level: ~0.1 ms to pack a provider part, ~0.02 ms to unpack a merged movie; level 9
-is no smaller on these documents, level 1 is 10 % larger."""
+LEVEL = 3
+"""zlib's level. On 200 real identifications (26 kB of JSON per movie): level 6 took 0.40 ms
+a movie for 6.67 kB, level 3 0.27 ms for 7.08 kB (+1.7 % of the database file, pages
+absorbing part of it), level 1 0.26 ms for 7.24 kB; unpacking a merged movie takes ~0.02 ms
+at any level, and every level reads every other's output."""
 
 
 def pack_text(text: str) -> bytes:
     """The stored form of a JSON text."""
-    return zlib.compress(text.encode("utf-8"), LEVEL)
+    return pack_json(text.encode("utf-8"))
+
+
+def pack_json(data: bytes) -> bytes:
+    """The stored form of UTF-8 JSON."""
+    return zlib.compress(data, LEVEL)
 
 
 def unpack(value: bytes | str) -> str:

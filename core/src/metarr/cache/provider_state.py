@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlite_utils import Database
-
+from metarr.cache.database import Connection, fetch
 from metarr.cache.records import ProviderPause
 from metarr.cache.times import from_text, to_text
 from metarr.redaction import redact
 
 
 def pause_provider(
-    db: Database, provider: str, until: datetime, reason: str, now: datetime
+    db: Connection, provider: str, until: datetime, reason: str, now: datetime
 ) -> None:
     """Pause ``provider`` until ``until``; a pause already in force and longer is kept."""
     db.execute(
@@ -28,7 +27,7 @@ def pause_provider(
     )
 
 
-def resume_provider(db: Database, provider: str, now: datetime) -> None:
+def resume_provider(db: Connection, provider: str, now: datetime) -> None:
     """Lift any pause on ``provider``."""
     db.execute(
         "UPDATE provider_state SET paused_until = NULL, reason = NULL, updated_at = ? "
@@ -37,9 +36,10 @@ def resume_provider(db: Database, provider: str, now: datetime) -> None:
     )
 
 
-def paused_providers(db: Database, now: datetime) -> dict[str, ProviderPause]:
+def paused_providers(db: Connection, now: datetime) -> dict[str, ProviderPause]:
     """Pauses still in force at ``now``, by provider."""
-    rows = db.query(
+    rows = fetch(
+        db,
         "SELECT provider, paused_until, reason FROM provider_state "
         "WHERE paused_until > ? ORDER BY provider",
         [to_text(now)],
@@ -54,7 +54,7 @@ def paused_providers(db: Database, now: datetime) -> dict[str, ProviderPause]:
     }
 
 
-def expire_pauses(db: Database, now: datetime) -> int:
+def expire_pauses(db: Connection, now: datetime) -> int:
     """Forget pauses that have ended; return how many."""
     cursor = db.execute(
         "DELETE FROM provider_state WHERE paused_until IS NULL OR paused_until <= ?",
@@ -63,7 +63,7 @@ def expire_pauses(db: Database, now: datetime) -> int:
     return cursor.rowcount
 
 
-def reserve_requests(db: Database, provider: str, day: str, count: int, limit: int) -> bool:
+def reserve_requests(db: Connection, provider: str, day: str, count: int, limit: int) -> bool:
     """Count ``count`` more of ``provider``'s requests on ``day`` if that keeps them within
     ``limit``; False (nothing counted) otherwise. Call it in a write transaction: the check
     and the count are then one step for every process sharing the cache."""
@@ -77,7 +77,7 @@ def reserve_requests(db: Database, provider: str, day: str, count: int, limit: i
     return True
 
 
-def add_requests(db: Database, provider: str, day: str, count: int) -> None:
+def add_requests(db: Connection, provider: str, day: str, count: int) -> None:
     """Count ``count`` more (or, negative, fewer) of ``provider``'s requests on ``day``."""
     db.execute(
         "INSERT INTO provider_usage (provider, day, requests) VALUES (?, ?, max(0, ?)) "
@@ -89,7 +89,7 @@ def add_requests(db: Database, provider: str, day: str, count: int) -> None:
     )
 
 
-def requests_on(db: Database, provider: str, day: str) -> int:
+def requests_on(db: Connection, provider: str, day: str) -> int:
     """``provider``'s requests counted on ``day``."""
     row = db.execute(
         "SELECT requests FROM provider_usage WHERE provider = ? AND day = ?", [provider, day]

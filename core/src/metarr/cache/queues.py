@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlite_utils import Database
-
+from metarr.cache.database import Connection, fetch
 from metarr.cache.records import PendingRetry, QueuedIdentification
 from metarr.cache.store import dumps
 from metarr.cache.times import from_text, to_text
@@ -21,7 +20,7 @@ from metarr.models import NEEDS_PERSON, Candidate, Outcome
 
 
 def queue_identification(
-    db: Database,
+    db: Connection,
     key: str,
     input: Mapping[str, Any],
     outcome: Outcome,
@@ -58,7 +57,7 @@ def queue_identification(
     )
 
 
-def mark_reviewed(db: Database, key: str, now: datetime) -> bool:
+def mark_reviewed(db: Connection, key: str, now: datetime) -> bool:
     """Mark the entry for ``key`` reviewed now; False when ``key`` is not queued."""
     cursor = db.execute(
         "UPDATE identification_queue SET reviewed_at = ? WHERE key = ?", [to_text(now), key]
@@ -66,15 +65,15 @@ def mark_reviewed(db: Database, key: str, now: datetime) -> bool:
     return cursor.rowcount > 0
 
 
-def identification_queue(db: Database) -> list[QueuedIdentification]:
+def identification_queue(db: Connection) -> list[QueuedIdentification]:
     """Every queued identification, oldest first."""
-    rows = db.query("SELECT * FROM identification_queue ORDER BY queued_at, key")
+    rows = fetch(db, "SELECT * FROM identification_queue ORDER BY queued_at, key")
     return [_queued(row) for row in rows]
 
 
-def queued(db: Database, key: str) -> QueuedIdentification | None:
+def queued(db: Connection, key: str) -> QueuedIdentification | None:
     """The queued identification for ``key``, if any."""
-    rows = list(db.query("SELECT * FROM identification_queue WHERE key = ?", [key]))
+    rows = list(fetch(db, "SELECT * FROM identification_queue WHERE key = ?", [key]))
     return _queued(rows[0]) if rows else None
 
 
@@ -91,7 +90,7 @@ def _queued(row: Mapping[str, Any]) -> QueuedIdentification:
 
 
 def schedule_retry(
-    db: Database,
+    db: Connection,
     key: str,
     input: Mapping[str, Any],
     provider: str,
@@ -118,21 +117,23 @@ def _retry(row: Mapping[str, Any]) -> PendingRetry:
     )
 
 
-def due_retries(db: Database, now: datetime) -> list[PendingRetry]:
+def due_retries(db: Connection, now: datetime) -> list[PendingRetry]:
     """Retries whose ``not_before`` has passed, earliest first."""
-    rows = db.query(
-        "SELECT * FROM retry_queue WHERE not_before <= ? ORDER BY not_before, key", [to_text(now)]
+    rows = fetch(
+        db,
+        "SELECT * FROM retry_queue WHERE not_before <= ? ORDER BY not_before, key",
+        [to_text(now)],
     )
     return [_retry(row) for row in rows]
 
 
-def pending_retry(db: Database, key: str) -> PendingRetry | None:
+def pending_retry(db: Connection, key: str) -> PendingRetry | None:
     """The retry scheduled for ``key``, due or not."""
-    rows = list(db.query("SELECT * FROM retry_queue WHERE key = ?", [key]))
+    rows = list(fetch(db, "SELECT * FROM retry_queue WHERE key = ?", [key]))
     return _retry(rows[0]) if rows else None
 
 
-def remove(db: Database, table: str, key: str) -> None:
+def remove(db: Connection, table: str, key: str) -> None:
     """Drop ``key`` from one queue table."""
     if table not in ("identification_queue", "retry_queue"):
         raise ValueError(f"not a queue: {table!r}")

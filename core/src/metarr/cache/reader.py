@@ -112,23 +112,23 @@ class CacheReader:
 
 def _first_row(cache: Cache, ids: Ids) -> dict[str, Any] | None:
     for kind, value in ids.items():
-        row = store.light_row(cache.db, kind, value)
+        row = store.light_row(cache.conn, kind, value)
         if row is not None:
             return row
     return None
 
 
 def _rows_after(cache: Cache, after: int) -> list[dict[str, Any]]:
-    return store.rows_after(cache.db, after)
+    return store.rows_after(cache.conn, after)
 
 
 def _load(cache: Cache, row: dict[str, Any]) -> list[CachedMovie]:
-    return store.load(cache.db, [row])
+    return store.load(cache.conn, [row])
 
 
 def _queue(cache: Cache, _: None) -> list[QueuedIdentification]:
-    return queues.identification_queue(cache.db)
+    return queues.identification_queue(cache.conn)
 
 
 def _identity(cache: Cache, key: str) -> ConfirmedIdentity | None:
-    return identities.identity(cache.db, key)
+    return identities.identity(cache.conn, key)

@@ -202,7 +202,7 @@ def stored_movie(db: Database, ids: Ids) -> StoredMovie | None:
     """The committed movie for the first of ``ids`` (tmdb, imdb, tvdb) the cache holds, read
     without decoding its record: what a rescan needs for an item it remembers."""
     for kind, value in ids.items():
-        row = store.light_row(db, kind, value)
+        row = store.light_row(db.conn, kind, value)
         if row is not None:
             return StoredMovie(
                 id=int(row["id"]),

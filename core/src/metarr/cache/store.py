@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlite_utils import Database
 
 from metarr.cache import decode, disputes, packed
+from metarr.cache.database import Connection, fetch
 from metarr.cache.errors import UnreadableMovieError
 from metarr.cache.packed import unpack
 from metarr.cache.records import CachedMovie, IdDispute, ProviderPart
@@ -34,25 +34,34 @@ CHILD_TABLES: tuple[str, ...] = ("provider_parts",)
 _BATCH = 500
 
 
-def dumps(data: Any) -> str:
-    """Compact JSON text for a column, exactly as given: redaction never alters data (secrets
+def encode(data: Any) -> bytes:
+    """Compact UTF-8 JSON for a column, exactly as given: redaction never alters data (secrets
     never reach it: they travel in URLs and headers, and `metarr.http` scrubs echoed ones).
 
-    A raw payload may hold lone surrogates (a provider's ``"\ud800"`` escape), which SQLite
-    cannot store as UTF-8: such a document is written with ASCII escapes instead.
+    orjson writes it (a fifth of `json`'s time); what orjson refuses goes through `json`: a
+    lone surrogate (a provider's ``"\ud800"`` escape, which SQLite cannot store as UTF-8) as
+    ASCII escapes, an integer beyond 64 bits, a key that is not text. A number that is not
+    finite (not JSON: `json` wrote ``NaN``) is written as ``null``.
     """
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
-    return text
+        return orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def dumps(data: Any) -> str:
+    """`encode`'s JSON, as text (the uncompressed text columns)."""
+    return encode(data).decode("utf-8")
 
 
 def pack(data: Any) -> bytes:
-    """A JSON document for a column: `dumps`'s text, compressed (`metarr.cache.packed`);
+    """A JSON document for a column: `encode`'s JSON, compressed (`metarr.cache.packed`);
     `unpack` gives the text back."""
-    return packed.pack_text(dumps(data))
+    return packed.pack_json(encode(data))
 
 
 def id_column(kind: str) -> str:
@@ -62,28 +71,30 @@ def id_column(kind: str) -> str:
     return f"{kind}_id"
 
 
-def rows_by_id(db: Database, kind: str, value: int | str) -> list[dict[str, Any]]:
+def rows_by_id(db: Connection, kind: str, value: int | str) -> list[dict[str, Any]]:
     """The movie row (zero or one) whose id of ``kind`` is ``value``."""
     column = id_column(kind)
-    return list(db.query(f"SELECT * FROM {MOVIES} WHERE {column} = ?", [parse_id(kind, value)]))
+    return list(fetch(db, f"SELECT * FROM {MOVIES} WHERE {column} = ?", [parse_id(kind, value)]))
 
 
-def rows_matching(db: Database, ids: Ids) -> list[dict[str, Any]]:
-    """Every movie row sharing at least one id with ``ids``, lowest id first."""
-    found: dict[int, dict[str, Any]] = {}
-    for kind, value in ids.items():
-        for row in rows_by_id(db, kind, value):
-            found.setdefault(row["id"], row)
-    return [found[key] for key in sorted(found)]
+def rows_matching(db: Connection, ids: Ids) -> list[dict[str, Any]]:
+    """Every movie row sharing at least one id with ``ids``, lowest id first (one query: each
+    id column is a unique index)."""
+    given = list(ids.items())
+    if not given:
+        return []
+    where = " OR ".join(f"{id_column(kind)} = ?" for kind, _ in given)
+    values = [parse_id(kind, value) for kind, value in given]
+    return fetch(db, f"SELECT * FROM {MOVIES} WHERE {where} ORDER BY id", values)
 
 
-def movie_row(db: Database, movie_id: int) -> dict[str, Any] | None:
+def movie_row(db: Connection, movie_id: int) -> dict[str, Any] | None:
     """The movie row with this row id."""
-    rows = list(db.query(f"SELECT * FROM {MOVIES} WHERE id = ?", [movie_id]))
+    rows = list(fetch(db, f"SELECT * FROM {MOVIES} WHERE id = ?", [movie_id]))
     return rows[0] if rows else None
 
 
-def delete_movies(db: Database, movie_ids: Iterable[int]) -> None:
+def delete_movies(db: Connection, movie_ids: Iterable[int]) -> None:
     """Delete movie rows and, explicitly, their parts and disputes."""
     ids = list(movie_ids)
     if not ids:
@@ -108,7 +119,7 @@ def _movie_columns(movie: Movie) -> dict[str, Any]:
 
 
 def insert_movie(
-    db: Database,
+    db: Connection,
     *,
     movie: Movie,
     identified_at: datetime,
@@ -131,7 +142,7 @@ def insert_movie(
     return int(cursor.lastrowid or 0)
 
 
-def update_movie(db: Database, movie_id: int, movie: Movie, **columns: Any) -> None:
+def update_movie(db: Connection, movie_id: int, movie: Movie, **columns: Any) -> None:
     """Rewrite a movie row's merged record, plus any other ``columns`` given."""
     row = _movie_columns(movie)
     row.update(columns)
@@ -151,7 +162,9 @@ def part_row(movie_id: int, part: ProviderPart) -> dict[str, Any]:
     }
 
 
-def write_parts(db: Database, movie_ids: Iterable[int], movie_id: int, rows: Iterable[Any]) -> None:
+def write_parts(
+    db: Connection, movie_ids: Iterable[int], movie_id: int, rows: Iterable[Any]
+) -> None:
     """Replace the parts of ``movie_ids`` with ``rows`` (stored rows or `part_row` dicts),
     all under ``movie_id``."""
     ids = list(movie_ids)
@@ -161,19 +174,25 @@ def write_parts(db: Database, movie_ids: Iterable[int], movie_id: int, rows: Ite
     _insert_parts(db, [{**row, "movie_id": movie_id} for row in rows])
 
 
-def _insert_parts(db: Database, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        db.table("provider_parts").insert_all(rows)
+_PART_COLUMNS = ("movie_id", "provider", "status", "fetched_at", "error", "result")
+_INSERT_PART = (
+    f"INSERT INTO provider_parts ({', '.join(_PART_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_PART_COLUMNS))})"
+)
 
 
-def part_rows(db: Database, movie_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def _insert_parts(db: Connection, rows: list[dict[str, Any]]) -> None:
+    db.executemany(_INSERT_PART, [[row[column] for column in _PART_COLUMNS] for row in rows])
+
+
+def part_rows(db: Connection, movie_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """The stored part rows of each movie (unparsed), keyed by movie id, by provider."""
     found: dict[int, list[dict[str, Any]]] = {movie_id: [] for movie_id in movie_ids}
     if not movie_ids:
         return found
     marks = ",".join("?" * len(movie_ids))
     query = f"SELECT * FROM provider_parts WHERE movie_id IN ({marks}) ORDER BY provider"
-    for row in db.query(query, movie_ids):
+    for row in fetch(db, query, movie_ids):
         found[row["movie_id"]].append(row)
     return found
 
@@ -183,7 +202,7 @@ def to_part(row: Mapping[str, Any]) -> ProviderPart:
     try:
         result = None
         if row["result"] is not None:
-            result = from_json(ProviderResult, json.loads(unpack(row["result"])))
+            result = from_json(ProviderResult, _loads(unpack(row["result"])))
         return ProviderPart(
             provider=row["provider"],
             status=row["status"],
@@ -252,11 +271,11 @@ _LIGHT_COLUMNS = (
 _LIGHT_SELECT = f"SELECT {', '.join(_LIGHT_COLUMNS)} FROM {MOVIES} WHERE "
 
 
-def light_row(db: Database, kind: str, value: int | str) -> dict[str, Any] | None:
+def light_row(db: Connection, kind: str, value: int | str) -> dict[str, Any] | None:
     """The columns `to_light` needs of the movie whose ``kind`` id is ``value`` (the hot read:
     one indexed query, no more)."""
     column = id_column(kind)
-    found = db.conn.execute(_LIGHT_SELECT + f"{column} = ?", [parse_id(kind, value)]).fetchone()
+    found = db.execute(_LIGHT_SELECT + f"{column} = ?", [parse_id(kind, value)]).fetchone()
     return None if found is None else dict(zip(_LIGHT_COLUMNS, found, strict=True))
 
 
@@ -291,7 +310,7 @@ def to_light(row: Mapping[str, Any]) -> CachedMovie:
         raise unreadable(row, str(exc) if str(exc).startswith("its ") else why(exc)) from exc
 
 
-def load(db: Database, rows: list[dict[str, Any]]) -> list[CachedMovie]:
+def load(db: Connection, rows: list[dict[str, Any]]) -> list[CachedMovie]:
     """`CachedMovie` records for movie rows (parts and disputes fetched in one query each)."""
     ids = [row["id"] for row in rows]
     parts = part_rows(db, ids)
@@ -299,7 +318,7 @@ def load(db: Database, rows: list[dict[str, Any]]) -> list[CachedMovie]:
     return [to_cached(row, parts[row["id"]], known.get(row["id"], ())) for row in rows]
 
 
-def iter_ids(db: Database, where: str = "", params: list[Any] | None = None) -> Iterator[int]:
+def iter_ids(db: Connection, where: str = "", params: list[Any] | None = None) -> Iterator[int]:
     """Movie row ids in order, fetched in batches (no long-lived cursor across yields)."""
     last = 0
     clause = f" AND ({where})" if where else ""
@@ -318,12 +337,13 @@ def iter_ids(db: Database, where: str = "", params: list[Any] | None = None) -> 
 
 
 def rows_after(
-    db: Database, after: int, where: str = "", params: list[Any] | None = None
+    db: Connection, after: int, where: str = "", params: list[Any] | None = None
 ) -> list[dict[str, Any]]:
     """The next batch of movie rows with a row id above ``after``, in id order."""
     clause = f" AND ({where})" if where else ""
     return list(
-        db.query(
+        fetch(
+            db,
             f"SELECT * FROM {MOVIES} WHERE id > ?{clause} ORDER BY id LIMIT {_BATCH}",
             [after, *(params or [])],
         )
@@ -331,7 +351,7 @@ def rows_after(
 
 
 def iter_rows(
-    db: Database, where: str = "", params: list[Any] | None = None
+    db: Connection, where: str = "", params: list[Any] | None = None
 ) -> Iterator[dict[str, Any]]:
     """Movie rows in id order, fetched in batches (no long-lived cursor across yields)."""
     last = 0
@@ -341,7 +361,7 @@ def iter_rows(
 
 
 def iter_movies(
-    db: Database,
+    db: Connection,
     where: str = "",
     params: list[Any] | None = None,
     on_unreadable: OnUnreadable | None = None,
@@ -362,7 +382,7 @@ def iter_movies(
 
 
 def _load_batch(
-    db: Database, rows: list[dict[str, Any]], on_unreadable: OnUnreadable | None
+    db: Connection, rows: list[dict[str, Any]], on_unreadable: OnUnreadable | None
 ) -> list[CachedMovie]:
     if on_unreadable is None:
         return load(db, rows)

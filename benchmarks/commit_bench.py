@@ -1,0 +1,206 @@
+"""CPU the cache thread spends per identified movie: `_plan` and `_persist` (`Cache.commit`).
+
+    uv run python benchmarks/commit_bench.py [--movies 400] [--runs 3] [--baseline main]
+
+Once, ``--movies`` real identifications (by IMDb id, through the simulator: every provider's
+result with its raw payload) are captured to a JSON file. Then each side replays them into a
+fresh cache in its own process, one after another as a batch's cache thread does: for each
+movie `Orchestrator._plan` (the reads before the requests), then `Orchestrator._persist`
+(the commit), each timed in thread CPU. The sides alternate (baseline, this tree, baseline, …)
+and the medians over ``--runs`` are printed. The baseline is ``--baseline``'s ``core/src``
+(a git revision, exported with ``git archive`` into a temporary folder, or a folder holding
+``metarr/``), imported in place of this tree's package; plugins are this tree's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PROVIDERS = ("fanart", "omdb", "tmdb", "tvdb")
+
+
+def capture(out: Path, movies: int, seed: int) -> None:
+    """Identify ``movies`` random movies of the simulated world and write their parts."""
+    from metarr import Ids, Orchestrator, load_settings
+    from metarr.cache import Cache
+    from metarr.convert import to_json
+    from metarr.plugins import discover
+    from metarr_sim import SimServer, World
+
+    world = World.load()
+    imdb = sorted({m.imdb_id for m in world.movies if m.imdb_id})
+    chosen = random.Random(seed).sample(imdb, movies)
+    plugins = [info for info in discover() if info.name in PROVIDERS]
+    with tempfile.TemporaryDirectory() as tmp, SimServer(world) as sim:
+        db = Path(tmp) / "capture.sqlite"
+        settings = load_settings(plugins, env=sim.settings_env(), db_path=db)
+
+        async def run() -> None:
+            async with Orchestrator(settings) as orc:
+                gate = asyncio.Semaphore(16)
+
+                async def one(value: str) -> None:
+                    async with gate:
+                        await orc.lookup(Ids(imdb=value))
+
+                await asyncio.gather(*(one(value) for value in chosen))
+
+        asyncio.run(run())
+        items = []
+        with Cache(db) as cache:
+            for cached in cache.iter_movies():
+                if cached.movie.ids.imdb is None:
+                    continue
+                items.append(
+                    {
+                        "imdb": cached.movie.ids.imdb,
+                        "parts": {
+                            name: {
+                                "status": part.status,
+                                "error": part.error,
+                                "result": to_json(part.result) if part.result else None,
+                            }
+                            for name, part in cached.parts.items()
+                        },
+                    }
+                )
+    out.write_text(json.dumps(items))
+
+
+def replay(fixture: Path, db: Path) -> dict[str, float]:
+    """Replay the captured identifications into ``db``; thread CPU per movie, in ms."""
+    import metarr
+    from metarr import Ids, Orchestrator, load_settings
+    from metarr.cache import Cache
+    from metarr.convert import from_json
+    from metarr.engine import Identification, ProviderReport
+    from metarr.models import Outcome, ProviderResult
+    from metarr.plugins import discover
+    from metarr.query import Query
+
+    env = {f"METARR_{name.upper()}_API_KEY": "bench-not-a-key" for name in PROVIDERS}
+    env |= {f"METARR_{name.upper()}_BASE_URL": "http://127.0.0.1:9" for name in PROVIDERS}
+    plugins = [info for info in discover() if info.name in PROVIDERS]
+    settings = load_settings(plugins, env=env, db_path=db)
+    built = Orchestrator(settings)
+    cache = Cache(db, ttl_days=built.ttl_days, rules=settings.refresh)
+    orc = Orchestrator.from_parts(registry=built.registry, settings=settings, cache=cache)
+    items = json.loads(fixture.read_text())
+    work = []
+    for item in items:
+        reports = {
+            name: ProviderReport(
+                status=part["status"],
+                result=from_json(ProviderResult, part["result"]) if part["result"] else None,
+                detail=part["error"],
+            )
+            for name, part in item["parts"].items()
+        }
+        results = {n: r.result for n, r in reports.items() if r.result is not None}
+        outcome = Outcome(
+            status="identified",
+            movie=orc.engine.merge(results),
+            providers={n: r.status for n, r in reports.items()},
+        )
+        work.append(
+            (Query(ids=Ids(imdb=item["imdb"])), Identification(outcome=outcome, reports=reports))
+        )
+    plan = persist = 0.0
+    for query, identification in work:
+        now = orc._clock()
+        start = time.thread_time()
+        planned = orc._plan(
+            query, now, interactive=False, refresh=False, retry_queued=False, by=None
+        )
+        middle = time.thread_time()
+        orc._persist(query, identification, "lookup", now, asked=planned.todo)
+        persist += time.thread_time() - middle
+        plan += middle - start
+    cache.close()
+    count = len(work)
+    return {
+        "movies": count,
+        "plan_ms": plan * 1000 / count,
+        "persist_ms": persist * 1000 / count,
+        "total_ms": (plan + persist) * 1000 / count,
+        "package": str(Path(metarr.__file__).parent),
+    }
+
+
+def baseline_source(rev: str, tmp: Path) -> Path:
+    """A folder to import the baseline's ``metarr`` from."""
+    if (Path(rev) / "metarr").is_dir():
+        return Path(rev)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "core/src"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+    return tmp / "core" / "src"
+
+
+def side(fixture: Path, db: Path, source: Path | None) -> dict[str, Any]:
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, __file__, "--replay", str(fixture), "--db", str(db)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(done.stdout))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--movies", type=int, default=400)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--baseline", default="main", help="git revision or folder (none: skip)")
+    parser.add_argument("--fixture", type=Path, help="reuse (or keep) the captured movies here")
+    parser.add_argument("--replay", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.replay is not None:
+        print(json.dumps(replay(args.replay, args.db)))
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        fixture = args.fixture or tmp / "fixture.json"
+        if not fixture.exists():
+            capture(fixture, args.movies, args.seed)
+        sides: dict[str, Path | None] = {}
+        if args.baseline != "none":
+            sides[f"baseline ({args.baseline})"] = baseline_source(args.baseline, tmp)
+        sides["this tree"] = None
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+        for run in range(args.runs):
+            for name, source in sides.items():
+                db = tmp / f"replay-{run}-{len(runs[name])}-{name[:4]}.sqlite"
+                runs[name].append(side(fixture, db, source))
+        print(f"{runs['this tree'][0]['movies']} movies, {args.runs} runs each, medians:")
+        print(f"{'side':<24} {'_plan ms':>9} {'_persist ms':>12} {'total ms':>9}")
+        for name, results in runs.items():
+            med = {
+                k: statistics.median(r[k] for r in results) for k in results[0] if k[-3:] == "_ms"
+            }
+            print(
+                f"{name:<24} {med['plan_ms']:9.3f} {med['persist_ms']:12.3f} {med['total_ms']:9.3f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
