@@ -23,9 +23,11 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from metarr.errors import NotFoundError, ProviderError
 from metarr.http import ProviderHttp, new_client, request_memo
 
 SERVE = """
@@ -89,6 +91,7 @@ async def run_path(
     )
     auth["tvdb"] = ({}, {"Authorization": f"Bearer {login['data']['token']}"})
     gate = asyncio.Semaphore(concurrency)
+    failed: Counter[str] = Counter()
 
     async def one(provider: str, path: str, params: dict[str, Any]) -> None:
         query, headers = auth[provider]
@@ -96,10 +99,15 @@ async def run_path(
             with request_memo():
                 try:
                     await https[provider].get_json(
-                        path, params={**params, **query}, headers=headers or None
+                        path,
+                        params={**params, **query},
+                        headers=headers or None,
+                        classify=_not_found,
                     )
-                except Exception:  # noqa: BLE001 - a provider's not-found answers count too
+                except NotFoundError:  # a movie the provider does not know: still a request
                     pass
+                except ProviderError as exc:
+                    failed[type(exc).__name__] += 1
 
     # warm-up outside the measurement: connections, first-use imports, the adaptive switch
     await asyncio.gather(*(one(*r) for r in requests[: 2 * concurrency]))
@@ -107,7 +115,13 @@ async def run_path(
     await asyncio.gather(*(one(*r) for r in requests))
     spent = time.process_time() - started
     await client.aclose()
+    if failed:
+        raise SystemExit(f"{name}: requests failed: {dict(failed)}")
     return spent, len(requests)
+
+
+def _not_found(status: int, body: Any) -> ProviderError | None:
+    return NotFoundError("sim", "no such movie") if status == 404 else None
 
 
 def keys_of(keys: Any, provider: str) -> tuple[str, ...]:

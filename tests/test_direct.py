@@ -304,8 +304,10 @@ def test_adaptive_makes_a_verifying_transport_for_https_after_plain_http(server:
                 await client.get(_origin(server).replace("http:", "https:") + "/x")
             first = transport._first
             assert first is not None
-            assert first._pool._ssl_context.verify_mode == ssl.CERT_REQUIRED
-            assert first._pool._ssl_context.cert_store_stats()["x509_ca"] > 0
+            context = first._pool._ssl_context
+            assert context is not None
+            assert context.verify_mode == ssl.CERT_REQUIRED
+            assert context.cert_store_stats()["x509_ca"] > 0
 
     asyncio.run(main())
 

@@ -6,7 +6,7 @@ import asyncio
 import email.utils
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -124,7 +124,7 @@ def run(
     return asyncio.run(main())
 
 
-def get_movie(http: ProviderHttp) -> Awaitable[Any]:
+def get_movie(http: ProviderHttp) -> Coroutine[Any, Any, Any]:
     return http.get_json("/movie/603", params={"api_key": KEY, "language": None})
 
 

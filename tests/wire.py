@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import attrs
 import httpx
 
-Callback = Callable[[httpx.Request], Awaitable[httpx.Response]]
+Callback = Callable[[httpx.Request], Coroutine[Any, Any, httpx.Response]]
 
 
 @attrs.define
