@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import attrs
 import httpx
@@ -464,31 +464,35 @@ class ProviderHttp:
     ) -> Any:
         if num > 1 and self.before_retry is not None:
             await self.before_retry()
+        query = _query(params)  # once per attempt: for the count and for a direct send
         if memo is not None:
-            memo.sent[(self.provider, method, self._describe(path, params))] += 1
-        return await self._send_once(method, path, params, json_body, headers, classify)
+            memo.sent[(self.provider, method, self._describe(path, params, query))] += 1
+        return await self._send_once(method, path, params, query, json_body, headers, classify)
 
     async def _send_once(
         self,
         method: str,
         path: str,
         params: dict[str, Any],
+        query: str | None,
         json_body: Any,
         headers: Mapping[str, str] | None,
         classify: Classifier | None,
     ) -> Any:
         self.stats.requests[self.provider] += 1
         started = time.perf_counter()
-        direct = self._direct_request(method, path, params, json_body, headers)
+        direct = self._direct_request(method, path, query, json_body, headers)
         try:
             async with asyncio.timeout(self.timeout):
                 if direct is not None:
                     url, sent_headers, transport = direct
                     answer = await transport.get(url, sent_headers, self.timeout)
                     try:
-                        body = await self._read_capped(
-                            answer.headers.get("content-length", ""), answer.chunks()
-                        )
+                        declared = answer.headers.get("content-length", "")
+                        if answer.plain and declared.isdigit() and int(declared) <= self.max_bytes:
+                            body = await answer.read()  # no more than declared: within the cap
+                        else:
+                            body = await self._read_capped(declared, answer.chunks())
                         if answer.set_cookies():  # httpx's client would keep them
                             self.client.cookies.extract_cookies(answer.as_httpx())
                     finally:
@@ -536,7 +540,7 @@ class ProviderHttp:
         self,
         method: str,
         path: str,
-        params: dict[str, Any],
+        query: str | None,
         json_body: Any,
         headers: Mapping[str, str] | None,
     ) -> tuple[str, list[tuple[str, str]], AiohttpTransport] | None:
@@ -561,7 +565,6 @@ class ProviderHttp:
             replaced = {k.lower() for k in headers}
             sent = [(k, v) for k, v in sent if k.lower() not in replaced]
             sent.extend(headers.items())
-        query = _query(params)
         if query is None:
             return None
         transport = route.direct()
@@ -648,9 +651,9 @@ class ProviderHttp:
         if self.on_rate_limited is not None:
             self.on_rate_limited(error.retry_after, error.detail)
 
-    def _describe(self, path: str, params: Mapping[str, Any]) -> str:
-        """The request as ``path?query`` with secrets masked (for counts and logs)."""
-        query = _query(params)
+    def _describe(self, path: str, params: Mapping[str, Any], query: str | None) -> str:
+        """The request as ``path?query`` (``query`` as `_query` made it) with secrets masked
+        (for counts and logs)."""
         if query is None:
             query = str(httpx.QueryParams(params))
         return self._redact(f"{path}?{query}" if query else path)
@@ -670,15 +673,24 @@ def _plain_header(name: str, value: str) -> bool:
 
 
 def _query(params: Mapping[str, Any]) -> str | None:
-    """``params`` as the query string httpx makes of them (`httpx.QueryParams`), or None
-    for a value it would expand (a list or tuple: ``str(httpx.QueryParams(...))`` then)."""
-    pairs = []
+    """``params`` as the query string httpx makes of them (`httpx.QueryParams`: urllib's
+    ``urlencode``, booleans as ``true``/``false``), or None for a value httpx would expand (a
+    list or tuple: ``str(httpx.QueryParams(...))`` then)."""
+    parts = []
     for name, value in params.items():
         if isinstance(value, list | tuple):
             return None
         text = "true" if value is True else "false" if value is False else str(value)
-        pairs.append((str(name), text))
-    return urlencode(pairs)
+        parts.append(f"{_quoted(str(name))}={_quoted(text)}")
+    return "&".join(parts)
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quoted(text: str) -> str:
+    """``quote_plus(text)``, without its work for text it leaves as it is (most of it)."""
+    return text if _UNRESERVED.fullmatch(text) else quote_plus(text)
 
 
 def error_for_status(

@@ -197,10 +197,19 @@ class DirectResponse:
         self.status = response.status
         self.headers = response.headers  # case-insensitive
 
+    @property
+    def plain(self) -> bool:
+        """Whether the body is sent as it is (no ``Content-Encoding``)."""
+        return self.headers.get("Content-Encoding", "identity").strip().lower() in ("", "identity")
+
+    async def read(self) -> bytes:
+        """The whole body of a `plain` answer, in one call (for a declared length)."""
+        with _as_httpx_errors(lambda: httpx.Request("GET", self._url)):
+            return await self._response.read()
+
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as httpx would give it: decoded (gzip, deflate, …) by httpx's decoders."""
-        encoding = self.headers.get("Content-Encoding", "identity").strip().lower()
-        if encoding not in ("", "identity"):
+        if not self.plain:
             request = httpx.Request("GET", self._url)
             wrapped = httpx.Response(
                 self.status,
