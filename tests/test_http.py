@@ -527,6 +527,9 @@ def test_different_requests_are_all_sent_and_counted(httpx_mock: HTTPXMock) -> N
         ("demo", "GET", "/movie/604?api_key=***"): 1,
     }
     assert all(KEY not in "".join(key) for key in memo.sent)
+    assert KEY not in repr(memo)
+    assert memo.total == 3
+    assert memo.by_provider() == {"demo": 3}
 
 
 def test_outside_a_memo_nothing_is_memoized(httpx_mock: HTTPXMock) -> None:

@@ -159,14 +159,32 @@ class RequestMemo:
     answers received earlier (a search's, see `reusing`): such a request is not sent at all.
     """
 
-    _entries: dict[tuple[Any, ...], asyncio.Future[Any]] = attrs.field(factory=dict)
-    sent: Counter[tuple[str, str, str]] = attrs.field(factory=Counter)
+    _entries: dict[tuple[Any, ...], asyncio.Future[Any]] = attrs.field(factory=dict, repr=False)
     known: Responses = attrs.field(factory=Responses)
+    # (provider, method, path, query, the provider's secrets): masked when `sent` is read,
+    # not on every request (the masking costs more than the rest of the count).
+    _sent_as_is: Counter[tuple[str, str, str, str, tuple[str, ...]]] = attrs.field(
+        factory=Counter, repr=False, init=False
+    )
+
+    @property
+    def sent(self) -> Counter[tuple[str, str, str]]:
+        """Requests that went out, by (provider, method, ``path?query`` with secrets masked)."""
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for (provider, method, path, query, secrets), n in self._sent_as_is.items():
+            counts[(provider, method, redact(f"{path}?{query}" if query else path, secrets))] += n
+        return counts
+
+    def count(
+        self, provider: str, method: str, path: str, query: str, secrets: tuple[str, ...]
+    ) -> None:
+        """Count one request sent (``query`` as it went out; ``secrets``: the provider's)."""
+        self._sent_as_is[(provider, method, path, query, secrets)] += 1
 
     @property
     def total(self) -> int:
         """How many requests went out."""
-        return sum(self.sent.values())
+        return sum(self._sent_as_is.values())
 
     def responses(self) -> list[tuple[str, str, str, Any]]:
         """The successful exchanges so far: (provider, method, ``url?query`` with secrets
@@ -184,7 +202,7 @@ class RequestMemo:
     def by_provider(self) -> dict[str, int]:
         """Requests sent per provider."""
         counts: Counter[str] = Counter()
-        for (provider, _, _), n in self.sent.items():
+        for (provider, *_), n in self._sent_as_is.items():
             counts[provider] += n
         return dict(counts)
 
@@ -466,7 +484,8 @@ class ProviderHttp:
             await self.before_retry()
         query = _query(params)  # once per attempt: for the count and for a direct send
         if memo is not None:
-            memo.sent[(self.provider, method, self._describe(path, params, query))] += 1
+            shown = query if query is not None else str(httpx.QueryParams(params))
+            memo.count(self.provider, method, path, shown, self._secrets)
         return await self._send_once(method, path, params, query, json_body, headers, classify)
 
     async def _send_once(
@@ -650,13 +669,6 @@ class ProviderHttp:
         self.stats.rate_limited[self.provider] += 1
         if self.on_rate_limited is not None:
             self.on_rate_limited(error.retry_after, error.detail)
-
-    def _describe(self, path: str, params: Mapping[str, Any], query: str | None) -> str:
-        """The request as ``path?query`` (``query`` as `_query` made it) with secrets masked
-        (for counts and logs)."""
-        if query is None:
-            query = str(httpx.QueryParams(params))
-        return self._redact(f"{path}?{query}" if query else path)
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secrets)
