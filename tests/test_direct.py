@@ -283,33 +283,41 @@ def test_adaptive_sends_its_first_requests_through_httpx_then_directly(
 def test_adaptive_loads_no_certificates_for_plain_http(server: _Server) -> None:
     transport = AdaptiveTransport()
 
-    async def one(http: ProviderHttp) -> None:
-        await http.get_json("/x")
-        first = transport._first
-        assert first is not None
-        context = first._pool._ssl_context
-        assert isinstance(context, ssl.SSLContext)
-        assert context.cert_store_stats()["x509_ca"] == 0  # certifi never loaded
-
-    _run(_origin(server), one, client=httpx.AsyncClient(transport=transport))
-
-
-def test_adaptive_makes_a_verifying_transport_for_https_after_plain_http(server: _Server) -> None:
-    transport = AdaptiveTransport()
-
     async def main() -> None:
         async with httpx.AsyncClient(transport=transport) as client:
             await client.get(_origin(server) + "/x")
-            with pytest.raises(httpx.ConnectError):  # no TLS there; the context is httpx's
+            assert transport._plain is not None
+            assert transport._tls is None
+            bare = transport._plain._pool._ssl_context
+            assert bare is not None
+            assert bare.cert_store_stats()["x509_ca"] == 0  # no certificate loaded
+            with pytest.raises(httpx.ConnectError):  # no TLS there: https is httpx's own
                 await client.get(_origin(server).replace("http:", "https:") + "/x")
-            first = transport._first
-            assert first is not None
-            context = first._pool._ssl_context
+            assert transport._tls is not None
+            context = transport._tls._pool._ssl_context
             assert context is not None
             assert context.verify_mode == ssl.CERT_REQUIRED
             assert context.cert_store_stats()["x509_ca"] > 0
+            assert (await client.get(_origin(server) + "/y")).status_code == 200
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(("at_once", "moved"), [(4, False), (12, True)])
+def test_adaptive_moves_to_aiohttp_when_many_requests_are_in_flight(
+    server: _Server, direct_gets: list[str], at_once: int, moved: bool
+) -> None:
+    transport = AdaptiveTransport()  # after 64 requests, or 8 in flight at once
+
+    async def crowd(http: ProviderHttp) -> None:
+        await asyncio.gather(*(http.get_json(f"/slow/{n}") for n in range(at_once)))
+        await http.get_json("/after")
+
+    _run(_origin(server), crowd, client=httpx.AsyncClient(transport=transport))
+    assert transport.moved is moved
+    assert transport.sent == at_once + 1
+    crowded = [f"{_origin(server)}/slow/{n}" for n in range(8, at_once)]  # past the 8th
+    assert direct_gets == ([*crowded, _origin(server) + "/after"] if moved else [])
 
 
 def test_pytest_httpx_sees_every_request_past_the_switch(httpx_mock: Any) -> None:

@@ -34,53 +34,80 @@ READ_CHUNK = 64 * 1024
 SWITCH_AFTER = 64
 """Requests before `AdaptiveTransport` moves to aiohttp: ~1.4 ms of CPU saved per request
 pays back aiohttp's extra ~100 ms of import after about 70 requests."""
+CROWD = 8
+"""Requests in flight at once that move `AdaptiveTransport` to aiohttp at once: a single
+lookup has at most four (one per provider); a batch, a scan or a refresh has more."""
 
 
 class AdaptiveTransport(httpx.AsyncBaseTransport):
-    """httpx's own transport for a client's first ``switch_after`` requests, aiohttp's after."""
+    """httpx's own transport for a client's first ``switch_after`` requests, aiohttp's after
+    (or as soon as ``crowd`` requests are in flight at once: many more are coming)."""
 
-    def __init__(self, *, limits: httpx.Limits | None = None, switch_after: int = SWITCH_AFTER):
+    def __init__(
+        self,
+        *,
+        limits: httpx.Limits | None = None,
+        switch_after: int = SWITCH_AFTER,
+        crowd: int = CROWD,
+    ):
         self.limits = limits or httpx.Limits()
         self.switch_after = switch_after
+        self.crowd = crowd
         self.sent = 0
-        self._first: httpx.AsyncHTTPTransport | None = None
-        self._first_plain = False
+        self._in_flight = 0
+        self._crowded = False
+        self._plain: httpx.AsyncHTTPTransport | None = None  # the first requests, http://
+        self._tls: httpx.AsyncHTTPTransport | None = None  # the first requests, https://
         self._bulk = AiohttpTransport(limits=self.limits)
+
+    @property
+    def moved(self) -> bool:
+        """Whether requests go to aiohttp now (after ``switch_after`` of them, or once
+        ``crowd`` were in flight at once)."""
+        return self._crowded or self.sent >= self.switch_after
 
     def direct(self) -> AiohttpTransport | None:
         """The aiohttp transport to send the next request to directly (counted as sent), or
         None while a request must still go through httpx's own transport."""
-        if self.sent < self.switch_after:
+        if not self.moved:
             return None
         self.sent += 1
         return self._bulk
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` through the transport this many requests call for."""
-        self.sent += 1
-        if self.sent > self.switch_after:
+        if self.moved:
+            self.sent += 1
             return await self._bulk.handle_async_request(request)
-        if self._first is None:
-            # A plain http:// URL (a local server, the simulator) needs no TLS context:
-            # httpx would load the system's certificates for nothing (~20 ms). An https
-            # request after it gets the full transport.
-            plain = request.url.scheme == "http"
-            self._first = httpx.AsyncHTTPTransport(
-                limits=self.limits,
-                verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if plain else True,
-            )
-            self._first_plain = plain
-        elif self._first_plain and request.url.scheme != "http":
-            await self._first.aclose()
-            self._first = httpx.AsyncHTTPTransport(limits=self.limits)
-            self._first_plain = False
-        return await self._first.handle_async_request(request)
+        self.sent += 1
+        self._in_flight += 1
+        self._crowded = self._crowded or self._in_flight >= self.crowd
+        try:
+            return await self._first_transport(request).handle_async_request(request)
+        finally:
+            self._in_flight -= 1
+
+    def _first_transport(self, request: httpx.Request) -> httpx.AsyncHTTPTransport:
+        plain = request.url.scheme == "http"
+        transport = self._plain if plain else self._tls
+        if transport is None:
+            # A plain http:// URL (a local server, the simulator) needs no TLS context, and
+            # httpx would load the system's certificates for one (~20 ms): it gets a bare one
+            # it never uses. https gets httpx's own.
+            bare = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT) if plain else True
+            transport = httpx.AsyncHTTPTransport(limits=self.limits, verify=bare)
+            if plain:
+                self._plain = transport
+            else:
+                self._tls = transport
+        return transport
 
     async def aclose(self) -> None:
-        """Close both transports' connections."""
+        """Close every transport's connections."""
         try:
-            if self._first is not None:
-                await self._first.aclose()
+            for transport in (self._plain, self._tls):
+                if transport is not None:
+                    await transport.aclose()
         finally:
             await self._bulk.aclose()
 
