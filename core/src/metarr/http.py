@@ -768,25 +768,29 @@ def _parse(body: bytes) -> tuple[Any, str | None]:
 
 def _strings(value: Any, limit: int = MAX_JSON_DEPTH) -> list[str] | None:
     """Every string in parsed JSON, keys included, or None when it nests lists and objects
-    more than ``limit`` levels (one walk for both, no recursion)."""
-    if isinstance(value, str):
+    more than ``limit`` levels (one walk for both, no recursion). ``value`` is what
+    ``json.loads`` made: exact dicts, lists and strings (compared by type, the fastest test)."""
+    if type(value) is str:
         return [value]
-    if not isinstance(value, dict | list):
+    if type(value) is not dict and type(value) is not list:
         return []
     found: list[str] = []
+    add, extend = found.append, found.extend
     stack: list[tuple[Any, int]] = [(value, 1)]
+    push, pop = stack.append, stack.pop
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            found.extend(item)
+        item, depth = pop()
+        if type(item) is dict:
+            extend(item)
             item = item.values()
         for child in item:
-            if isinstance(child, str):
-                found.append(child)
-            elif isinstance(child, dict | list):
+            kind = type(child)
+            if kind is str:
+                add(child)
+            elif kind is dict or kind is list:
                 if depth >= limit:
                     return None
-                stack.append((child, depth + 1))
+                push((child, depth + 1))
     return found
 
 
