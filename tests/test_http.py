@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -30,16 +32,72 @@ from metarr.http import (
     RequestMemo,
     RetryPolicy,
     TrafficStats,
+    _parse,
     new_client,
     parse_retry_after,
     request_memo,
     retry_policy,
 )
+from metarr.transport import AiohttpTransport
 from pytest_httpx import HTTPXMock, IteratorStream
+from wire import Wire
 
 BASE = "https://api.test/v3"
 KEY = "k3y-0f-the-d3m0-pr0v1der"
 T = TypeVar("T")
+WIRES = ("mock", "through", "direct")
+"""Where a test's responses come from: pytest-httpx's mock, or a real server on 127.0.0.1
+reached through httpx's client over metarr's aiohttp transport, or directly through aiohttp
+(`ProviderHttp`'s direct GET). Every test that takes ``httpx_mock`` runs on all three."""
+_wire = "mock"
+
+
+def mock_only(test: Callable[..., None]) -> Callable[..., None]:
+    """A test that needs the mock (it raises an httpx exception the wire cannot make); the
+    wire's own failures are tested in test_transport.py."""
+    test._mock_only = True  # type: ignore[attr-defined]
+    return test
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "httpx_mock" in metafunc.fixturenames and not getattr(
+        metafunc.function, "_mock_only", False
+    ):
+        metafunc.parametrize("wire", WIRES, indirect=True)
+
+
+@pytest.fixture
+def wire(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "mock")
+
+
+@pytest.fixture
+def httpx_mock(
+    wire: str, httpx_mock: HTTPXMock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[HTTPXMock | Wire]:
+    """pytest-httpx's mock, or (``wire``) a real server answering the same registrations, with
+    BASE pointing at it; the direct wire checks that its GETs really went direct."""
+    global _wire
+    if wire == "mock":
+        yield httpx_mock
+        return
+    server = Wire()
+    direct_gets = []
+    original = AiohttpTransport.get
+
+    async def counted(self: AiohttpTransport, url: str, *args: Any) -> Any:
+        direct_gets.append(url)
+        return await original(self, url, *args)
+
+    monkeypatch.setattr(AiohttpTransport, "get", counted)
+    monkeypatch.setattr(sys.modules[__name__], "BASE", server.origin + "/v3")
+    monkeypatch.setattr(sys.modules[__name__], "_wire", wire)
+    try:
+        yield server
+    finally:
+        server.close()
+    gets = [r for r in server.get_requests() if r.method == "GET"]
+    assert len(direct_gets) == (len(gets) if wire == "direct" else 0)
 
 
 def run(
@@ -52,7 +110,7 @@ def run(
     """Run ``action`` with a `ProviderHttp` for provider ``demo`` on a fresh client and loop."""
 
     async def main() -> T:
-        async with new_client() as client:
+        async with new_client(transport=None if _wire == "mock" else "aiohttp") as client:
             http = ProviderHttp(
                 client,
                 provider="demo",
@@ -62,12 +120,13 @@ def run(
                 max_bytes=max_bytes,
                 stats=stats,
             )
+            http._direct = _wire != "through"
             return await action(http)
 
     return asyncio.run(main())
 
 
-def get_movie(http: ProviderHttp) -> Awaitable[Any]:
+def get_movie(http: ProviderHttp) -> Coroutine[Any, Any, Any]:
     return http.get_json("/movie/603", params={"api_key": KEY, "language": None})
 
 
@@ -259,6 +318,7 @@ def test_errors_classify_by_status_whatever_the_body(
             run(get_movie)
 
 
+@mock_only
 @pytest.mark.parametrize(
     "exc",
     [httpx.ReadTimeout("read timed out"), httpx.ConnectTimeout("connect timed out")],
@@ -269,6 +329,7 @@ def test_httpx_timeouts_are_unavailable(httpx_mock: HTTPXMock, exc: Exception) -
         run(get_movie)
 
 
+@mock_only
 def test_the_total_time_is_capped(httpx_mock: HTTPXMock) -> None:
     async def slow(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(5)
@@ -279,6 +340,7 @@ def test_the_total_time_is_capped(httpx_mock: HTTPXMock) -> None:
         run(get_movie, timeout=0.05)
 
 
+@mock_only
 def test_connect_errors_are_unavailable_and_masked(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_exception(
         httpx.ConnectError(f"[Errno 111] Connection refused: {BASE}/movie/603?api_key={KEY}")
@@ -322,6 +384,7 @@ def registered_key(monkeypatch: pytest.MonkeyPatch) -> None:
     redaction.install_log_redaction()
 
 
+@mock_only
 @pytest.mark.usefixtures("registered_key")
 def test_no_secret_in_any_log_line_or_error(
     httpx_mock: HTTPXMock, caplog: pytest.LogCaptureFixture
@@ -464,6 +527,9 @@ def test_different_requests_are_all_sent_and_counted(httpx_mock: HTTPXMock) -> N
         ("demo", "GET", "/movie/604?api_key=***"): 1,
     }
     assert all(KEY not in "".join(key) for key in memo.sent)
+    assert KEY not in repr(memo)
+    assert memo.total == 3
+    assert memo.by_provider() == {"demo": 3}
 
 
 def test_outside_a_memo_nothing_is_memoized(httpx_mock: HTTPXMock) -> None:
@@ -640,6 +706,7 @@ def test_a_quota_until_a_known_time_is_not_retried(
     assert len(httpx_mock.get_requests()) == 1
 
 
+@mock_only
 @pytest.mark.parametrize("policy", [AUTOMATED, INTERACTIVE])
 def test_transient_errors_are_retried(
     httpx_mock: HTTPXMock, attempts: Callable[[int], None], policy: RetryPolicy
@@ -847,3 +914,33 @@ def test_parse_retry_after_future_date() -> None:
 def test_parse_retry_after_far_future_is_clamped() -> None:
     when = datetime.now(UTC) + timedelta(days=30)
     assert parse_retry_after(email.utils.format_datetime(when, usegmt=True)) == 86_400.0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": NaN, "b": Infinity}',
+        b'{"big": 1180591620717411303424, "neg": -1180591620717411303424}',
+        b'["\\ud800 lone", "\\udc00"]',
+        b'{"x": 1e400, "y": 1.0000000000000002, "z": -0.0}',
+        b'{"k": 1, "k": 2}',
+        b"\xef\xbb\xbf{}",
+        b'"\xc3\xa9t\xc3\xa9"',
+        b"[" * 70 + b"]" * 70,
+    ],
+)
+def test_bodies_parse_as_the_standard_library_parses_them(body: bytes) -> None:
+    # orjson would be faster, but reads an integer past 64 bits as a float: not adopted.
+    parsed, error = _parse(body)
+    try:
+        expected: Any = json.loads(body)
+    except ValueError as exc:
+        expected = f"body is not JSON ({type(exc).__name__})"
+    if isinstance(expected, str) and expected.startswith("body is not JSON"):
+        assert (parsed, error) == (None, expected)
+        return
+    if "levels deep" in (error or ""):
+        assert body.startswith(b"[" * 65)
+        return
+    assert error is None
+    assert repr(parsed) == repr(expected)  # NaN, -0.0 and big ints alike

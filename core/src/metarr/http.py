@@ -29,12 +29,14 @@ import functools
 import json
 import logging
 import os
+import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from urllib.parse import quote_plus
 
 import attrs
 import httpx
@@ -51,6 +53,9 @@ from metarr.errors import (
 )
 from metarr.models import Responses
 from metarr.redaction import install_log_redaction, mask_secrets, redact, register, scrub
+
+if TYPE_CHECKING:
+    from metarr.transport import AdaptiveTransport, AiohttpTransport
 
 log = logging.getLogger("metarr.http")
 P = ParamSpec("P")
@@ -154,14 +159,32 @@ class RequestMemo:
     answers received earlier (a search's, see `reusing`): such a request is not sent at all.
     """
 
-    _entries: dict[tuple[Any, ...], asyncio.Future[Any]] = attrs.field(factory=dict)
-    sent: Counter[tuple[str, str, str]] = attrs.field(factory=Counter)
+    _entries: dict[tuple[Any, ...], asyncio.Future[Any]] = attrs.field(factory=dict, repr=False)
     known: Responses = attrs.field(factory=Responses)
+    # (provider, method, path, query, the provider's secrets): masked when `sent` is read,
+    # not on every request (the masking costs more than the rest of the count).
+    _sent_as_is: Counter[tuple[str, str, str, str, tuple[str, ...]]] = attrs.field(
+        factory=Counter, repr=False, init=False
+    )
+
+    @property
+    def sent(self) -> Counter[tuple[str, str, str]]:
+        """Requests that went out, by (provider, method, ``path?query`` with secrets masked)."""
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for (provider, method, path, query, secrets), n in self._sent_as_is.items():
+            counts[(provider, method, redact(f"{path}?{query}" if query else path, secrets))] += n
+        return counts
+
+    def count(
+        self, provider: str, method: str, path: str, query: str, secrets: tuple[str, ...]
+    ) -> None:
+        """Count one request sent (``query`` as it went out; ``secrets``: the provider's)."""
+        self._sent_as_is[(provider, method, path, query, secrets)] += 1
 
     @property
     def total(self) -> int:
         """How many requests went out."""
-        return sum(self.sent.values())
+        return sum(self._sent_as_is.values())
 
     def responses(self) -> list[tuple[str, str, str, Any]]:
         """The successful exchanges so far: (provider, method, ``url?query`` with secrets
@@ -179,7 +202,7 @@ class RequestMemo:
     def by_provider(self) -> dict[str, int]:
         """Requests sent per provider."""
         counts: Counter[str] = Counter()
-        for (provider, _, _), n in self.sent.items():
+        for (provider, *_), n in self._sent_as_is.items():
             counts[provider] += n
         return dict(counts)
 
@@ -293,6 +316,10 @@ class ProviderHttp:
         self.on_rate_limited: RateLimitListener | None = None
         self.before_retry: RetryAdmission | None = None
         self._secrets = secrets
+        self._direct = True  # False: always through httpx's client (benchmarks, tests)
+        self._route: AdaptiveTransport | AiohttpTransport | None = None
+        self._routed = False
+        self._client_headers: tuple[list[tuple[bytes, bytes]], list[tuple[str, str]]] = ([], [])
         register(*secrets)
         install_log_redaction(f"metarr.provider.{provider}")
         stamina_log = logging.getLogger("stamina")
@@ -351,7 +378,7 @@ class ProviderHttp:
             method,
             self.base_url + path,
             tuple(sorted((k, str(v)) for k, v in clean_params.items())),
-            json.dumps(json_body, sort_keys=True),
+            "null" if json_body is None else json.dumps(json_body, sort_keys=True),
             tuple(sorted((headers or {}).items())),
         )
         future = current._entries.get(key)
@@ -380,7 +407,6 @@ class ProviderHttp:
             return result
         return await asyncio.shield(future)
 
-    @_metarr_retries
     async def _send_with_retries(
         self,
         method: str,
@@ -391,55 +417,124 @@ class ProviderHttp:
         classify: Classifier | None,
         memo: RequestMemo | None = None,
     ) -> Any:
+        """The first attempt, then (only after a failure the policy retries) stamina's."""
         policy = _policy.get()
+        try:
+            return await self._attempt(1, method, path, params, json_body, headers, classify, memo)
+        except Exception as exc:
+            if self._retryable(policy, exc) is False:  # a wait of 0.0 s is a retry at once
+                raise
+            first = exc
+        return await self._retry(
+            first, policy, method, path, params, json_body, headers, classify, memo
+        )
 
-        def backoff(exc: Exception) -> bool | float:
-            if isinstance(exc, RateLimitedError):
-                waits = policy.retry_rate_limited or self.provider in policy.patient
-                if not waits or exc.until is not None:
-                    return False
-                wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER
-                return wait if wait <= policy.max_wait else False
-            return isinstance(exc, UnavailableError)
-
-        async for attempt in stamina.retry_context(
-            on=backoff, attempts=policy.attempts, timeout=None, wait_max=policy.max_wait
-        ):
-            with attempt:
-                if attempt.num > 1 and self.before_retry is not None:
-                    await self.before_retry()
-                if memo is not None:
-                    memo.sent[(self.provider, method, self._describe(path, params))] += 1
-                return await self._send_once(method, path, params, json_body, headers, classify)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _send_once(
+    @_metarr_retries
+    async def _retry(
         self,
+        first: Exception,
+        policy: RetryPolicy,
         method: str,
         path: str,
         params: dict[str, Any],
         json_body: Any,
         headers: Mapping[str, str] | None,
         classify: Classifier | None,
+        memo: RequestMemo | None,
     ) -> Any:
-        url = self.base_url + path
+        """stamina's retries after ``first`` (the first attempt's failure): its attempt 1
+        re-raises it, so stamina waits, counts, gives up and logs exactly as if it had sent
+        the first attempt itself (testing mode and ``stamina.set_active`` included)."""
+        async for attempt in stamina.retry_context(
+            on=functools.partial(self._retryable, policy),
+            attempts=policy.attempts,
+            timeout=None,
+            wait_max=policy.max_wait,
+        ):
+            with attempt:
+                if attempt.num == 1:
+                    raise first
+                return await self._attempt(
+                    attempt.num, method, path, params, json_body, headers, classify, memo
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retryable(self, policy: RetryPolicy, exc: Exception) -> bool | float:
+        """stamina's ``on``: whether (or after how many seconds) ``exc`` is tried again."""
+        if isinstance(exc, RateLimitedError):
+            waits = policy.retry_rate_limited or self.provider in policy.patient
+            if not waits or exc.until is not None:
+                return False
+            wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER
+            return wait if wait <= policy.max_wait else False
+        return isinstance(exc, UnavailableError)
+
+    async def _attempt(
+        self,
+        num: int,
+        method: str,
+        path: str,
+        params: dict[str, Any],
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        classify: Classifier | None,
+        memo: RequestMemo | None,
+    ) -> Any:
+        if num > 1 and self.before_retry is not None:
+            await self.before_retry()
+        query = _query(params)  # once per attempt: for the count and for a direct send
+        if memo is not None:
+            shown = query if query is not None else str(httpx.QueryParams(params))
+            memo.count(self.provider, method, path, shown, self._secrets)
+        return await self._send_once(method, path, params, query, json_body, headers, classify)
+
+    async def _send_once(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any],
+        query: str | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        classify: Classifier | None,
+    ) -> Any:
         self.stats.requests[self.provider] += 1
         started = time.perf_counter()
+        direct = self._direct_request(method, path, query, json_body, headers)
         try:
             async with asyncio.timeout(self.timeout):
-                request = self.client.build_request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    headers=headers,
-                    timeout=self.timeout,
-                )
-                response = await self.client.send(request, stream=True)
-                try:
-                    body = await self._read_capped(response)
-                finally:
-                    await response.aclose()
+                if direct is not None:
+                    url, sent_headers, transport = direct
+                    answer = await transport.get(url, sent_headers, self.timeout)
+                    try:
+                        declared = answer.headers.get("content-length", "")
+                        if answer.plain and declared.isdigit() and int(declared) <= self.max_bytes:
+                            body = await answer.read()  # no more than declared: within the cap
+                        else:
+                            body = await self._read_capped(declared, answer.chunks())
+                        if answer.set_cookies():  # httpx's client would keep them
+                            self.client.cookies.extract_cookies(answer.as_httpx())
+                    finally:
+                        answer.release()
+                    status, retry_after = answer.status, answer.headers.get("retry-after")
+                else:
+                    request = self.client.build_request(
+                        method,
+                        self.base_url + path,
+                        params=params,
+                        json=json_body,
+                        headers=headers,
+                        timeout=self.timeout,
+                    )
+                    url = str(request.url)
+                    response = await self.client.send(request, stream=True)
+                    try:
+                        body = await self._read_capped(
+                            response.headers.get("content-length", ""), response.aiter_bytes()
+                        )
+                    finally:
+                        await response.aclose()
+                    status, retry_after = response.status_code, response.headers.get("retry-after")
         except TimeoutError:
             raise UnavailableError(self.provider, f"no answer within {self.timeout:g} s") from None
         except httpx.TimeoutException:
@@ -448,39 +543,102 @@ class ProviderHttp:
             raise UnavailableError(
                 self.provider, self._redact(f"network error: {type(exc).__name__}: {exc}")
             ) from None
-        elapsed = (time.perf_counter() - started) * 1000
-        log.debug(
-            "%s %s %s -> %s (%d bytes, %.0f ms)",
-            self.provider,
-            method,
-            self._redact(str(request.url)),
-            response.status_code,
-            len(body),
-            elapsed,
-        )
-        return self._interpret(response, body, classify)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s %s -> %s (%d bytes, %.0f ms)",
+                self.provider,
+                method,
+                self._redact(url),
+                status,
+                len(body),
+                (time.perf_counter() - started) * 1000,
+            )
+        return self._interpret(status, retry_after, body, classify)
 
-    async def _read_capped(self, response: httpx.Response) -> bytes:
-        declared = response.headers.get("content-length", "")
+    def _direct_request(
+        self,
+        method: str,
+        path: str,
+        query: str | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+    ) -> tuple[str, list[tuple[str, str]], AiohttpTransport] | None:
+        """The URL, headers and aiohttp transport to send this request with directly, exactly
+        as httpx's client would send it; None when httpx's client must send it (it is not a
+        plain GET, the client would add something of its own, or its transport is httpx's)."""
+        if method != "GET" or json_body is not None or not _PLAIN_PATH.fullmatch(path):
+            return None
+        route = self._route if self._routed else self._find_route()
+        if route is None or self.client.cookies.jar:
+            return None
+        client_headers = self.client.headers.raw
+        if client_headers != self._client_headers[0]:
+            self._client_headers = (
+                client_headers,
+                [(k.decode("latin-1"), v.decode("latin-1")) for k, v in client_headers],
+            )
+        sent = self._client_headers[1]
+        if headers:
+            if not all(_plain_header(k, v) for k, v in headers.items()):
+                return None
+            replaced = {k.lower() for k in headers}
+            sent = [(k, v) for k, v in sent if k.lower() not in replaced]
+            sent.extend(headers.items())
+        if query is None:
+            return None
+        transport = route.direct()
+        if transport is None:
+            return None
+        url = self.base_url + path
+        return (f"{url}?{query}" if query else url), sent, transport
+
+    def _find_route(self) -> AdaptiveTransport | AiohttpTransport | None:
+        """The transport a direct send may use for ``base_url`` (None: none may), once."""
+        from metarr.transport import AdaptiveTransport, AiohttpTransport
+
+        route: AdaptiveTransport | AiohttpTransport | None = None
+        client = self.client
+        try:
+            base = httpx.URL(self.base_url)
+            transport = client._transport_for_url(base)
+        except (httpx.InvalidURL, AttributeError):
+            transport = None
+        if (
+            self._direct
+            and isinstance(transport, AdaptiveTransport | AiohttpTransport)
+            and str(base) == self.base_url
+            and base.scheme in ("http", "https")
+            and not (base.query or base.fragment or base.userinfo)
+            and client.auth is None
+            and not client.follow_redirects
+            and not client.params
+            and not any(client.event_hooks.values())
+        ):
+            route = transport
+        self._route, self._routed = route, True
+        return route
+
+    async def _read_capped(self, declared: str, chunks: AsyncIterator[bytes]) -> bytes:
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise InvalidResponseError(
                 self.provider,
                 f"response of {int(declared)} bytes exceeds the {self.max_bytes} byte cap",
             )
-        chunks: list[bytes] = []
+        parts: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in chunks:
             size += len(chunk)
             if size > self.max_bytes:
                 raise InvalidResponseError(
                     self.provider,
                     f"response exceeds the {self.max_bytes} byte cap; reading stopped",
                 )
-            chunks.append(chunk)
-        return b"".join(chunks)
+            parts.append(chunk)
+        return b"".join(parts)
 
-    def _interpret(self, response: httpx.Response, body: bytes, classify: Classifier | None) -> Any:
-        status = response.status_code
+    def _interpret(
+        self, status: int, retry_after: str | None, body: bytes, classify: Classifier | None
+    ) -> Any:
         parsed, parse_error = _parse(body)  # an echoed key goes no further (scrubbed)
         if classify is not None:
             claimed = classify(status, parsed)
@@ -491,7 +649,7 @@ class ProviderHttp:
         error = error_for_status(
             self.provider,
             status,
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
+            retry_after=parse_retry_after(retry_after),
             hint=(
                 f"check base_url ({env_name(self.provider, 'base_url')}, now "
                 f"{self._redact(self.base_url)})"
@@ -512,13 +670,39 @@ class ProviderHttp:
         if self.on_rate_limited is not None:
             self.on_rate_limited(error.retry_after, error.detail)
 
-    def _describe(self, path: str, params: Mapping[str, Any]) -> str:
-        """The request as ``path?query`` with secrets masked (for counts and logs)."""
-        query = str(httpx.QueryParams(params))
-        return self._redact(f"{path}?{query}" if query else path)
-
     def _redact(self, text: str) -> str:
         return redact(text, self._secrets)
+
+
+_PLAIN_PATH = re.compile(r"(?:/[\w~!$&'()*+,;=:@-][\w.~!$&'()*+,;=:@-]*)*/?", re.ASCII)
+"""A path httpx sends as it is: no character it would percent-encode, no ``.``/``..``
+segment it would resolve, no empty segment, no query."""
+
+
+def _plain_header(name: str, value: str) -> bool:
+    """Whether httpx would send this header exactly as given (printable ASCII)."""
+    return name.isascii() and name.isprintable() and value.isascii() and value.isprintable()
+
+
+def _query(params: Mapping[str, Any]) -> str | None:
+    """``params`` as the query string httpx makes of them (`httpx.QueryParams`: urllib's
+    ``urlencode``, booleans as ``true``/``false``), or None for a value httpx would expand (a
+    list or tuple: ``str(httpx.QueryParams(...))`` then)."""
+    parts = []
+    for name, value in params.items():
+        if isinstance(value, list | tuple):
+            return None
+        text = "true" if value is True else "false" if value is False else str(value)
+        parts.append(f"{_quoted(str(name))}={_quoted(text)}")
+    return "&".join(parts)
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quoted(text: str) -> str:
+    """``quote_plus(text)``, without its work for text it leaves as it is (most of it)."""
+    return text if _UNRESERVED.fullmatch(text) else quote_plus(text)
 
 
 def error_for_status(
@@ -584,25 +768,29 @@ def _parse(body: bytes) -> tuple[Any, str | None]:
 
 def _strings(value: Any, limit: int = MAX_JSON_DEPTH) -> list[str] | None:
     """Every string in parsed JSON, keys included, or None when it nests lists and objects
-    more than ``limit`` levels (one walk for both, no recursion)."""
-    if isinstance(value, str):
+    more than ``limit`` levels (one walk for both, no recursion). ``value`` is what
+    ``json.loads`` made: exact dicts, lists and strings (compared by type, the fastest test)."""
+    if type(value) is str:
         return [value]
-    if not isinstance(value, dict | list):
+    if type(value) is not dict and type(value) is not list:
         return []
     found: list[str] = []
+    add, extend = found.append, found.extend
     stack: list[tuple[Any, int]] = [(value, 1)]
+    push, pop = stack.append, stack.pop
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            found.extend(item)
+        item, depth = pop()
+        if type(item) is dict:
+            extend(item)
             item = item.values()
         for child in item:
-            if isinstance(child, str):
-                found.append(child)
-            elif isinstance(child, dict | list):
+            kind = type(child)
+            if kind is str:
+                add(child)
+            elif kind is dict or kind is list:
                 if depth >= limit:
                     return None
-                stack.append((child, depth + 1))
+                push((child, depth + 1))
     return found
 
 
