@@ -40,6 +40,16 @@ def pytest_configure(config: pytest.Config) -> None:
     sys.dont_write_bytecode = False
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with end-to-end (``slow``) tests run first, each file's tests in their order.
+
+    The test processes take whole files (``--dist loadfile``) in this order: the long files
+    start at once instead of ending the run on one process while the other has nothing left.
+    """
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """No ``METARR_*`` variable from the developer's shell, and no real config, data or state dir.
