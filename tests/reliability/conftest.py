@@ -10,9 +10,9 @@ from metarr_sim.world import World
 
 
 @pytest.fixture(scope="session")
-def world() -> World:
-    """The bundled simulated world, loaded once."""
-    return World.load()
+def world(sim_world: World) -> World:
+    """The bundled simulated world, loaded once (the simulator plugin's `sim_world`)."""
+    return sim_world
 
 
 @pytest.fixture(autouse=True)

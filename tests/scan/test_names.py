@@ -169,10 +169,10 @@ def test_printable_and_text() -> None:
     assert names.text("Am\udce9lie") == "Amélie"
 
 
-def test_library_forms_parse_fast_and_guessit_only_runs_for_release_names() -> None:
+def test_library_forms_parse_fast_and_guessit_only_runs_for_release_names(sim_world: World) -> None:
     """Every MovieLens title in Radarr's folder form is read by the library forms (cheap);
     median CPU well under the 2 ms per item budget."""
-    movies = World.load().movies[:2000]
+    movies = sim_world.movies[:2000]
     times = []
     for movie in movies:
         start = time.process_time()

@@ -54,11 +54,13 @@ def test_text_without_a_name_gives_no_empty_form(title: str) -> None:
     assert all(normalize_title(form) for form in title_forms(title))
 
 
-def test_every_movielens_title_holds_the_names_the_simulated_providers_know() -> None:
+def test_every_movielens_title_holds_the_names_the_simulated_providers_know(
+    sim_world: World,
+) -> None:
     """MovieLens writes titles in library form; each of a film's names the simulator serves
     (title, original title, alternative titles) must be among the forms."""
     missing = []
-    for movie in World.load().movies:
+    for movie in sim_world.movies:
         bare = re.sub(r"\s*\((?:\d{4})(?:[–-]\d{4})?\)\s*$", "", movie.ml_title)
         keys = {normalize_title(form) for form in title_forms(bare)}
         names = [movie.title, movie.original_title, *movie.alternatives]
