@@ -103,3 +103,24 @@ def test_httpx_keeps_its_fallback_command_when_its_client_is_left_out() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.split() == ["True", "False"]
+
+
+def test_the_command_runs_with_its_own_collector_threshold_and_the_library_leaves_it() -> None:
+    """The ``metarr`` process collects young objects every `GC_THRESHOLD` allocations (a
+    batch's parsed bodies are freed by reference counting); importing metarr changes nothing."""
+    from metarr.__main__ import GC_THRESHOLD
+
+    probe = (
+        "import gc, sys\n"
+        "import metarr, metarr.cli\n"
+        "library = gc.get_threshold()[0]\n"
+        "sys.argv = ['metarr', 'plugins', '--help']\n"
+        "from metarr.__main__ import run\n"
+        "try:\n    run()\nexcept SystemExit:\n    pass\n"
+        "print(library, gc.get_threshold()[0], file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    library, command = done.stderr.split()[-2:]
+    assert (int(library), int(command)) == (700, GC_THRESHOLD)
