@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import inspect
 import json
 import os
 import pickle
@@ -92,6 +93,15 @@ def _engine_run(
     return asyncio.run(main())
 
 
+def _send_arguments(
+    signature: inspect.Signature, http: Any, args: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    """``ProviderHttp._send_once``'s arguments by name under its ``signature`` in either tree
+    (the direct path added a ``query``): method, path, params, json_body, headers, classify."""
+    bound = signature.bind(http, *args).arguments
+    return tuple(bound[n] for n in ("method", "path", "params", "json_body", "headers", "classify"))
+
+
 def record(movies: int, seed: int, out: Path, work: Path) -> None:
     """Answer ``movies`` IMDb ids through the simulator and keep every response."""
     sys.path.insert(0, str(HERE))
@@ -103,16 +113,10 @@ def record(movies: int, seed: int, out: Path, work: Path) -> None:
     chosen = [str(m.imdb_id) for m in imdb_movies(world, seed)[:movies]]
     recording: Recording = {}
     original = ProviderHttp._send_once
+    signature = inspect.signature(original)
 
-    async def recorded(
-        self: ProviderHttp,
-        method: str,
-        path: str,
-        params: dict[str, Any],
-        json_body: Any,
-        headers: Any,
-        classify: Any,
-    ) -> Any:
+    async def recorded(self: ProviderHttp, *args: Any) -> Any:
+        method, path, params, json_body, headers, _ = _send_arguments(signature, self, args)
         url = self.base_url + path
         request = self.client.build_request(method, url, params=params, json=json_body)
         request.headers.update(headers or {})
@@ -120,17 +124,20 @@ def record(movies: int, seed: int, out: Path, work: Path) -> None:
         key = _key(self.provider, method, path, params, json_body)
         kept = {k: v for k, v in response.headers.items() if k.lower() in ("retry-after",)}
         recording[key] = (response.status_code, kept, response.content)
-        return await original(self, method, path, params, json_body, headers, classify)
+        return await original(self, *args)
 
     with SimServer(world) as sim:
         os.environ.update(sim.settings_env())
         os.environ["METARR_STATE_DIR"] = str(work / "state-record")
         ProviderHttp._send_once = recorded  # type: ignore[method-assign]
         try:
-            _engine_run(16, chosen)
+            rows = _engine_run(16, chosen)[2]
         finally:
             ProviderHttp._send_once = original  # type: ignore[method-assign]
         env = sim.settings_env()
+    failed = [row for row in rows if json.loads(row)["status"] != "identified"]
+    if failed:  # a recording of failures would measure the failure path
+        raise SystemExit(f"{len(failed)} of {len(rows)} movies not identified: {failed[0][:300]}")
     out.write_bytes(pickle.dumps({"ids": chosen, "env": env, "responses": recording}))
 
 
@@ -144,19 +151,17 @@ def replay(path: Path, concurrency: int, work: Path) -> dict[str, Any]:
     os.environ.update(data["env"])
     os.environ["METARR_STATE_DIR"] = str(work)
 
-    async def answered(
-        self: ProviderHttp,
-        method: str,
-        path: str,
-        params: dict[str, Any],
-        json_body: Any,
-        headers: Any,
-        classify: Any,
-    ) -> Any:
+    takes_response = "response" in inspect.signature(ProviderHttp._interpret).parameters
+    signature = inspect.signature(ProviderHttp._send_once)
+
+    async def answered(self: ProviderHttp, *args: Any) -> Any:
+        method, path, params, json_body, _, classify = _send_arguments(signature, self, args)
         self.stats.requests[self.provider] += 1
         key = _key(self.provider, method, path, params, json_body)
         status, kept, body = responses[key]
-        return self._interpret(httpx.Response(status, headers=kept), body, classify)
+        if takes_response:  # a tree from before the direct path (main at 192debd and older)
+            return self._interpret(httpx.Response(status, headers=kept), body, classify)
+        return self._interpret(status, kept.get("retry-after"), body, classify)
 
     in_http = [0.0]
     request = ProviderHttp.request
