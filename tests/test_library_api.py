@@ -617,8 +617,9 @@ def test_get_reads_a_movie_in_under_a_third_of_a_millisecond_at_10000_movies(
     # At most 0.3 ms (0.19 ms CPU on an idle machine here). On a machine so busy that even
     # that is out of reach (during the whole suite the same reads took 0.36 ms of CPU time:
     # every read slows down alike), the light read must still be several times faster than
-    # the full one (4.5 times in that run; the old get took 8 times the target).
-    assert min(medians) <= 0.0003 or ratio >= 4, (min(medians), full)
+    # the full one (4.0 times in that run, since the full read decodes its parts with orjson;
+    # the old get took 8 times the target).
+    assert min(medians) <= 0.0003 or ratio >= 3, (min(medians), full)
     # (Wall-clock figures are printed, not asserted: other sessions share these CPUs.)
 
 
