@@ -8,8 +8,6 @@ import json
 import os
 import sqlite3
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from metarr.cli import cached, census
 from metarr.ids import Ids
 from metarr.query import Query
 from metarr_sim import SimServer
+from probes import run_metarr
 
 HEAVY = ("httpx", "sqlite_utils", "asyncio", "metarr.orchestrator", "metarr.plugins", "pluggy")
 MOVIES = ("tt0114709", "tt0113497", "tt0113228")  # Jumanji (the second) has no Fanart.tv part
@@ -25,19 +24,8 @@ MOVIES = ("tt0114709", "tt0113497", "tt0113228")  # Jumanji (the second) has no 
 def _run(args: list[str], env: dict[str, str]) -> tuple[int, str, str, set[str]]:
     """``metarr ARGS`` in a fresh interpreter (as the console script runs it): exit code,
     stdout, stderr and the heavy modules it imported."""
-    probe = (
-        "import atexit, json, sys\n"
-        "atexit.register(lambda: print('\\nMODULES ' + json.dumps(sorted(sys.modules)),"
-        " file=sys.stderr))\n"
-        f"sys.argv = ['metarr', *{args!r}]\n"
-        "from metarr.__main__ import run\n"
-        "run()\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
-    )
-    err, _, modules = done.stderr.rpartition("\nMODULES ")
-    return done.returncode, done.stdout, err, {m for m in HEAVY if m in json.loads(modules)}
+    code, out, err, modules = run_metarr(args, env)
+    return code, out, err, modules & set(HEAVY)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import metarr
 from metarr_sim import SimServer
+from probes import run_metarr
 
 HEAVY = (
     "click",
@@ -75,21 +76,9 @@ def test_a_cold_lookup_imports_nothing_only_other_commands_need(
         "METARR_STATE_DIR": str(tmp_path / "state"),
     }
     args = ["--db", str(tmp_path / "cache.sqlite"), "lookup", "--imdb", "tt0114709", "--json"]
-    probe = (
-        "import atexit, json, sys\n"
-        "atexit.register(lambda: print('\\nMODULES ' + json.dumps("
-        "[name for name, module in sys.modules.items() if module is not None]), file=sys.stderr))\n"
-        f"sys.argv = ['metarr', *{args!r}]\n"
-        "from metarr.__main__ import run\n"
-        "run()\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
-    )
-    err, _, modules = done.stderr.rpartition("\nMODULES ")
-    assert done.returncode == 0, err
-    assert json.loads(done.stdout)["status"] == "identified"
-    imported = set(json.loads(modules))
+    code, out, err, imported = run_metarr(args, env)
+    assert code == 0, err
+    assert json.loads(out)["status"] == "identified"
     assert {"httpx", "metarr.orchestrator", "metarr.cli.identify"} <= imported  # the full path
     assert imported.isdisjoint(NOT_ON_THE_LOOKUP_PATH), imported & set(NOT_ON_THE_LOOKUP_PATH)
 
