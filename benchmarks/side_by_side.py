@@ -70,19 +70,19 @@ SCRIPT = HERE / "plain_script.py"
 ROWS = ("cpu", "throughput", "startup", "cold", "cache")
 IMDB_ROUNDS = 2  # tmdb find → details ‖ tvdb remote id → extended record
 
-# main at 8153b5d, measured by this script (the middle of two runs; see benchmarks/README.md);
-# get_ms by get_bench.py (main's script timed only the full read, now full_get_ms).
+# main at 192debd (the start of round 3), measured by this script with both tools' bytecode
+# warmed: the middle of two runs, alternating with the round's result (see benchmarks/README.md).
 TODAY: dict[str, float] = {
-    "cpu_ms": 18.1,
-    "throughput": 28.0,
+    "cpu_ms": 20.4,
+    "throughput": 44.2,
     "requests": 5.97,
-    "startup_version": 33.2,
-    "startup_lookup": 25.6,
-    "startup_show": 41.2,
-    "cold": 1.44,
-    "cache_kb": 40.2,
-    "get_ms": 0.19,
-    "full_get_ms": 2.55,
+    "startup_version": 2.6,
+    "startup_lookup": 11.7,
+    "startup_show": 11.2,
+    "cold": 2.03,
+    "cache_kb": 11.0,
+    "get_ms": 0.14,
+    "full_get_ms": 2.4,
 }
 
 
