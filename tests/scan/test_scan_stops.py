@@ -60,7 +60,11 @@ def test_ctrl_c_finishes_the_items_in_flight_and_exits_130(
     with SimServer(sim_world, knobs={"*": Knobs(latency=0.05)}) as sim:
         env = cli_env({**sim.settings_env(), "METARR_DB": str(db)})
         args = [str(METARR), "scan", str(root), "--json", "--concurrency", "4"]
-        process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # Unbuffered: `communicate` reads the pipe itself, so bytes a buffered readline had
+        # read ahead (the start of the next line) would be lost to it.
+        process = subprocess.Popen(
+            args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
+        )
         try:
             assert process.stdout is not None
             first = process.stdout.readline()
