@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import TracebackType
-from typing import Literal
+from typing import Generic, Literal, Self, TypeVar
 
 import attrs
 
@@ -82,9 +82,89 @@ class _End:
 
 
 _END = _End()
+T = TypeVar("T")
 
 
-class Batch:
+class _Stream(Generic[T]):
+    """The async iteration `Batch` and `metarr.scan.Scan` share: results come through one
+    queue filled by ``_supervise`` (started on the first ``__anext__``) and ended by `_END`;
+    a failure held in ``error`` is raised once, after the last result. Subclasses give
+    `stop`, `cancel`, ``_supervise`` and the queue's size."""
+
+    error: BaseException | None
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[T | _End] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ended = False
+        self._raised = False
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def cancel(self) -> None:
+        raise NotImplementedError
+
+    async def _supervise(self) -> None:
+        raise NotImplementedError
+
+    def _queue_size(self) -> int:
+        raise NotImplementedError
+
+    def _yielded(self, item: T) -> None:
+        """Called with each result as it is yielded."""
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> T:
+        if self._ended:
+            raise StopAsyncIteration
+        item = await self._begin().get()
+        if isinstance(item, _End):
+            self._ended = True
+            if self.error is not None and not self._raised:
+                self._raised = True
+                raise self.error
+            raise StopAsyncIteration
+        self._yielded(item)
+        return item
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop and wait for the work in flight (its results are dropped)."""
+        if self._task is None:
+            self._ended = True
+            return
+        self.stop()
+        try:
+            while not self._ended:
+                self._ended = isinstance(await self._begin().get(), _End)
+        except BaseException:
+            self.cancel()
+            raise
+        finally:
+            if self._ended:
+                await asyncio.gather(self._task, return_exceptions=True)
+
+    def _begin(self) -> asyncio.Queue[T | _End]:
+        if self._queue is None:
+            self._queue = asyncio.Queue(maxsize=self._queue_size())
+            self._task = asyncio.ensure_future(self._supervise())
+        return self._queue
+
+
+class Batch(_Stream[BatchResult]):
     """An `Orchestrator.identify_many` run: ``async for result in batch`` gives a
     `BatchResult` per input, in the order they finish (see the module docstring)."""
 
@@ -98,6 +178,7 @@ class Batch:
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        super().__init__()
         self._run_one = run_one
         self._queries = queries
         self.concurrency = concurrency
@@ -113,12 +194,8 @@ class Batch:
         self._counts: Counter[str] = Counter()
         self._in_flight = 0
         self._stop = asyncio.Event()
-        self._results: asyncio.Queue[BatchResult | _End] | None = None
-        self._task: asyncio.Task[None] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._producer: asyncio.Task[None] | None = None
-        self._ended = False
-        self._raised = False
 
     # -- control -----------------------------------------------------------------------------
 
@@ -149,69 +226,20 @@ class Batch:
             self.stopped = reason
         self._stop.set()
 
-    # -- iteration ---------------------------------------------------------------------------
-
-    def __aiter__(self) -> Batch:
-        return self
-
-    async def __anext__(self) -> BatchResult:
-        if self._ended:
-            raise StopAsyncIteration
-        results = self._begin()
-        item = await results.get()
-        if isinstance(item, _End):
-            self._ended = True
-            if self.error is not None and not self._raised:
-                self._raised = True
-                raise self.error
-            raise StopAsyncIteration
-        return item
-
-    async def __aenter__(self) -> Batch:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop and wait for the inputs in flight (their results are dropped)."""
-        if self._task is None:
-            self._ended = True
-            return
-        self.stop()
-        try:
-            while not self._ended:
-                item = await self._begin().get()
-                self._ended = isinstance(item, _End)
-        except BaseException:
-            self.cancel()
-            raise
-        finally:
-            if self._ended:
-                await asyncio.gather(self._task, return_exceptions=True)
-
-    def _begin(self) -> asyncio.Queue[BatchResult | _End]:
-        if self._results is None:
-            self._results = asyncio.Queue(maxsize=self.concurrency)
-            self._task = asyncio.ensure_future(self._supervise())
-        return self._results
+    def _queue_size(self) -> int:
+        return self.concurrency
 
     # -- the work ----------------------------------------------------------------------------
 
     async def _supervise(self) -> None:
-        assert self._results is not None
+        assert self._queue is not None
         work: asyncio.Queue[tuple[int, Query] | None] = asyncio.Queue(maxsize=self.concurrency)
         self._workers = [asyncio.ensure_future(self._worker(work)) for _ in range(self.concurrency)]
         self._producer = asyncio.ensure_future(self._produce(work))
         try:
             await asyncio.gather(self._producer, *self._workers, return_exceptions=True)
         finally:
-            await self._results.put(_END)
+            await self._queue.put(_END)
 
     async def _produce(self, work: asyncio.Queue[tuple[int, Query] | None]) -> None:
         try:
@@ -227,7 +255,7 @@ class Batch:
                 await work.put(None)
 
     async def _worker(self, work: asyncio.Queue[tuple[int, Query] | None]) -> None:
-        assert self._results is not None
+        assert self._queue is not None
         while (item := await work.get()) is not None:
             if self._stop.is_set():
                 continue  # drain: the producer must never wait on a full queue
@@ -242,7 +270,7 @@ class Batch:
             self._counts[outcome.status] += 1
             if outcome.status == "blocked":
                 self._halt("blocked")
-            await self._results.put(BatchResult(index=index, query=query, outcome=outcome))
+            await self._queue.put(BatchResult(index=index, query=query, outcome=outcome))
 
     async def _identify(self, index: int, query: Query) -> Outcome | None:
         """The input's outcome; None when a failure of the cache (or a closed orchestrator)

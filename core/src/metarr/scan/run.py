@@ -20,14 +20,12 @@ identity: the old key's identity and queue entry are copied to the new key.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -41,7 +39,7 @@ from metarr.engine import Identification
 from metarr.ids import Ids
 from metarr.models import Outcome, ProviderStatus
 from metarr.query import MAX_TITLE, Query
-from metarr.runner import DEFAULT_CONCURRENCY, Batch, BatchProgress, StopReason
+from metarr.runner import _END, DEFAULT_CONCURRENCY, Batch, BatchProgress, StopReason, _Stream
 from metarr.scan.library import ScanEntry, Scanner, root_name
 
 if TYPE_CHECKING:
@@ -171,14 +169,7 @@ def _input_key(entry: ScanEntry) -> str:
     return query.input_key if query is not None else entry.key
 
 
-class _End:
-    pass
-
-
-_END = _End()
-
-
-class Scan:
+class Scan(_Stream[ScanResult]):
     """An `Orchestrator.scan` run: ``async for result in scan`` gives a `ScanResult` per
     entry, items in the order they finish (see the module docstring).
 
@@ -197,6 +188,7 @@ class Scan:
         dry_run: bool = False,
         retry_queued: bool = False,
     ) -> None:
+        super().__init__()
         self.root = Path(root)
         self.dry_run = dry_run
         self.error: BaseException | None = None
@@ -214,10 +206,6 @@ class Scan:
         self._stopping = False
         self._counts: Counter[str] = Counter()
         self._started = time.monotonic()
-        self._out: asyncio.Queue[ScanResult | _End] | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._ended = False
-        self._raised = False
 
     # -- control -----------------------------------------------------------------------------
 
@@ -247,56 +235,11 @@ class Scan:
             elapsed=time.monotonic() - self._started,
         )
 
-    # -- iteration ---------------------------------------------------------------------------
+    def _queue_size(self) -> int:
+        return max(64, self._batch.concurrency)
 
-    def __aiter__(self) -> Scan:
-        return self
-
-    async def __anext__(self) -> ScanResult:
-        if self._ended:
-            raise StopAsyncIteration
-        item = await self._begin().get()
-        if isinstance(item, _End):
-            self._ended = True
-            if self.error is not None and not self._raised:
-                self._raised = True
-                raise self.error
-            raise StopAsyncIteration
+    def _yielded(self, item: ScanResult) -> None:
         self._counts[item.status] += 1
-        return item
-
-    async def __aenter__(self) -> Scan:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop and wait for the items in flight (their results are dropped)."""
-        if self._task is None:
-            self._ended = True
-            return
-        self.stop()
-        try:
-            while not self._ended:
-                self._ended = isinstance(await self._begin().get(), _End)
-        except BaseException:
-            self.cancel()
-            raise
-        finally:
-            if self._ended:
-                await asyncio.gather(self._task, return_exceptions=True)
-
-    def _begin(self) -> asyncio.Queue[ScanResult | _End]:
-        if self._out is None:
-            self._out = asyncio.Queue(maxsize=max(64, self._batch.concurrency))
-            self._task = asyncio.ensure_future(self._supervise())
-        return self._out
 
     # -- the work (on the event loop) --------------------------------------------------------
 
