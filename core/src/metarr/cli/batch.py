@@ -336,7 +336,7 @@ class LiveDisplay:
 
     def progress_text(self) -> str:
         """The live line: results so far per outcome and the rate."""
-        counts = " · ".join(f"{status} {n}" for status, n in _ordered(self.tally.counts) if n)
+        counts = " · ".join(f"{status} {n}" for status, n in ordered_counts(self.tally.counts) if n)
         return f"{self.tally.done} rows · {counts or 'starting'} · {self.tally.rate():.1f}/s"
 
     def _clear(self) -> None:
@@ -382,7 +382,7 @@ def outcome_lines(
     """A summary's body: ``noun`` (rows, items) per outcome, requests and 429s per provider,
     and every provider that failed (``throughout``: in every one that asked it)."""
     lines = []
-    rows = [(output.styled_status(status), n) for status, n in _ordered(tally.counts)]
+    rows = [(output.styled_status(status), n) for status, n in ordered_counts(tally.counts)]
     if rows:
         lines.append(output.table(("outcome", noun), rows, indent=2))
     lines.append(f"{click.style('requests', bold=True)}  {output.requests_line(requests)}")
@@ -403,7 +403,7 @@ def outcome_lines(
     return lines
 
 
-def _ordered(counts: Counter[str]) -> list[tuple[str, int]]:
+def ordered_counts(counts: Counter[str]) -> list[tuple[str, int]]:
     order = [*OUTCOME_STATUSES, INVALID]
     return sorted(counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
 
@@ -530,6 +530,35 @@ def summary_lines(
     return lines
 
 
+def finish_run(
+    tally: Tally,
+    display: LiveDisplay,
+    summary: str,
+    failures: Mapping[str, ProviderFailures],
+    *,
+    as_json: bool,
+    stopped: str,
+) -> None:
+    """End a batch or scan: its summary (on stderr beside JSON lines or a closed stdout), then
+    its exit: a provider failing throughout or out for the run is a provider error; a cache
+    failure is a `exits.CliError` saying where the run ``stopped``; a refused input is a usage
+    error unless Ctrl-C came first."""
+    if any(failed.throughout or failed.out_for_run for failed in failures.values()):
+        tally.code = exits.worst((tally.code, exits.PROVIDER_ERROR))
+    if as_json or tally.output_closed:
+        click.echo(summary, err=True)
+    else:
+        display.out(summary)  # stdout may be gone by now: then the summary is dropped
+    code = tally.exit_code()
+    if code == exits.STORAGE:
+        message = exits.describe(tally.storage or StorageError(), db=get_state().db_path)
+        raise exits.CliError(f"{message}; {stopped}", code)
+    if tally.blocked and not tally.interrupted:
+        raise exits.CliError(tally.blocked, exits.USAGE)
+    if code:
+        click.get_current_context().exit(code)
+
+
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path, allow_dash=True))
 @click.option(
@@ -619,21 +648,12 @@ def batch(
     display.close()
     requests, limited = stats.get("requests", {}), stats.get("limited", {})
     summary = "\n".join(summary_lines(tally, requests, limited, failures))
-    if any(failed.throughout or failed.out_for_run for failed in failures.values()):
-        tally.code = exits.worst((tally.code, exits.PROVIDER_ERROR))
-    if as_json or tally.output_closed:
-        click.echo(summary, err=True)
-    else:
-        display.out(summary)  # stdout may be gone by now: then the summary is dropped
-    code = tally.exit_code()
-    if code == exits.STORAGE:
-        message = exits.describe(tally.storage or StorageError(), db=state.db_path)
-        raise exits.CliError(
-            f"{message}; the batch stopped at line {tally.storage_line}: rerun it once the "
-            "cache is fixed (the rows finished before are kept)",
-            code,
-        )
-    if tally.blocked and not tally.interrupted:
-        raise exits.CliError(tally.blocked, exits.USAGE)
-    if code:
-        click.get_current_context().exit(code)
+    finish_run(
+        tally,
+        display,
+        summary,
+        failures,
+        as_json=as_json,
+        stopped=f"the batch stopped at line {tally.storage_line}: rerun it once the cache is "
+        "fixed (the rows finished before are kept)",
+    )

@@ -24,7 +24,14 @@ import click
 
 from metarr.cache import Cache
 from metarr.cli import exits, output
-from metarr.cli.batch import LiveDisplay, Tally, _ordered, interruptible, outcome_lines
+from metarr.cli.batch import (
+    LiveDisplay,
+    Tally,
+    finish_run,
+    interruptible,
+    ordered_counts,
+    outcome_lines,
+)
 from metarr.cli.state import get_state
 from metarr.engine import ProviderFailures
 from metarr.errors import ClosedError, StorageError
@@ -227,7 +234,7 @@ class ScanDisplay(LiveDisplay):
         self.tick()
 
     def progress_text(self) -> str:
-        counts = " · ".join(f"{status} {n}" for status, n in _ordered(self.tally.counts) if n)
+        counts = " · ".join(f"{status} {n}" for status, n in ordered_counts(self.tally.counts) if n)
         others = " · ".join(f"{status} {n}" for status, n in self.others.items() if n)
         parts = [f"{self.tally.done} items", counts or "starting", others]
         return " · ".join(p for p in parts if p) + f" · {self.tally.rate():.1f}/s"
@@ -366,21 +373,12 @@ def _identify(
         raise exits.CliError(str(root_error[0]), exits.USAGE)
     requests, limited = stats.get("requests", {}), stats.get("limited", {})
     summary = "\n".join(scan_summary(tally, display.others, requests, limited, failures))
-    if any(failed.throughout or failed.out_for_run for failed in failures.values()):
-        tally.code = exits.worst((tally.code, exits.PROVIDER_ERROR))
-    if as_json or tally.output_closed:
-        click.echo(summary, err=True)
-    else:
-        display.out(summary)
-    code = tally.exit_code()
-    if code == exits.STORAGE:
-        message = exits.describe(tally.storage or StorageError(), db=state.db_path)
-        raise exits.CliError(
-            f"{message}; the scan stopped: rerun it once the cache is fixed (the items "
-            "finished before are kept)",
-            code,
-        )
-    if tally.blocked and not tally.interrupted:
-        raise exits.CliError(tally.blocked, exits.USAGE)
-    if code:
-        click.get_current_context().exit(code)
+    finish_run(
+        tally,
+        display,
+        summary,
+        failures,
+        as_json=as_json,
+        stopped="the scan stopped: rerun it once the cache is fixed (the items finished before "
+        "are kept)",
+    )
