@@ -128,6 +128,7 @@ class _Masker:
 
     forms: re.Pattern[str]
     plain: re.Pattern[str]
+    secrets: tuple[str, ...]
 
     @classmethod
     def of(cls, secrets: frozenset[str]) -> _Masker:
@@ -142,6 +143,7 @@ class _Masker:
         return cls(
             forms=re.compile(f"(?=[{starts}])(?:{forms})"),
             plain=re.compile("|".join(re.escape(secret) for secret in ordered)),
+            secrets=tuple(ordered),
         )
 
     def mask(self, text: str) -> str:
@@ -149,6 +151,13 @@ class _Masker:
         if "%" in text or "\\" in text or "+" in text:
             return self.forms.sub(MASK, text)
         return self.plain.sub(MASK, text) if self.plain.search(text) else text
+
+    def finds(self, text: str) -> bool:
+        """Whether `mask` would mask anything in ``text`` or in any part of it (no pattern here
+        looks behind or past its match, so a match in a part is one in the whole)."""
+        if "%" in text or "\\" in text or "+" in text:
+            return self.forms.search(text) is not None
+        return any(secret in text for secret in self.secrets)  # no other form can occur
 
 
 _cached: tuple[frozenset[str], _Masker | None] = (frozenset(), None)
@@ -173,6 +182,12 @@ def mask_secrets(text: str, extra: Iterable[str] = ()) -> str:
     """The text with every registered (and extra) secret, in any wire form, as ``***``."""
     masker = _masker(extra)
     return text if masker is None else masker.mask(text)
+
+
+def contains_secret(text: str) -> bool:
+    """Whether `mask_secrets` would mask anything in ``text``, or in any slice of it."""
+    masker = _masker()
+    return masker is not None and masker.finds(text)
 
 
 def _mask_named(match: re.Match[str]) -> str:
