@@ -1,11 +1,12 @@
-"""The body's shortcut gives what the general rule gives, over hostile bodies.
+"""The body's shortcuts give what the general rule gives, over hostile bodies.
 
-`metarr.http._parse` skips the walk over every string of a parsed body (and its secret scan
-and depth check) when `_plainly_clean` proves from the raw bytes that the walk would find no
-registered secret in any form and no nesting past `MAX_JSON_DEPTH`. These tests hold the
-proof to the walk: bodies made of secrets in every wire form, split across strings, escaped
-in the JSON or not, with quotes and brackets inside strings, in other encodings, nested
-around the limit.
+`metarr.http._parse` reads a body with orjson where `_read_quickly` proves it reads what
+``json.loads`` reads (numbers of every size and precision, escapes, NaN, BOMs), and skips the
+walk over every string of a parsed body (its secret scan and depth check) when
+`_plainly_clean` proves from the raw bytes that the walk would find no registered secret in
+any form and no nesting past `MAX_JSON_DEPTH`. These tests hold both to the general rule:
+bodies made of secrets in every wire form, split across strings, escaped in the JSON or not,
+with quotes and brackets inside strings, in other encodings, nested around the limit.
 """
 
 from __future__ import annotations
@@ -67,7 +68,18 @@ PIECES = st.one_of(
     *(_forms(secret) for secret in sorted(SECRETS)),
 )
 STRINGS = st.lists(PIECES, max_size=4).map("".join)
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), STRINGS)
+
+
+class _Number(str):
+    """A JSON number written as it is: any digits, any exponent."""
+
+
+NUMBERS = st.from_regex(
+    r"-?(0|[1-9][0-9]{0,24})(\.[0-9]{1,24})?([eE][+-]?[0-9]{1,3})?", fullmatch=True
+)
+SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), NUMBERS.map(_Number), STRINGS
+)
 VALUES = st.recursive(
     SCALARS,
     lambda inner: st.one_of(
@@ -80,6 +92,8 @@ VALUES = st.recursive(
 @st.composite
 def _json_text(draw: st.DrawFn, value: Any) -> str:
     """``value`` as JSON text, each string's every character raw or escaped as JSON allows."""
+    if isinstance(value, _Number):
+        return str(value)
     if isinstance(value, str):
         out = []
         for ch in value:
@@ -118,8 +132,10 @@ def _bodies(draw: st.DrawFn) -> bytes:
 @example(b'["\\"", ' + b"[" * 70 + b"]" * 70 + b', "\\""]')  # escaped quotes around depth
 @example(b'{"x": "][][", "y": [[[]]]}')
 @example(b"[" * 64 + b"]" * 64)
+@example(b"[18446744073709551616, -9223372036854775809, 9223372036854775807, 1e400, NaN]")
+@example(b"[0.30000000000000004441, 2.4703282292062328e-324, 1.7976931348623159e308]")
 @example(b"[" * 65 + b"]" * 65)
-def test_the_shortcut_gives_what_the_walk_gives(body: bytes) -> None:
+def test_the_shortcuts_give_what_the_general_rule_gives(body: bytes) -> None:
     with patch.object(redaction, "_registered", set(SECRETS)):
         expected = _parse_general(body)
         if expected[1] == "deep":  # deeper than json can read: either refusal will do
