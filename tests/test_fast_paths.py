@@ -158,3 +158,36 @@ def test_parse_numeric_shortcut(value: object, expected: int | None) -> None:
     except InvalidIdError:
         parsed = None
     assert parsed == expected
+
+
+def _number_general(value: object, low: float = 0.0, high: float = 1e12) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.replace(",", "").strip()
+    try:
+        result = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if result != result or not low <= result <= high else result
+
+
+BOUNDS = st.sampled_from([(0.0, 1e12), (0.0, 10.0), (0.0, 100.0), (-5.0, 5.0), (0.0, 2.0**53)])
+
+
+@given(
+    st.one_of(
+        st.integers(-(2**60), 2**60),
+        st.sampled_from([0, 10, 10**12, 10**12 + 1, 2**53, 2**53 + 1, -1, True, False, None]),
+        st.floats(),
+        st.text(max_size=6),
+    ),
+    BOUNDS,
+)
+def test_number_and_count_match_the_general_rule(
+    value: object, bounds: tuple[float, float]
+) -> None:
+    got, expected = sanitize.number(value, *bounds), _number_general(value, *bounds)
+    assert repr(got) == repr(expected)  # 3.0, not 3
+    general = _number_general(value, 0, 1e12)
+    assert repr(sanitize.count(value)) == repr(None if general is None else int(general))

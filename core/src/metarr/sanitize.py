@@ -84,12 +84,13 @@ def paragraphs(value: str) -> str:
 def text(value: object, limit: int = SHORT_TEXT, *, multiline: bool = False) -> str | None:
     """Clean text on one line (with ``multiline``: its paragraphs kept); ``None`` for empty,
     ``"N/A"`` or too long."""
-    if value is None or isinstance(value, bool):
-        return None
-    if not isinstance(value, str):
-        value = str(value) if isinstance(value, int | float) else None
-        if value is None:
+    if type(value) is not str:  # most values are text: one test for them
+        if value is None or isinstance(value, bool):
             return None
+        if not isinstance(value, str):
+            value = str(value) if isinstance(value, int | float) else None
+            if value is None:
+                return None
     if len(value) > limit * 4:
         return None
     if value.isprintable():  # `visible` and `paragraphs` would give it back as it is
@@ -231,6 +232,8 @@ def _nat64(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 def number(value: object, low: float = 0.0, high: float = 1e12) -> float | None:
     """A finite number within bounds (``"7.1"``, ``"858,780"``, ``7``)."""
+    if type(value) is int and low <= value <= high:  # float() keeps it within the bounds
+        return float(value)
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
@@ -246,6 +249,8 @@ def number(value: object, low: float = 0.0, high: float = 1e12) -> float | None:
 
 def count(value: object) -> int | None:
     """A non-negative integer count (votes, likes, order)."""
+    if type(value) is int and 0 <= value <= 1e12:  # int(float(value)) is value up to 2**53
+        return value
     result = number(value, 0, 1e12)
     return None if result is None else int(result)
 
