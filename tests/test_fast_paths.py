@@ -108,6 +108,13 @@ URLS = st.builds(
 @example("https://image.tmdb.org/t/p/original/x.jpg")
 @example("http://assets.fanart.tv/fanart/movies/1/a.png")
 @example("https://localhost./a")
+@example("https://image.tmdb.org?x=/a")
+@example("https://image.tmdb.org#/a")
+@example("http://image.tmdb.org")
+@example("https://image.tmdb.org/")
+@example("https://image.tmdb.org/a\x7f")
+@example("https://image.tmdb.org:443/a")
+@example("https:///a")
 def test_url_matches_the_general_rule(value: str) -> None:
     assert sanitize.url(value) == sanitize._checked_url(value)
 

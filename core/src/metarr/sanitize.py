@@ -42,12 +42,8 @@ _INVISIBLE = re.compile(
     "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
 )
 _EMPTY_LINES = re.compile("\n{3,}")
-# An http(s) URL whose authority is a bare host name (letters, digits, hyphens, dots: no user,
-# no port, no brackets) followed by printable ASCII without spaces: `urlsplit` would read the
-# same scheme and host from it, and nothing in it is hidden or needs stripping.
-_PLAIN_URL = re.compile(
-    r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*\.?)(?:[/?#][!-~]*)?", re.ASCII | re.IGNORECASE
-)
+# A bare host name (letters, digits, hyphens, dots: no user, no port, no brackets).
+_PLAIN_HOST = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.?", re.ASCII | re.IGNORECASE)
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z]{2})?")
 _LEADING_INT = re.compile(r"^(-?\d+)")
 _SPACE = re.compile(r"\s")  # what str.isspace() says is whitespace (the same Unicode table)
@@ -141,14 +137,28 @@ def url(value: object) -> str | None:
     spelling: ``[::1]``, ``[::ffff:10.0.0.1]``, ``2130706433``, ``0x7f.1``) must not reach them."""
     if not isinstance(value, str) or len(value) > MAX_URL * 4:
         return None
-    if len(value) <= MAX_URL:
-        plain = _PLAIN_URL.fullmatch(value)
-        if plain is not None:  # what almost every provider sends: judged without urlsplit
-            scheme, host = plain.groups()
-            if not public_host(host.lower()):
+    if len(value) <= MAX_URL:  # what almost every provider sends, judged without urlsplit:
+        scheme, _, rest = value.partition("://")  # http(s)://host/printable ASCII, no space
+        host, _, path = rest.partition("/")
+        if (scheme == "https" or scheme == "http") and (not path or _plain_path(path)):
+            public = _plain_host(host)
+            if public is False:
                 return None
-            return "https" + value[len(scheme) :] if scheme.lower() == "http" else value
+            if public:
+                return "https" + value[4:] if scheme == "http" else value
     return _checked_url(value)
+
+
+def _plain_path(path: str) -> bool:
+    """Whether a path has only printable ASCII and no space (nothing `urlsplit` changes)."""
+    return path.isascii() and path.isprintable() and " " not in path
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain_host(host: str) -> bool | None:
+    """For a host name of letters, digits, hyphens and dots (no user, port or brackets:
+    `urlsplit` reads it as it is), whether it is public; None for any other host."""
+    return public_host(host.lower()) if _PLAIN_HOST.fullmatch(host) else None
 
 
 def _checked_url(value: str) -> str | None:
