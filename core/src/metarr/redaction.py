@@ -35,6 +35,7 @@ a shorter value is too likely to occur in normal data (a year, an id, a word), w
 would hide real data and not masking it would leak it."""
 
 _registered: set[str] = set()
+_generation = 0  # bumped by every `register`: the masker of a generation is kept
 _lock = threading.Lock()
 
 # Credentials by name, in sinks only: ``api_key=…``, ``apikey=…``, ``client-key: …``,
@@ -95,8 +96,10 @@ def register(*values: str) -> None:
     Values shorter than `MIN_LENGTH` are not registered (the configuration refuses them; one
     given in code is masked only where its parameter or header name shows it).
     """
+    global _generation
     with _lock:
         _registered.update(v for v in values if isinstance(v, str) and len(v) >= MIN_LENGTH)
+        _generation += 1
 
 
 def _hex(digits: str) -> str:
@@ -160,20 +163,22 @@ class _Masker:
         return any(secret in text for secret in self.secrets)  # no other form can occur
 
 
-_cached: tuple[frozenset[str], _Masker | None] = (frozenset(), None)
+_cached: tuple[set[str] | None, int, frozenset[str], _Masker | None] = (None, -1, frozenset(), None)
 
 
 def _masker(extra: Iterable[str] = ()) -> _Masker | None:
     """The masker for every registered (and extra) secret; None when there is none."""
     global _cached
+    registered, generation, known, masker = _cached
+    if not extra and registered is _registered and generation == _generation:
+        return masker  # nothing registered since (the cache holds the set: its id is its own)
     with _lock:
-        current = frozenset(_registered)
+        registered, generation, current = _registered, _generation, frozenset(_registered)
     more = frozenset(v for v in extra if isinstance(v, str) and len(v) >= MIN_LENGTH)
     if not more - current:
-        known, masker = _cached
         if known != current:
             masker = _Masker.of(current) if current else None
-            _cached = (current, masker)
+        _cached = (registered, generation, current, masker)
         return masker
     return _Masker.of(current | more)
 
