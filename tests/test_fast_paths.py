@@ -198,3 +198,27 @@ def test_number_and_count_match_the_general_rule(
     assert repr(got) == repr(expected)  # 3.0, not 3
     general = _number_general(value, 0, 1e12)
     assert repr(sanitize.count(value)) == repr(None if general is None else int(general))
+
+
+def _language_general(value: object) -> str | None:
+    raw = sanitize.text(value, 12)
+    if raw is None or raw in ("00", "xx", "null"):
+        return None
+    return raw.lower() if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z]{2})?", raw) else None
+
+
+@given(
+    st.one_of(
+        st.sampled_from(["en", "EN", " de ", "pt-BR", "00", "xx", "null", "", "N/A", "eng"]),
+        st.text(max_size=14),
+        st.text(min_size=40, max_size=60),
+        st.integers(),
+        st.floats(),
+        st.none(),
+        st.booleans(),
+    )
+)
+@settings(max_examples=400)
+def test_language_matches_the_general_rule(value: object) -> None:
+    assert sanitize.language(value) == _language_general(value)
+    assert sanitize.language(value) == _language_general(value)  # remembered alike

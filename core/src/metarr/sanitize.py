@@ -44,7 +44,7 @@ _INVISIBLE = re.compile(
 _EMPTY_LINES = re.compile("\n{3,}")
 # A bare host name (letters, digits, hyphens, dots: no user, no port, no brackets).
 _PLAIN_HOST = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.?", re.ASCII | re.IGNORECASE)
-_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z]{2})?")
+_LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z]{2})?")
 _LEADING_INT = re.compile(r"^(-?\d+)")
 _SPACE = re.compile(r"\s")  # what str.isspace() says is whitespace (the same Unicode table)
 
@@ -242,6 +242,8 @@ def _nat64(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 def number(value: object, low: float = 0.0, high: float = 1e12) -> float | None:
     """A finite number within bounds (``"7.1"``, ``"858,780"``, ``7``)."""
+    if type(value) is float and low <= value <= high:  # float(value) is value (NaN fails)
+        return value
     if type(value) is int and low <= value <= high:  # float() keeps it within the bounds
         return float(value)
     if value is None or isinstance(value, bool):
@@ -259,6 +261,8 @@ def number(value: object, low: float = 0.0, high: float = 1e12) -> float | None:
 
 def count(value: object) -> int | None:
     """A non-negative integer count (votes, likes, order)."""
+    if value is None:  # an absent count (most of them)
+        return None
     if type(value) is int and 0 <= value <= 1e12:  # int(float(value)) is value up to 2**53
         return value
     result = number(value, 0, 1e12)
@@ -281,10 +285,24 @@ def texts(values: object, limit: int = SHORT_TEXT) -> tuple[str, ...]:
 
 def language(value: object) -> str | None:
     """A lower-case language code, or ``None`` for textless (``"00"``, ``""``, ``null``)."""
+    if value is None:
+        return None
+    if type(value) is str and len(value) <= 48:  # longer is never a code (`text` refuses it)
+        return _language_text(value)
+    return _language(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _language_text(value: str) -> str | None:
+    """`language` of short text (remembered: every image of a record names one of a few)."""
+    return _language(value)
+
+
+def _language(value: object) -> str | None:
     raw = text(value, 12)
     if raw is None or raw in ("00", "xx", "null"):
         return None
-    return raw.lower() if _LANGUAGE.fullmatch(raw) else None
+    return raw.lower() if _LANGUAGE_CODE.fullmatch(raw) else None
 
 
 def _leading_int(value: object, digits: int | None = None) -> int | None:
