@@ -22,7 +22,6 @@ from metarr import (
     Rating,
     SearchHit,
 )
-from metarr.ids import MAX_NUMERIC_ID
 
 DEFAULT_IMAGE_BASE_URL = "https://image.tmdb.org/t/p/"
 DEFAULT_IMAGE_SIZE = "original"
@@ -61,7 +60,7 @@ def positive_id(value: object) -> int | None:
     """A TMDB movie or person id from a payload (a positive int in range), or None."""
     if isinstance(value, bool) or not isinstance(value, int):
         return None
-    return value if 0 < value <= MAX_NUMERIC_ID else None  # what Ids.lenient(tmdb=…) keeps
+    return Ids.lenient(tmdb=value).tmdb
 
 
 def require_object(provider: str, body: object, what: str) -> dict[str, Any]:
