@@ -108,6 +108,13 @@ URLS = st.builds(
 @example("https://image.tmdb.org/t/p/original/x.jpg")
 @example("http://assets.fanart.tv/fanart/movies/1/a.png")
 @example("https://localhost./a")
+@example("https://image.tmdb.org?x=/a")
+@example("https://image.tmdb.org#/a")
+@example("http://image.tmdb.org")
+@example("https://image.tmdb.org/")
+@example("https://image.tmdb.org/a\x7f")
+@example("https://image.tmdb.org:443/a")
+@example("https:///a")
 def test_url_matches_the_general_rule(value: str) -> None:
     assert sanitize.url(value) == sanitize._checked_url(value)
 
@@ -158,3 +165,60 @@ def test_parse_numeric_shortcut(value: object, expected: int | None) -> None:
     except InvalidIdError:
         parsed = None
     assert parsed == expected
+
+
+def _number_general(value: object, low: float = 0.0, high: float = 1e12) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        value = value.replace(",", "").strip()
+    try:
+        result = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if result != result or not low <= result <= high else result
+
+
+BOUNDS = st.sampled_from([(0.0, 1e12), (0.0, 10.0), (0.0, 100.0), (-5.0, 5.0), (0.0, 2.0**53)])
+
+
+@given(
+    st.one_of(
+        st.integers(-(2**60), 2**60),
+        st.sampled_from([0, 10, 10**12, 10**12 + 1, 2**53, 2**53 + 1, -1, True, False, None]),
+        st.floats(),
+        st.text(max_size=6),
+    ),
+    BOUNDS,
+)
+def test_number_and_count_match_the_general_rule(
+    value: object, bounds: tuple[float, float]
+) -> None:
+    got, expected = sanitize.number(value, *bounds), _number_general(value, *bounds)
+    assert repr(got) == repr(expected)  # 3.0, not 3
+    general = _number_general(value, 0, 1e12)
+    assert repr(sanitize.count(value)) == repr(None if general is None else int(general))
+
+
+def _language_general(value: object) -> str | None:
+    raw = sanitize.text(value, 12)
+    if raw is None or raw in ("00", "xx", "null"):
+        return None
+    return raw.lower() if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z]{2})?", raw) else None
+
+
+@given(
+    st.one_of(
+        st.sampled_from(["en", "EN", " de ", "pt-BR", "00", "xx", "null", "", "N/A", "eng"]),
+        st.text(max_size=14),
+        st.text(min_size=40, max_size=60),
+        st.integers(),
+        st.floats(),
+        st.none(),
+        st.booleans(),
+    )
+)
+@settings(max_examples=400)
+def test_language_matches_the_general_rule(value: object) -> None:
+    assert sanitize.language(value) == _language_general(value)
+    assert sanitize.language(value) == _language_general(value)  # remembered alike

@@ -930,7 +930,7 @@ def test_parse_retry_after_far_future_is_clamped() -> None:
     ],
 )
 def test_bodies_parse_as_the_standard_library_parses_them(body: bytes) -> None:
-    # orjson would be faster, but reads an integer past 64 bits as a float: not adopted.
+    # orjson reads what it is proven to read alike (tests/test_parse_shortcut.py); not these.
     parsed, error = _parse(body)
     try:
         expected: Any = json.loads(body)

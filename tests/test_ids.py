@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
@@ -323,3 +324,45 @@ def test_lenient_never_raises_and_round_trips(values: dict[str, object]) -> None
     assert Ids(**dict(ids.items())) == ids
     if ids.imdb is not None:
         assert IMDB_SHAPE.fullmatch(ids.imdb)
+
+
+def _lenient_general(values: dict[str, object]) -> Ids:
+    """`Ids.lenient` by the constructor: every kept value through its converter again."""
+    kept: dict[str, object] = {}
+    for kind, value in values.items():
+        if value in (None, ""):
+            continue
+        with contextlib.suppress(InvalidIdError):
+            kept[kind] = parse_id(kind, value)
+    return Ids(**kept)
+
+
+ID_VALUES = st.fixed_dictionaries(
+    {},
+    optional={
+        "tmdb": st.one_of(st.integers(), st.text(max_size=12), st.integers(1, 99).map(str)),
+        "imdb": imdb_inputs,
+        "tvdb": st.one_of(st.integers(), st.text(max_size=12), st.none()),
+    },
+)
+
+
+@given(ID_VALUES, ID_VALUES, st.sets(st.sampled_from(["tmdb", "imdb", "tvdb"])))
+def test_lenient_only_and_union_build_what_the_constructor_builds(
+    values: dict[str, object], others: dict[str, object], kinds: set[str]
+) -> None:
+    # they skip the converters for values already parsed: the result must not tell
+    ids, other = Ids.lenient(**values), Ids.lenient(**others)
+    assert _same(ids, _lenient_general(values))
+    assert _same(ids.only(kinds), Ids(**{k: v for k, v in ids.items() if k in kinds}))
+    assert _same(ids.union(other), Ids(**{**dict(other.items()), **dict(ids.items())}))
+
+
+def _same(a: Ids, b: Ids) -> bool:
+    fields = ("tmdb", "imdb", "tvdb")
+    return (
+        a == b
+        and hash(a) == hash(b)
+        and repr(a) == repr(b)
+        and [type(getattr(a, f)) for f in fields] == [type(getattr(b, f)) for f in fields]
+    )

@@ -40,6 +40,7 @@ from urllib.parse import quote_plus
 
 import attrs
 import httpx
+import orjson
 import stamina
 
 from metarr import __version__
@@ -52,7 +53,14 @@ from metarr.errors import (
     UnavailableError,
 )
 from metarr.models import Responses
-from metarr.redaction import install_log_redaction, mask_secrets, redact, register, scrub
+from metarr.redaction import (
+    contains_secret,
+    install_log_redaction,
+    mask_secrets,
+    redact,
+    register,
+    scrub,
+)
 
 if TYPE_CHECKING:
     from metarr.transport import AdaptiveTransport, AiohttpTransport
@@ -749,12 +757,16 @@ def _parse(body: bytes) -> tuple[Any, str | None]:
     unusable), and why it is unusable."""
     if not body:
         return None, None
-    try:
-        parsed = json.loads(body)
-    except RecursionError:
-        return None, f"body is nested more than {MAX_JSON_DEPTH} levels deep"
-    except (ValueError, UnicodeDecodeError) as exc:
-        return None, f"body is not JSON ({type(exc).__name__})"
+    parsed = _read_quickly(body)
+    if parsed is _UNREAD:
+        try:
+            parsed = json.loads(body)
+        except RecursionError:
+            return None, f"body is nested more than {MAX_JSON_DEPTH} levels deep"
+        except (ValueError, UnicodeDecodeError) as exc:
+            return None, f"body is not JSON ({type(exc).__name__})"
+    if _plainly_clean(body):
+        return parsed, None
     texts = _strings(parsed)
     if texts is None:
         return None, f"body is nested more than {MAX_JSON_DEPTH} levels deep"
@@ -764,6 +776,60 @@ def _parse(body: bytes) -> tuple[Any, str | None]:
     if mask_secrets(joined) != joined:
         parsed = scrub(parsed)
     return parsed, None
+
+
+_UNREAD = object()
+_DIGITS_AS_ZEROS = bytes(48 if byte in b"0123456789" else 32 for byte in range(256))
+_LONG_NUMBER = b"0" * 19  # orjson reads an integer past 64 bits as a float
+
+
+def _read_quickly(body: bytes) -> Any:
+    """What ``json.loads`` makes of ``body``, read by orjson where it is proven to read the
+    same (`_UNREAD` elsewhere): no escape (a lone surrogate), no run of 19 digits (an integer
+    past 64 bits), and nothing orjson refuses (NaN, Infinity, 1e400, a BOM, another encoding,
+    deeper nesting than it reads)."""
+    if b"\\" in body or _LONG_NUMBER in body.translate(_DIGITS_AS_ZEROS):
+        return _UNREAD
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _UNREAD
+
+
+_NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'"[]{}')
+
+
+def _plainly_clean(body: bytes) -> bool:
+    """Whether a body ``json.loads`` accepted is proven, from its bytes alone, to nest at most
+    `MAX_JSON_DEPTH` levels and to hold no registered secret in any string (the walk over
+    every string and its scan are then skipped; False only means "not proven").
+
+    A UTF-8 body without a backslash has no JSON escape, so every string ``json.loads`` made
+    of it, key or value, is a slice of its text, and a secret in any form in a slice is one in
+    the text (`contains_secret`). Its every ``"`` delimits a string: what is left of the bytes
+    outside the strings, the brackets, is its structure (`_nesting_within`)."""
+    if b"\\" in body or json.detect_encoding(body) not in ("utf-8", "utf-8-sig"):
+        return False
+    if contains_secret(body.decode("utf-8", "surrogatepass")):
+        return False
+    return _nesting_within(body, MAX_JSON_DEPTH)
+
+
+def _nesting_within(body: bytes, limit: int) -> bool:
+    """Whether valid JSON in UTF-8 without a backslash nests lists and objects at most
+    ``limit`` levels (False also when it is not proven: up to twice as deep as proven)."""
+    skeleton = body.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    # Dropping two adjacent quotes (an empty string, or the end of one string and the start
+    # of the next) keeps every remaining quote's role; between the quotes left, strings.
+    if b'"' in skeleton:
+        skeleton = b"".join(skeleton.split(b'"')[::2])
+    rounds = 0
+    while skeleton:  # each round takes off one or two levels: the empty lists, then objects
+        rounds += 1
+        if 2 * rounds > limit:
+            return False
+        skeleton = skeleton.replace(b"[]", b"").replace(b"{}", b"")
+    return True
 
 
 def _strings(value: Any, limit: int = MAX_JSON_DEPTH) -> list[str] | None:

@@ -134,7 +134,17 @@ class Ids:
                 kept[kind] = parse_id(kind, value)
             except InvalidIdError:
                 continue
-        return cls(**kept)
+        return cls._parsed(**kept) if cls is Ids else cls(**kept)
+
+    @classmethod
+    def _parsed(cls, tmdb: object = None, imdb: object = None, tvdb: object = None) -> Ids:
+        """Ids of values `parse_id` made (or None): the converters would give each back as it
+        is, so they are not run again."""
+        ids = object.__new__(cls)
+        object.__setattr__(ids, "tmdb", tmdb)
+        object.__setattr__(ids, "imdb", imdb)
+        object.__setattr__(ids, "tvdb", tvdb)
+        return ids
 
     def get(self, kind: str) -> int | str | None:
         """The id of the given kind, or None."""
@@ -150,11 +160,11 @@ class Ids:
 
     def only(self, kinds: frozenset[str] | set[str]) -> Ids:
         """A copy keeping only the given kinds."""
-        return Ids(**{k: v for k, v in self.items() if k in kinds})
+        return Ids._parsed(**{k: v for k, v in self.items() if k in kinds})
 
     def union(self, other: Ids) -> Ids:
         """Ids from both; where both have a kind, ours wins."""
-        return Ids(**{**dict(other.items()), **dict(self.items())})
+        return Ids._parsed(**{**dict(other.items()), **dict(self.items())})
 
     def __bool__(self) -> bool:
         return bool(self.kinds())

@@ -116,7 +116,7 @@ def merge(
     values["crew"] = _collect(
         results, order("crew"), "crew", lambda c: (c.name.casefold(), c.job.casefold())
     )
-    return Movie(ids=Ids(**ids), provenance=provenance, **values)
+    return Movie(ids=Ids._parsed(**ids), provenance=provenance, **values)  # each from an Ids
 
 
 def _collect(

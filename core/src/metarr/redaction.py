@@ -35,6 +35,7 @@ a shorter value is too likely to occur in normal data (a year, an id, a word), w
 would hide real data and not masking it would leak it."""
 
 _registered: set[str] = set()
+_generation = 0  # bumped by every `register`: the masker of a generation is kept
 _lock = threading.Lock()
 
 # Credentials by name, in sinks only: ``api_key=…``, ``apikey=…``, ``client-key: …``,
@@ -95,8 +96,10 @@ def register(*values: str) -> None:
     Values shorter than `MIN_LENGTH` are not registered (the configuration refuses them; one
     given in code is masked only where its parameter or header name shows it).
     """
+    global _generation
     with _lock:
         _registered.update(v for v in values if isinstance(v, str) and len(v) >= MIN_LENGTH)
+        _generation += 1
 
 
 def _hex(digits: str) -> str:
@@ -128,6 +131,7 @@ class _Masker:
 
     forms: re.Pattern[str]
     plain: re.Pattern[str]
+    secrets: tuple[str, ...]
 
     @classmethod
     def of(cls, secrets: frozenset[str]) -> _Masker:
@@ -142,6 +146,7 @@ class _Masker:
         return cls(
             forms=re.compile(f"(?=[{starts}])(?:{forms})"),
             plain=re.compile("|".join(re.escape(secret) for secret in ordered)),
+            secrets=tuple(ordered),
         )
 
     def mask(self, text: str) -> str:
@@ -150,21 +155,30 @@ class _Masker:
             return self.forms.sub(MASK, text)
         return self.plain.sub(MASK, text) if self.plain.search(text) else text
 
+    def finds(self, text: str) -> bool:
+        """Whether `mask` would mask anything in ``text`` or in any part of it (no pattern here
+        looks behind or past its match, so a match in a part is one in the whole)."""
+        if "%" in text or "\\" in text or "+" in text:
+            return self.forms.search(text) is not None
+        return any(secret in text for secret in self.secrets)  # no other form can occur
 
-_cached: tuple[frozenset[str], _Masker | None] = (frozenset(), None)
+
+_cached: tuple[set[str] | None, int, frozenset[str], _Masker | None] = (None, -1, frozenset(), None)
 
 
 def _masker(extra: Iterable[str] = ()) -> _Masker | None:
     """The masker for every registered (and extra) secret; None when there is none."""
     global _cached
+    registered, generation, known, masker = _cached
+    if not extra and registered is _registered and generation == _generation:
+        return masker  # nothing registered since (the cache holds the set: its id is its own)
     with _lock:
-        current = frozenset(_registered)
+        registered, generation, current = _registered, _generation, frozenset(_registered)
     more = frozenset(v for v in extra if isinstance(v, str) and len(v) >= MIN_LENGTH)
     if not more - current:
-        known, masker = _cached
         if known != current:
             masker = _Masker.of(current) if current else None
-            _cached = (current, masker)
+        _cached = (registered, generation, current, masker)
         return masker
     return _Masker.of(current | more)
 
@@ -173,6 +187,12 @@ def mask_secrets(text: str, extra: Iterable[str] = ()) -> str:
     """The text with every registered (and extra) secret, in any wire form, as ``***``."""
     masker = _masker(extra)
     return text if masker is None else masker.mask(text)
+
+
+def contains_secret(text: str) -> bool:
+    """Whether `mask_secrets` would mask anything in ``text``, or in any slice of it."""
+    masker = _masker()
+    return masker is not None and masker.finds(text)
 
 
 def _mask_named(match: re.Match[str]) -> str:

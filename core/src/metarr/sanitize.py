@@ -42,13 +42,9 @@ _INVISIBLE = re.compile(
     "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
 )
 _EMPTY_LINES = re.compile("\n{3,}")
-# An http(s) URL whose authority is a bare host name (letters, digits, hyphens, dots: no user,
-# no port, no brackets) followed by printable ASCII without spaces: `urlsplit` would read the
-# same scheme and host from it, and nothing in it is hidden or needs stripping.
-_PLAIN_URL = re.compile(
-    r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*\.?)(?:[/?#][!-~]*)?", re.ASCII | re.IGNORECASE
-)
-_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z]{2})?")
+# A bare host name (letters, digits, hyphens, dots: no user, no port, no brackets).
+_PLAIN_HOST = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.?", re.ASCII | re.IGNORECASE)
+_LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z]{2})?")
 _LEADING_INT = re.compile(r"^(-?\d+)")
 _SPACE = re.compile(r"\s")  # what str.isspace() says is whitespace (the same Unicode table)
 
@@ -84,12 +80,13 @@ def paragraphs(value: str) -> str:
 def text(value: object, limit: int = SHORT_TEXT, *, multiline: bool = False) -> str | None:
     """Clean text on one line (with ``multiline``: its paragraphs kept); ``None`` for empty,
     ``"N/A"`` or too long."""
-    if value is None or isinstance(value, bool):
-        return None
-    if not isinstance(value, str):
-        value = str(value) if isinstance(value, int | float) else None
-        if value is None:
+    if type(value) is not str:  # most values are text: one test for them
+        if value is None or isinstance(value, bool):
             return None
+        if not isinstance(value, str):
+            value = str(value) if isinstance(value, int | float) else None
+            if value is None:
+                return None
     if len(value) > limit * 4:
         return None
     if value.isprintable():  # `visible` and `paragraphs` would give it back as it is
@@ -140,14 +137,28 @@ def url(value: object) -> str | None:
     spelling: ``[::1]``, ``[::ffff:10.0.0.1]``, ``2130706433``, ``0x7f.1``) must not reach them."""
     if not isinstance(value, str) or len(value) > MAX_URL * 4:
         return None
-    if len(value) <= MAX_URL:
-        plain = _PLAIN_URL.fullmatch(value)
-        if plain is not None:  # what almost every provider sends: judged without urlsplit
-            scheme, host = plain.groups()
-            if not public_host(host.lower()):
+    if len(value) <= MAX_URL:  # what almost every provider sends, judged without urlsplit:
+        scheme, _, rest = value.partition("://")  # http(s)://host/printable ASCII, no space
+        host, _, path = rest.partition("/")
+        if (scheme == "https" or scheme == "http") and (not path or _plain_path(path)):
+            public = _plain_host(host)
+            if public is False:
                 return None
-            return "https" + value[len(scheme) :] if scheme.lower() == "http" else value
+            if public:
+                return "https" + value[4:] if scheme == "http" else value
     return _checked_url(value)
+
+
+def _plain_path(path: str) -> bool:
+    """Whether a path has only printable ASCII and no space (nothing `urlsplit` changes)."""
+    return path.isascii() and path.isprintable() and " " not in path
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain_host(host: str) -> bool | None:
+    """For a host name of letters, digits, hyphens and dots (no user, port or brackets:
+    `urlsplit` reads it as it is), whether it is public; None for any other host."""
+    return public_host(host.lower()) if _PLAIN_HOST.fullmatch(host) else None
 
 
 def _checked_url(value: str) -> str | None:
@@ -231,6 +242,10 @@ def _nat64(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 def number(value: object, low: float = 0.0, high: float = 1e12) -> float | None:
     """A finite number within bounds (``"7.1"``, ``"858,780"``, ``7``)."""
+    if type(value) is float and low <= value <= high:  # float(value) is value (NaN fails)
+        return value
+    if type(value) is int and low <= value <= high:  # float() keeps it within the bounds
+        return float(value)
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
@@ -246,6 +261,10 @@ def number(value: object, low: float = 0.0, high: float = 1e12) -> float | None:
 
 def count(value: object) -> int | None:
     """A non-negative integer count (votes, likes, order)."""
+    if value is None:  # an absent count (most of them)
+        return None
+    if type(value) is int and 0 <= value <= 1e12:  # int(float(value)) is value up to 2**53
+        return value
     result = number(value, 0, 1e12)
     return None if result is None else int(result)
 
@@ -266,10 +285,24 @@ def texts(values: object, limit: int = SHORT_TEXT) -> tuple[str, ...]:
 
 def language(value: object) -> str | None:
     """A lower-case language code, or ``None`` for textless (``"00"``, ``""``, ``null``)."""
+    if value is None:
+        return None
+    if type(value) is str and len(value) <= 48:  # longer is never a code (`text` refuses it)
+        return _language_text(value)
+    return _language(value)
+
+
+@functools.lru_cache(maxsize=256)
+def _language_text(value: str) -> str | None:
+    """`language` of short text (remembered: every image of a record names one of a few)."""
+    return _language(value)
+
+
+def _language(value: object) -> str | None:
     raw = text(value, 12)
     if raw is None or raw in ("00", "xx", "null"):
         return None
-    return raw.lower() if _LANGUAGE.fullmatch(raw) else None
+    return raw.lower() if _LANGUAGE_CODE.fullmatch(raw) else None
 
 
 def _leading_int(value: object, digits: int | None = None) -> int | None:
