@@ -9,10 +9,11 @@ fresh cache in its own process, one after another as a batch's cache thread does
 movie `Orchestrator._plan` (the reads before the requests), then `Orchestrator._persist`
 (the commit), each timed in thread CPU; with ``--group N``, N movies are planned, then
 persisted in one group commit (`Cache.together`; a tree without it persists them one by
-one), as a batch's cache thread does with the persists waiting for it. The sides alternate (baseline, this tree, baseline, …)
-and the medians over ``--runs`` are printed. The baseline is ``--baseline``'s ``core/src``
-(a git revision, exported with ``git archive`` into a temporary folder, or a folder holding
-``metarr/``), imported in place of this tree's package; plugins are this tree's.
+one), as a batch's cache thread does with the persists waiting for it. The sides alternate
+(baseline, this tree, baseline, …) and the medians over ``--runs`` are printed. The baseline
+is ``--baseline``'s ``core/src`` (a git revision, exported with ``git archive`` into a
+temporary folder, or a folder holding ``metarr/``), imported in place of this tree's
+package; plugins are this tree's.
 """
 
 from __future__ import annotations

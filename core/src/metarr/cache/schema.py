@@ -394,9 +394,9 @@ FRESH_SCHEMA = (
 )
 """A new file's schema in one step: the tables and indexes m001 to m010 leave, each as SQLite
 records it after them (columns a migration added come last). A fresh cache is what every first
-command against a new file makes: nine migrations (m001 to m009), each its own transaction, took ~11 ms of CPU
-and ~45 ms of wall time. `tests/test_cache_schema.py` proves it identical to the migrated one;
-a migration added later runs after it as usual."""
+command against a new file makes: nine migrations (m001 to m009), each its own transaction,
+took ~11 ms of CPU and ~45 ms of wall time. `tests/test_cache_schema.py` proves it identical
+to the migrated one; a migration added later runs after it as usual."""
 
 
 def applied_migrations(db: Connection | Database) -> list[str]:
