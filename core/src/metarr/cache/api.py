@@ -434,13 +434,16 @@ class Cache:
                     provider=clash.provider,
                     now=now,
                 )
-            disputes.settle(db, keep)
+            # A new row without clashes is named by no dispute: nothing to settle or read.
+            fresh = not same and not clashes
+            if not fresh:
+                disputes.settle(db, keep)
             if key is not None:
                 queues.remove(db, "identification_queue", key)
                 queues.remove(db, "retry_queue", key)
                 if confirmed_by is not None:
                     identities.confirm(db, key, record.ids, confirmed_by, now)
-            known = disputes.load(db, [keep]).get(keep, ())
+            known = () if fresh else disputes.load(db, [keep]).get(keep, ())
         return CachedMovie(
             id=keep,
             movie=record,
