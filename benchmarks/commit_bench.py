@@ -10,10 +10,10 @@ movie `Orchestrator._plan` (the reads before the requests), then `Orchestrator._
 (the commit), each timed in thread CPU; with ``--group N``, N movies are planned, then
 persisted in one group commit (`Cache.together`; a tree without it persists them one by
 one), as a batch's cache thread does with the persists waiting for it. The sides alternate
-(baseline, this tree, baseline, …) and the medians over ``--runs`` are printed. The baseline
-is ``--baseline``'s ``core/src`` (a git revision, exported with ``git archive`` into a
-temporary folder, or a folder holding ``metarr/``), imported in place of this tree's
-package; plugins are this tree's.
+(baseline, this tree, baseline, …) and the medians over ``--runs`` are printed, with the
+SQL statements run per movie. The baseline is ``--baseline``'s ``core/src`` (a git
+revision, exported with ``git archive`` into a temporary folder, or a folder holding
+``metarr/``), imported in place of this tree's package; plugins are this tree's.
 """
 
 from __future__ import annotations
@@ -124,6 +124,8 @@ def replay(fixture: Path, db: Path, group: int = 1) -> dict[str, float]:
         work.append(
             (Query(ids=Ids(imdb=item["imdb"])), Identification(outcome=outcome, reports=reports))
         )
+    statements: list[str] = []
+    cache.conn.set_trace_callback(statements.append)
     plan = persist = 0.0
     together = getattr(cache, "together", None)  # group commit (absent from older trees)
     for start in range(0, len(work), group):
@@ -157,6 +159,7 @@ def replay(fixture: Path, db: Path, group: int = 1) -> dict[str, float]:
         "plan_ms": plan * 1000 / count,
         "persist_ms": persist * 1000 / count,
         "total_ms": (plan + persist) * 1000 / count,
+        "statements": len(statements) / count,
         "package": str(Path(metarr.__file__).parent),
     }
 
@@ -227,13 +230,16 @@ def main() -> None:
                 runs[name].append(side(fixture, db, source, args.group))
         movies = runs["this tree"][0]["movies"]
         print(f"{movies} movies, {args.group} at a time, {args.runs} runs each, medians:")
-        print(f"{'side':<24} {'_plan ms':>9} {'_persist ms':>12} {'total ms':>9}")
+        print(f"{'side':<24} {'_plan ms':>9} {'_persist ms':>12} {'total ms':>9} {'SQL':>5}")
         for name, results in runs.items():
             med = {
-                k: statistics.median(r[k] for r in results) for k in results[0] if k[-3:] == "_ms"
+                k: statistics.median(r[k] for r in results)
+                for k in results[0]
+                if k[-3:] == "_ms" or k == "statements"
             }
             print(
                 f"{name:<24} {med['plan_ms']:9.3f} {med['persist_ms']:12.3f} {med['total_ms']:9.3f}"
+                f" {med['statements']:5.1f}"
             )
 
 
