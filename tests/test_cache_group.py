@@ -188,6 +188,35 @@ def test_a_full_disk_costs_only_the_movie_that_does_not_fit(tmp_path: Path) -> N
     assert check_consistent(path) == 3
 
 
+def test_a_group_waits_for_another_writer(tmp_path: Path) -> None:
+    """Another command holds the write lock, then commits the same movie as the group: the
+    group waits for the lock instead of failing; nothing is lost on either side."""
+    path = tmp_path / "g.db"
+    Cache(path).close()
+    holding = threading.Event()
+
+    def other_command() -> None:
+        with Cache(path) as other, write_transaction(other.conn):
+            holding.set()
+            time.sleep(0.3)
+        with Cache(path) as other:
+            other.commit(*synthetic(2, round_=3), key="other-2")
+
+    thread = threading.Thread(target=other_command)
+    thread.start()
+    assert holding.wait(5)
+    with Cache(path) as cache:
+        started = time.monotonic()
+        done = cache.together([committer(cache, 1), committer(cache, 2), committer(cache, 3)])
+        waited = time.monotonic() - started
+        thread.join()
+        assert [error for _, error in done] == [None, None, None]
+        assert waited >= 0.2  # it waited for the lock instead of failing
+        assert cache.get("tmdb", 2) is not None
+    assert stored_tmdb(path) == {1, 2, 3}
+    assert check_consistent(path) == 3
+
+
 def test_savepoints_only_inside_a_group(tmp_path: Path) -> None:
     with (
         Cache(tmp_path / "g.db") as cache,
