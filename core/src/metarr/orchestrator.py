@@ -13,8 +13,10 @@ call (reads, commits, and waiting up to 30 s for another process's write lock) r
 orchestrator's own cache thread, one connection owned by that one thread, so the loop never
 waits for the database. Public coroutines hop there with `Orchestrator._db` (plain, sync
 functions of the `Cache`: `_plan` before the requests, `_persist` after them); new public
-methods follow the same pattern. `get` reads through a separate read-only `CacheReader`, so a
-read never queues behind a write waiting for the lock.
+methods follow the same pattern. The identifications waiting to be persisted when the thread
+gets to them are committed together (`_persist_soon`: one transaction, a savepoint each), and
+each is reported only once that transaction is committed. `get` reads through a separate
+read-only `CacheReader`, so a read never queues behind a write waiting for the lock.
 
 **Automated or interactive.** Every identification takes ``interactive``: automated
 (``False``, the default for every method but `confirm`) never waits out a 429 beyond a short
