@@ -316,7 +316,7 @@ class Orchestrator:
             first = len(self._unpersisted) == 1
         if first:
             try:
-                thread.submit(self._persist_waiting, loop)
+                thread.submit(self._persist_waiting)
             except RuntimeError:  # the thread is shut down
                 with self._unpersisted_lock:
                     waiting, self._unpersisted = self._unpersisted, []
@@ -324,9 +324,9 @@ class Orchestrator:
                 _settle([waiter for _, waiter in waiting], [(None, closed)] * len(waiting))
         return await future
 
-    def _persist_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _persist_waiting(self) -> None:
         """On the cache thread: persist every waiting identification in one group commit, then
-        hand every result to the event loop at once."""
+        hand the results to the waiters' event loop, all in one call."""
         with self._unpersisted_lock:
             waiting, self._unpersisted = self._unpersisted, []
         outcomes: list[tuple[Any, BaseException | None]]
@@ -334,7 +334,12 @@ class Orchestrator:
             outcomes = list(self._live_cache().together([call for call, _ in waiting]))
         except BaseException as exc:
             outcomes = [(None, exc)] * len(waiting)
-        loop.call_soon_threadsafe(_settle, [future for _, future in waiting], outcomes)
+        futures = [future for _, future in waiting]
+        for loop in {future.get_loop() for future in futures}:  # one, unless shared across loops
+            mine = [i for i, future in enumerate(futures) if future.get_loop() is loop]
+            loop.call_soon_threadsafe(
+                _settle, [futures[i] for i in mine], [outcomes[i] for i in mine]
+            )
 
     # -- identification ----------------------------------------------------------------------
 
