@@ -1,14 +1,18 @@
 """CPU the cache thread spends per identified movie: `_plan` and `_persist` (`Cache.commit`).
 
     uv run python benchmarks/commit_bench.py [--movies 400] [--runs 3] [--baseline main]
+        [--group 1]
 
 Once, ``--movies`` real identifications (by IMDb id, through the simulator: every provider's
 result with its raw payload) are captured to a JSON file. Then each side replays them into a
 fresh cache in its own process, one after another as a batch's cache thread does: for each
 movie `Orchestrator._plan` (the reads before the requests), then `Orchestrator._persist`
-(the commit), each timed in thread CPU. The sides alternate (baseline, this tree, baseline, …)
-and the medians over ``--runs`` are printed. The baseline is ``--baseline``'s ``core/src``
-(a git revision, exported with ``git archive`` into a temporary folder, or a folder holding
+(the commit), each timed in thread CPU; with ``--group N``, N movies are planned, then
+persisted in one group commit (`Cache.together`; a tree without it persists them one by
+one), as a batch's cache thread does with the persists waiting for it. The sides alternate
+(baseline, this tree, baseline, …) and the medians over ``--runs`` are printed, with the
+SQL statements run per movie. The baseline is ``--baseline``'s ``core/src`` (a git
+revision, exported with ``git archive`` into a temporary folder, or a folder holding
 ``metarr/``), imported in place of this tree's package; plugins are this tree's.
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import random
@@ -79,8 +84,10 @@ def capture(out: Path, movies: int, seed: int) -> None:
     out.write_text(json.dumps(items))
 
 
-def replay(fixture: Path, db: Path) -> dict[str, float]:
-    """Replay the captured identifications into ``db``; thread CPU per movie, in ms."""
+def replay(fixture: Path, db: Path, group: int = 1) -> dict[str, float]:
+    """Replay the captured identifications into ``db``; thread CPU per movie, in ms. With
+    ``group`` above 1, ``group`` movies at a time are planned, then persisted together
+    (`Cache.together`, as a batch's cache thread does with the persists waiting for it)."""
     import metarr
     from metarr import Ids, Orchestrator, load_settings
     from metarr.cache import Cache
@@ -117,17 +124,34 @@ def replay(fixture: Path, db: Path) -> dict[str, float]:
         work.append(
             (Query(ids=Ids(imdb=item["imdb"])), Identification(outcome=outcome, reports=reports))
         )
+    statements: list[str] = []
+    cache.conn.set_trace_callback(statements.append)
     plan = persist = 0.0
-    for query, identification in work:
+    together = getattr(cache, "together", None)  # group commit (absent from older trees)
+    for start in range(0, len(work), group):
+        chunk = work[start : start + group]
         now = orc._clock()
-        start = time.thread_time()
-        planned = orc._plan(
-            query, now, interactive=False, refresh=False, retry_queued=False, by=None
-        )
+        begin = time.thread_time()
+        calls = []
+        for query, identification in chunk:
+            planned = orc._plan(
+                query, now, interactive=False, refresh=False, retry_queued=False, by=None
+            )
+            calls.append(
+                functools.partial(
+                    orc._persist, query, identification, "lookup", now, asked=planned.todo
+                )
+            )
         middle = time.thread_time()
-        orc._persist(query, identification, "lookup", now, asked=planned.todo)
+        if together is not None:
+            failed = [error for _, error in together(calls) if error is not None]
+            if failed:
+                raise failed[0]
+        else:
+            for call in calls:
+                call()
         persist += time.thread_time() - middle
-        plan += middle - start
+        plan += middle - begin
     cache.close()
     count = len(work)
     return {
@@ -135,6 +159,7 @@ def replay(fixture: Path, db: Path) -> dict[str, float]:
         "plan_ms": plan * 1000 / count,
         "persist_ms": persist * 1000 / count,
         "total_ms": (plan + persist) * 1000 / count,
+        "statements": len(statements) / count,
         "package": str(Path(metarr.__file__).parent),
     }
 
@@ -150,12 +175,21 @@ def baseline_source(rev: str, tmp: Path) -> Path:
     return tmp / "core" / "src"
 
 
-def side(fixture: Path, db: Path, source: Path | None) -> dict[str, Any]:
+def side(fixture: Path, db: Path, source: Path | None, group: int) -> dict[str, Any]:
     env = dict(os.environ)
     if source is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
     done = subprocess.run(
-        [sys.executable, __file__, "--replay", str(fixture), "--db", str(db)],
+        [
+            sys.executable,
+            __file__,
+            "--replay",
+            str(fixture),
+            "--db",
+            str(db),
+            "--group",
+            str(group),
+        ],
         env=env,
         check=True,
         capture_output=True,
@@ -170,12 +204,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--baseline", default="main", help="git revision or folder (none: skip)")
+    parser.add_argument(
+        "--group", type=int, default=1, help="movies persisted together (a batch: up to 16)"
+    )
     parser.add_argument("--fixture", type=Path, help="reuse (or keep) the captured movies here")
     parser.add_argument("--replay", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.replay is not None:
-        print(json.dumps(replay(args.replay, args.db)))
+        print(json.dumps(replay(args.replay, args.db, args.group)))
         return
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -190,15 +227,19 @@ def main() -> None:
         for run in range(args.runs):
             for name, source in sides.items():
                 db = tmp / f"replay-{run}-{len(runs[name])}-{name[:4]}.sqlite"
-                runs[name].append(side(fixture, db, source))
-        print(f"{runs['this tree'][0]['movies']} movies, {args.runs} runs each, medians:")
-        print(f"{'side':<24} {'_plan ms':>9} {'_persist ms':>12} {'total ms':>9}")
+                runs[name].append(side(fixture, db, source, args.group))
+        movies = runs["this tree"][0]["movies"]
+        print(f"{movies} movies, {args.group} at a time, {args.runs} runs each, medians:")
+        print(f"{'side':<24} {'_plan ms':>9} {'_persist ms':>12} {'total ms':>9} {'SQL':>5}")
         for name, results in runs.items():
             med = {
-                k: statistics.median(r[k] for r in results) for k in results[0] if k[-3:] == "_ms"
+                k: statistics.median(r[k] for r in results)
+                for k in results[0]
+                if k[-3:] == "_ms" or k == "statements"
             }
             print(
                 f"{name:<24} {med['plan_ms']:9.3f} {med['persist_ms']:12.3f} {med['total_ms']:9.3f}"
+                f" {med['statements']:5.1f}"
             )
 
 

@@ -13,8 +13,10 @@ call (reads, commits, and waiting up to 30 s for another process's write lock) r
 orchestrator's own cache thread, one connection owned by that one thread, so the loop never
 waits for the database. Public coroutines hop there with `Orchestrator._db` (plain, sync
 functions of the `Cache`: `_plan` before the requests, `_persist` after them); new public
-methods follow the same pattern. `get` reads through a separate read-only `CacheReader`, so a
-read never queues behind a write waiting for the lock.
+methods follow the same pattern. The identifications waiting to be persisted when the thread
+gets to them are committed together (`_persist_soon`: one transaction, a savepoint each), and
+each is reported only once that transaction is committed. `get` reads through a separate
+read-only `CacheReader`, so a read never queues behind a write waiting for the lock.
 
 **Automated or interactive.** Every identification takes ``interactive``: automated
 (``False``, the default for every method but `confirm`) never waits out a 429 beyond a short
@@ -27,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -191,6 +194,8 @@ class Orchestrator:
         self._closed = False
         self._calls = 0
         self._idle: asyncio.Event | None = None
+        self._unpersisted: list[tuple[Callable[[], Identification], asyncio.Future[Any]]] = []
+        self._unpersisted_lock = threading.Lock()
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -286,6 +291,55 @@ class Orchestrator:
             raise ClosedError("the orchestrator is closed")
         call = functools.partial(work, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._thread, call)
+
+    async def _persist_soon(
+        self,
+        query: Query,
+        identification: Identification,
+        by: str,
+        now: datetime,
+        *,
+        asked: Collection[str] | None,
+    ) -> Identification:
+        """`_persist` on the cache thread, committed together with the other persists waiting
+        for the thread at the same moment (`Cache.together`: one transaction, a savepoint
+        each). A lone persist is not held back for company: the thread takes whatever waits
+        as soon as it is free. Returns once the ``COMMIT`` that stored it is done."""
+        thread = self._thread
+        if thread is None or self._cache is None:
+            raise ClosedError("the orchestrator is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Identification] = loop.create_future()
+        call = functools.partial(self._persist, query, identification, by, now, asked=asked)
+        with self._unpersisted_lock:
+            self._unpersisted.append((call, future))
+            first = len(self._unpersisted) == 1
+        if first:
+            try:
+                thread.submit(self._persist_waiting)
+            except RuntimeError:  # the thread is shut down
+                with self._unpersisted_lock:
+                    waiting, self._unpersisted = self._unpersisted, []
+                closed = ClosedError("the orchestrator is closed")
+                _settle([waiter for _, waiter in waiting], [(None, closed)] * len(waiting))
+        return await future
+
+    def _persist_waiting(self) -> None:
+        """On the cache thread: persist every waiting identification in one group commit, then
+        hand the results to the waiters' event loop, all in one call."""
+        with self._unpersisted_lock:
+            waiting, self._unpersisted = self._unpersisted, []
+        outcomes: list[tuple[Any, BaseException | None]]
+        try:
+            outcomes = list(self._live_cache().together([call for call, _ in waiting]))
+        except BaseException as exc:
+            outcomes = [(None, exc)] * len(waiting)
+        futures = [future for _, future in waiting]
+        for loop in {future.get_loop() for future in futures}:  # one, unless shared across loops
+            mine = [i for i, future in enumerate(futures) if future.get_loop() is loop]
+            loop.call_soon_threadsafe(
+                _settle, [futures[i] for i in mine], [outcomes[i] for i in mine]
+            )
 
     # -- identification ----------------------------------------------------------------------
 
@@ -705,7 +759,7 @@ class Orchestrator:
         else:
             identification = await self.engine.identify_title(query.title or "", query.year)
         by = by or ("lookup" if query.ids else "search")
-        return await self._db(self._persist, query, identification, by, now, asked=plan.todo)
+        return await self._persist_soon(query, identification, by, now, asked=plan.todo)
 
     def _plan(
         self,
@@ -1069,6 +1123,19 @@ class Orchestrator:
                 seconds = (pause.until - now).total_seconds()
                 if seconds > gate.paused_for():
                     gate.pause(seconds, pause.reason)
+
+
+def _settle(
+    futures: list[asyncio.Future[Any]], outcomes: list[tuple[Any, BaseException | None]]
+) -> None:
+    """Hand each waiting persist its result or error (on the event loop)."""
+    for future, (result, error) in zip(futures, outcomes, strict=True):
+        if future.cancelled():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
 
 
 def provider_ttls(settings: Settings, registry: Registry) -> dict[str, float]:

@@ -13,7 +13,7 @@ import functools
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TextIO, TypeVar
 import attrs
 
 from metarr.cache import disputes, identities, provider_state, queues, store
-from metarr.cache.database import open_database, write_transaction
+from metarr.cache.database import (
+    group_broken,
+    group_transaction,
+    open_database,
+    write_transaction,
+)
 from metarr.cache.errors import Clash, IdConflictError, UnreadableMovieError
 from metarr.cache.records import (
     DEFAULT_TTL_DAYS,
@@ -429,13 +434,16 @@ class Cache:
                     provider=clash.provider,
                     now=now,
                 )
-            disputes.settle(db, keep)
+            # A new row without clashes is named by no dispute: nothing to settle or read.
+            fresh = not same and not clashes
+            if not fresh:
+                disputes.settle(db, keep)
             if key is not None:
                 queues.remove(db, "identification_queue", key)
                 queues.remove(db, "retry_queue", key)
                 if confirmed_by is not None:
                     identities.confirm(db, key, record.ids, confirmed_by, now)
-            known = disputes.load(db, [keep]).get(keep, ())
+            known = () if fresh else disputes.load(db, [keep]).get(keep, ())
         return CachedMovie(
             id=keep,
             movie=record,
@@ -446,6 +454,37 @@ class Cache:
             input=_input(raw_input),
             disputes=known,
         )
+
+    def together(self, calls: Sequence[Callable[[], R]]) -> list[tuple[R | None, Exception | None]]:
+        """Run ``calls`` (each writing through this cache) in one write transaction: each in
+        its own ``SAVEPOINT``, so one that fails rolls back only its own writes, and all of
+        them land with one ``COMMIT`` (a group commit: fewer commits for writes that wait at
+        the same moment). Returns each call's ``(result, None)`` or ``(None, error)``, in
+        order, once the ``COMMIT`` is done: nothing is stored before that, and a killed
+        process loses every call of the group, none of which has returned yet.
+
+        A lone call runs in its own transaction, as if called directly. When the group as a
+        whole fails (its ``COMMIT``, or an error that made SQLite roll the whole transaction
+        back: a full disk, an I/O error), each call runs again alone, so one call's failure
+        never costs the others theirs.
+        """
+        if len(calls) > 1:
+            done: list[tuple[R | None, Exception | None]] = []
+            try:
+                with self._naming_errors(), group_transaction(self.conn):
+                    for call in calls:
+                        try:
+                            with write_transaction(self.conn):
+                                done.append((call(), None))
+                        except Exception as exc:
+                            if group_broken(self.conn):
+                                raise
+                            done.append((None, exc))
+            except Exception as exc:
+                log.debug("group commit of %d failed (%s): one at a time", len(calls), exc)
+            else:
+                return done
+        return [_alone(call) for call in calls]
 
     @_guarded
     def remerge(
@@ -752,6 +791,13 @@ class Cache:
                 )
             )
         return found
+
+
+def _alone(call: Callable[[], R]) -> tuple[R | None, Exception | None]:
+    try:
+        return call(), None
+    except Exception as exc:
+        return None, exc
 
 
 def _count(conn: sqlite3.Connection, table: str) -> int:

@@ -90,15 +90,25 @@ def fetch(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[dict[s
     return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
+_GROUPS: set[int] = set()
+"""The connections (by ``id``) inside a `group_transaction`."""
+
+
 @contextmanager
 def write_transaction(db: D) -> Iterator[D]:
     """``BEGIN IMMEDIATE`` … ``COMMIT``: all of the block's writes land, or none do.
 
     Taking the write lock up front means a second writer waits (up to the busy timeout)
     instead of failing halfway. SQLite errors become `StorageError`; others propagate as is.
+    Inside a `group_transaction` the block is a ``SAVEPOINT`` instead: a failure rolls back
+    the block's writes only, and they land with the group's ``COMMIT``.
     """
     conn = connection(db)
     if conn.in_transaction:
+        if id(conn) in _GROUPS:
+            with _savepoint(conn):
+                yield db
+            return
         raise StorageError("a cache write transaction is already open on this connection")
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -113,6 +123,56 @@ def write_transaction(db: D) -> Iterator[D]:
     except BaseException:
         _rollback(conn)
         raise
+
+
+@contextmanager
+def group_transaction(db: D) -> Iterator[D]:
+    """One `write_transaction` around several: each `write_transaction` inside it is a
+    ``SAVEPOINT`` (rolled back alone when it fails), and all of them land with one ``COMMIT``
+    at the end, or none do (`StorageError` when the ``COMMIT`` fails). Fewer commits, for
+    writes that can wait together: nothing inside may be reported as stored before the
+    block ends. `group_broken` tells whether a failure inside lost the whole group."""
+    conn = connection(db)
+    with write_transaction(db):
+        _GROUPS.add(id(conn))
+        try:
+            yield db
+        finally:
+            _GROUPS.discard(id(conn))
+
+
+def group_broken(db: sqlite3.Connection | Database) -> bool:
+    """Whether the `group_transaction` of ``db`` is gone: SQLite rolled the whole transaction
+    back (a full disk, an I/O error) and the group's earlier writes with it."""
+    return not connection(db).in_transaction
+
+
+@contextmanager
+def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    try:
+        conn.execute("SAVEPOINT metarr_write")
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot start a cache write: {exc}") from exc
+    try:
+        yield
+        conn.execute("RELEASE metarr_write")
+    except sqlite3.Error as exc:
+        _undo(conn)
+        raise StorageError(f"cache write failed and was rolled back: {exc}") from exc
+    except BaseException:
+        _undo(conn)
+        raise
+
+
+def _undo(conn: sqlite3.Connection) -> None:
+    """Roll back to the savepoint and drop it (nothing to do when SQLite already rolled the
+    whole transaction back)."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK TO metarr_write")
+            conn.execute("RELEASE metarr_write")
+        except sqlite3.Error:
+            _rollback(conn)  # the group cannot be trusted any more: `group_broken` says so
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
