@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 import re
 import socket
 import ssl
@@ -326,3 +327,19 @@ def test_the_first_attempt_runs_without_stamina(
     assert got["path"] == "/x"
     with pytest.raises(AssertionError, match="retry_context entered"):  # retryable: it is
         _run(_origin(server), lambda http: http.get_json("/reset"))
+
+
+def test_httpx_s_request_log_line_is_the_same_on_both_paths(
+    server: _Server, direct_gets: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    base = _origin(server) + "/v3"
+    caplog.set_level(logging.INFO, logger="httpx")
+    for sent_by in PATHS:
+        _run(base, lambda http: http.get_json("/x", params={"api_key": KEY}), path=sent_by)
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert len(direct_gets) == 1
+    assert len(lines) == 2
+    assert lines[0] == lines[1]
+    assert lines[0].startswith(f"HTTP Request: GET {base}/x?api_key=") and lines[0].endswith(
+        '"HTTP/1.1 200 OK"'
+    )

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from metarr.transport import WireTransport
 
 log = logging.getLogger("metarr.http")
+_httpx_log = logging.getLogger("httpx")  # a direct GET logs what httpx's client would
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -502,6 +503,15 @@ class ProviderHttp:
                 if direct is not None:
                     url, sent_headers, transport = direct
                     answer = await transport.get(url, sent_headers, self.timeout)
+                    if _httpx_log.isEnabledFor(logging.INFO):
+                        _httpx_log.info(
+                            'HTTP Request: %s %s "%s %d %s"',
+                            method,
+                            url,
+                            "HTTP/1.1",
+                            answer.status,
+                            answer.reason.decode("ascii", errors="ignore"),
+                        )
                     try:
                         declared = answer.headers.get("content-length", "")
                         if answer.plain and declared.isdigit() and int(declared) <= self.max_bytes:
