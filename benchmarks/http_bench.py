@@ -6,11 +6,13 @@ OMDb, Fanart.tv, TVDB remote id and extended record — the batch's mix of bodie
 each path in turn, ``--concurrency`` in flight, each request in its own `request_memo` (as a
 batch does), and the paths alternate round by round so the machine's load falls on each alike.
 
-Paths: ``httpx`` (httpcore throughout), ``through`` (aiohttp's transport under httpx's
+Paths: ``httpx`` (httpcore throughout), ``through`` (metarr's wire transport under httpx's
 client: build_request, send, the httpx response), ``direct`` (the same transport, the URL and
-headers handed to aiohttp directly: the default once a client has moved to aiohttp).
+headers handed to it directly: the default). ``--against DIR`` adds another checkout's
+``direct`` path (its own venv, its own process and simulator) to every round, so two
+versions are compared in one run:
 
-    uv run python benchmarks/http_bench.py --requests 3000 --rounds 3
+    uv run python benchmarks/http_bench.py --requests 3000 --rounds 3 --against /work/main
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from metarr.errors import NotFoundError, ProviderError
@@ -72,7 +75,7 @@ async def run_path(
     from metarr_sim import SimKeys
 
     keys = SimKeys()
-    client = new_client(transport="httpx" if name == "httpx" else "aiohttp")
+    client = new_client(transport="httpx" if name == "httpx" else "wire")
     urls = {"tmdb": "/tmdb/3", "omdb": "/omdb", "fanart": "/fanart/v3", "tvdb": "/tvdb/v4"}
     auth: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         "tmdb": ({"api_key": keys.tmdb_api_key}, {}),
@@ -109,7 +112,7 @@ async def run_path(
                 except ProviderError as exc:
                     failed[type(exc).__name__] += 1
 
-    # warm-up outside the measurement: connections, first-use imports, the adaptive switch
+    # warm-up outside the measurement: connections, first-use imports
     await asyncio.gather(*(one(*r) for r in requests[: 2 * concurrency]))
     started = time.process_time()
     await asyncio.gather(*(one(*r) for r in requests))
@@ -141,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--paths", default=",".join(PATHS))
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--json", action="store_true", help="one JSON line instead of a table")
+    parser.add_argument(
+        "--against", type=Path, help="another checkout whose direct path runs in every round too"
+    )
     args = parser.parse_args(argv)
     paths = [p for p in args.paths.split(",") if p]
     unknown = set(paths) - set(PATHS)
@@ -154,7 +160,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         assert server.stdout is not None
         base = server.stdout.readline().strip()
         per_request: dict[str, list[float]] = {p: [] for p in paths}
+        other = f"{args.against.name}:direct" if args.against else ""
+        if other:
+            per_request = {other: [], **per_request}
         for _ in range(args.rounds):
+            if args.against:
+                per_request[other].append(against(args.against, args))
             for name in paths:
                 cpu, sent = asyncio.run(run_path(name, base, requests, args.concurrency))
                 per_request[name].append(cpu / sent * 1000)
@@ -165,6 +176,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     report(per_request, args.json)
 
 
+def against(checkout: Path, args: argparse.Namespace) -> float:
+    """One round of ``checkout``'s own direct path, in its own process: CPU ms per request."""
+    done = subprocess.run(
+        [str(checkout / ".venv/bin/python"), str(checkout / "benchmarks/http_bench.py"),
+         "--paths", "direct", "--rounds", "1", "--json", "--requests", str(args.requests),
+         "--concurrency", str(args.concurrency), "--seed", str(args.seed)],
+        capture_output=True, text=True, check=True, cwd=checkout,
+    )  # fmt: skip
+    return float(json.loads(done.stdout.splitlines()[-1])["median"]["direct"])
+
+
 def report(per_request: dict[str, list[float]], as_json: bool) -> None:
     medians = {p: statistics.median(v) for p, v in per_request.items()}
     if as_json:
@@ -172,10 +194,11 @@ def report(per_request: dict[str, list[float]], as_json: bool) -> None:
         return
     first: Callable[[str], float] = lambda p: medians[p]  # noqa: E731
     base = first(next(iter(medians)))
-    print(f"{'path':<8} {'CPU ms/request (median)':>24} {'runs':>30} {'vs first':>9}")
+    width = max(8, *map(len, per_request))
+    print(f"{'path':<{width}} {'CPU ms/request (median)':>24} {'runs':>30} {'vs first':>9}")
     for name, values in per_request.items():
         runs = " ".join(f"{v:.3f}" for v in values)
-        print(f"{name:<8} {medians[name]:>24.3f} {runs:>30} {medians[name] / base:>8.2f}×")
+        print(f"{name:<{width}} {medians[name]:>24.3f} {runs:>30} {medians[name] / base:>8.2f}×")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
-"""`ProviderHttp`'s direct GET through aiohttp behaves exactly as the same request sent through
-httpx's client: the same bytes on the wire, the same errors and messages, the same cookies; and
-it is used only where httpx's client would add nothing of its own."""
+"""`ProviderHttp`'s direct GET (`WireTransport.get`) behaves exactly as the same request sent
+through httpx's client: the same bytes on the wire, the same errors and messages, the same
+cookies; and it is used only where httpx's client would add nothing of its own."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
 import json
+import logging
 import re
 import socket
 import ssl
@@ -22,7 +23,7 @@ import pytest
 import stamina
 from metarr.errors import ProviderError, UnavailableError
 from metarr.http import ProviderHttp, _query, new_client
-from metarr.transport import AdaptiveTransport, AiohttpTransport
+from metarr.transport import WireTransport
 
 KEY = "s3cr3t-k3y-of-the-direct-test"
 PATHS = ("through", "direct")
@@ -102,15 +103,15 @@ def _origin(server: _Server) -> str:
 
 @pytest.fixture
 def direct_gets(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The URLs `AiohttpTransport.get` was asked for (the direct sends)."""
+    """The URLs `WireTransport.get` was asked for (the direct sends)."""
     sent: list[str] = []
-    original = AiohttpTransport.get
+    original = WireTransport.get
 
-    async def counted(self: AiohttpTransport, url: str, *args: Any) -> Any:
+    async def counted(self: WireTransport, url: str, *args: Any) -> Any:
         sent.append(url)
         return await original(self, url, *args)
 
-    monkeypatch.setattr(AiohttpTransport, "get", counted)
+    monkeypatch.setattr(WireTransport, "get", counted)
     return sent
 
 
@@ -123,7 +124,7 @@ def _run(
     client: httpx.AsyncClient | None = None,
 ) -> Any:
     async def main() -> Any:
-        async with client or new_client(transport="aiohttp") as used:
+        async with client or new_client(transport="wire") as used:
             http = ProviderHttp(
                 used, provider="demo", base_url=base, timeout=timeout, secrets=(KEY,)
             )
@@ -169,6 +170,9 @@ def test_failures_on_the_wire_are_the_same_on_both_paths(
     assert type(through) is type(direct) is UnavailableError
     assert str(through) == str(direct)
     assert re.search(message, str(direct)), str(direct)
+    own = _error(base, route, "through", client=new_client(transport="httpx"), **kwargs)
+    assert re.search(message, str(own)), str(own)  # httpx's own transport: the same kind
+    assert str(own).split(": ")[:3] == str(direct).split(": ")[:3] or "network" not in str(own)
 
 
 def test_a_refused_connection_is_the_same_on_both_paths(direct_gets: list[str]) -> None:
@@ -206,11 +210,16 @@ def test_requests_arrive_byte_for_byte_as_httpx_sends_them(
     headers = {"Authorization": "Bearer t0ken-direct", "accept": "application/vnd+json"}
     for sent_by in PATHS:
         _run(base, lambda http: http.get_json(path, params=params, headers=headers), path=sent_by)
-    (through_path, through), (direct_path, direct) = server.seen
-    assert (
-        direct_path == through_path == str(httpx.URL(base + path, params=params).raw_path, "ascii")
+    _run(  # httpx's own transport (httpcore) too
+        base,
+        lambda http: http.get_json(path, params=params, headers=headers),
+        path="through",
+        client=new_client(transport="httpx"),
     )
-    assert {k.lower(): v for k, v in direct.items()} == {k.lower(): v for k, v in through.items()}
+    (through_path, through), (direct_path, direct), (own_path, own) = server.seen
+    assert direct_path == through_path == own_path
+    assert own_path == str(httpx.URL(base + path, params=params).raw_path, "ascii")
+    assert list(direct.items()) == list(through.items()) == list(own.items())  # in order
     plain = path in ("/search/movie", "/movie/603/extended", "/", "")
     assert len(direct_gets) == (1 if plain else 0)  # the others are httpx's to normalise
 
@@ -241,15 +250,13 @@ def test_cookies_are_kept_and_sent_as_httpx_s_client_does(
 @pytest.mark.parametrize(
     "client",
     [
-        lambda: httpx.AsyncClient(transport=AiohttpTransport(), auth=("user", "password")),
-        lambda: httpx.AsyncClient(transport=AiohttpTransport(), params={"always": "1"}),
-        lambda: httpx.AsyncClient(transport=AiohttpTransport(), follow_redirects=True),
-        lambda: httpx.AsyncClient(
-            transport=AiohttpTransport(), event_hooks={"request": [_noop_hook]}
-        ),
+        lambda: httpx.AsyncClient(transport=WireTransport(), auth=("user", "password")),
+        lambda: httpx.AsyncClient(transport=WireTransport(), params={"always": "1"}),
+        lambda: httpx.AsyncClient(transport=WireTransport(), follow_redirects=True),
+        lambda: httpx.AsyncClient(transport=WireTransport(), event_hooks={"request": [_noop_hook]}),
         lambda: httpx.AsyncClient(transport=httpx.AsyncHTTPTransport()),
         lambda: httpx.AsyncClient(
-            transport=AiohttpTransport(), mounts={"http://127.0.0.1": httpx.AsyncHTTPTransport()}
+            transport=WireTransport(), mounts={"http://127.0.0.1": httpx.AsyncHTTPTransport()}
         ),
     ],
     ids=["auth", "params", "redirects", "hooks", "httpx-transport", "mounted"],
@@ -266,61 +273,36 @@ async def _noop_hook(request: httpx.Request) -> None:
     pass
 
 
-def test_adaptive_sends_its_first_requests_through_httpx_then_directly(
+def test_a_default_client_sends_directly_from_its_first_request(
     server: _Server, direct_gets: list[str]
 ) -> None:
-    transport = AdaptiveTransport(switch_after=3)
+    async def three(http: ProviderHttp) -> list[str]:
+        return [(await http.get_json(f"/n{n}"))["path"] for n in range(3)]
 
-    async def five(http: ProviderHttp) -> list[str]:
-        return [(await http.get_json(f"/n{n}"))["path"] for n in range(5)]
-
-    client = httpx.AsyncClient(transport=transport)
-    assert _run(_origin(server), five, client=client) == [f"/n{n}" for n in range(5)]
-    assert [url.rsplit("/", 1)[1] for url in direct_gets] == ["n3", "n4"]
-    assert transport.sent == 5
+    assert _run(_origin(server), three, client=new_client()) == ["/n0", "/n1", "/n2"]
+    assert [url.rsplit("/", 1)[1] for url in direct_gets] == ["n0", "n1", "n2"]
 
 
-def test_adaptive_loads_no_certificates_for_plain_http(server: _Server) -> None:
-    transport = AdaptiveTransport()
+def test_plain_http_builds_no_tls_context(server: _Server) -> None:
+    transport = WireTransport()
 
     async def main() -> None:
         async with httpx.AsyncClient(transport=transport) as client:
-            await client.get(_origin(server) + "/x")
-            assert transport._plain is not None
-            assert transport._tls is None
-            bare = transport._plain._pool._ssl_context
-            assert bare is not None
-            assert bare.cert_store_stats()["x509_ca"] == 0  # no certificate loaded
-            with pytest.raises(httpx.ConnectError):  # no TLS there: https is httpx's own
+            http = ProviderHttp(client, provider="demo", base_url=_origin(server))
+            await http.get_json("/x")
+            assert (await client.get(_origin(server) + "/y")).status_code == 200
+            assert transport.pool.tls_context is None
+            with pytest.raises(httpx.ConnectError):  # no TLS there
                 await client.get(_origin(server).replace("http:", "https:") + "/x")
-            assert transport._tls is not None
-            context = transport._tls._pool._ssl_context
+            context = transport.pool.tls_context
             assert context is not None
             assert context.verify_mode == ssl.CERT_REQUIRED
-            assert context.cert_store_stats()["x509_ca"] > 0
-            assert (await client.get(_origin(server) + "/y")).status_code == 200
+            assert context.cert_store_stats()["x509_ca"] > 0  # httpx's certificates
 
     asyncio.run(main())
 
 
-@pytest.mark.parametrize(("at_once", "moved"), [(4, False), (12, True)])
-def test_adaptive_moves_to_aiohttp_when_many_requests_are_in_flight(
-    server: _Server, direct_gets: list[str], at_once: int, moved: bool
-) -> None:
-    transport = AdaptiveTransport()  # after 64 requests, or 8 in flight at once
-
-    async def crowd(http: ProviderHttp) -> None:
-        await asyncio.gather(*(http.get_json(f"/slow/{n}") for n in range(at_once)))
-        await http.get_json("/after")
-
-    _run(_origin(server), crowd, client=httpx.AsyncClient(transport=transport))
-    assert transport.moved is moved
-    assert transport.sent == at_once + 1
-    crowded = [f"{_origin(server)}/slow/{n}" for n in range(8, at_once)]  # past the 8th
-    assert direct_gets == ([*crowded, _origin(server) + "/after"] if moved else [])
-
-
-def test_pytest_httpx_sees_every_request_past_the_switch(httpx_mock: Any) -> None:
+def test_pytest_httpx_sees_every_request_of_a_default_client(httpx_mock: Any) -> None:
     httpx_mock.add_response(json={"ok": True}, is_reusable=True)
 
     async def many(http: ProviderHttp) -> int:
@@ -345,3 +327,19 @@ def test_the_first_attempt_runs_without_stamina(
     assert got["path"] == "/x"
     with pytest.raises(AssertionError, match="retry_context entered"):  # retryable: it is
         _run(_origin(server), lambda http: http.get_json("/reset"))
+
+
+def test_httpx_s_request_log_line_is_the_same_on_both_paths(
+    server: _Server, direct_gets: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    base = _origin(server) + "/v3"
+    caplog.set_level(logging.INFO, logger="httpx")
+    for sent_by in PATHS:
+        _run(base, lambda http: http.get_json("/x", params={"api_key": KEY}), path=sent_by)
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert len(direct_gets) == 1
+    assert len(lines) == 2
+    assert lines[0] == lines[1]
+    assert lines[0].startswith(f"HTTP Request: GET {base}/x?api_key=") and lines[0].endswith(
+        '"HTTP/1.1 200 OK"'
+    )

@@ -38,7 +38,7 @@ from metarr.http import (
     request_memo,
     retry_policy,
 )
-from metarr.transport import AiohttpTransport
+from metarr.transport import WireTransport
 from pytest_httpx import HTTPXMock, IteratorStream
 from wire import Wire
 
@@ -47,7 +47,7 @@ KEY = "k3y-0f-the-d3m0-pr0v1der"
 T = TypeVar("T")
 WIRES = ("mock", "through", "direct")
 """Where a test's responses come from: pytest-httpx's mock, or a real server on 127.0.0.1
-reached through httpx's client over metarr's aiohttp transport, or directly through aiohttp
+reached through httpx's client over metarr's wire transport, or directly through it
 (`ProviderHttp`'s direct GET). Every test that takes ``httpx_mock`` runs on all three."""
 _wire = "mock"
 
@@ -83,13 +83,13 @@ def httpx_mock(
         return
     server = Wire()
     direct_gets = []
-    original = AiohttpTransport.get
+    original = WireTransport.get
 
-    async def counted(self: AiohttpTransport, url: str, *args: Any) -> Any:
+    async def counted(self: WireTransport, url: str, *args: Any) -> Any:
         direct_gets.append(url)
         return await original(self, url, *args)
 
-    monkeypatch.setattr(AiohttpTransport, "get", counted)
+    monkeypatch.setattr(WireTransport, "get", counted)
     monkeypatch.setattr(sys.modules[__name__], "BASE", server.origin + "/v3")
     monkeypatch.setattr(sys.modules[__name__], "_wire", wire)
     try:
@@ -110,7 +110,7 @@ def run(
     """Run ``action`` with a `ProviderHttp` for provider ``demo`` on a fresh client and loop."""
 
     async def main() -> T:
-        async with new_client(transport=None if _wire == "mock" else "aiohttp") as client:
+        async with new_client(transport=None if _wire == "mock" else "wire") as client:
             http = ProviderHttp(
                 client,
                 provider="demo",

@@ -1,5 +1,6 @@
-"""The transports under metarr's httpx client: aiohttp's sends exact requests and fails with
-httpx's errors; the adaptive one moves to it after a client's first requests; mocks still work."""
+"""The transport under metarr's httpx client (`WireTransport`, metarr's own HTTP/1.1 client)
+sends exact requests and fails with httpx's errors, from a client's first request, loading
+neither httpcore nor aiohttp; mocks still see every request."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from metarr.http import TRANSPORT_VAR, new_client
-from metarr.transport import SWITCH_AFTER, AdaptiveTransport, AiohttpTransport
+from metarr.transport import WireTransport
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -96,38 +98,44 @@ def _run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-def test_default_is_adaptive_and_the_variable_or_argument_chooses(
+def test_default_is_wire_and_the_variable_or_argument_chooses(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert isinstance(new_client()._transport, AdaptiveTransport)
-    assert isinstance(new_client(transport="aiohttp")._transport, AiohttpTransport)
+    assert isinstance(new_client()._transport, WireTransport)
+    assert isinstance(new_client(transport="wire")._transport, WireTransport)
     assert isinstance(new_client(transport="httpx")._transport, httpx.AsyncHTTPTransport)
     monkeypatch.setenv(TRANSPORT_VAR, "httpx")
     assert isinstance(new_client()._transport, httpx.AsyncHTTPTransport)
-    assert isinstance(new_client(transport="auto")._transport, AdaptiveTransport)
-    monkeypatch.setenv(TRANSPORT_VAR, "AIOHTTP ")
-    assert isinstance(new_client()._transport, AiohttpTransport)
-    monkeypatch.setenv(TRANSPORT_VAR, "curl")
-    with pytest.raises(ValueError, match="unknown HTTP transport 'curl'"):
+    assert isinstance(new_client(transport="auto")._transport, WireTransport)
+    monkeypatch.setenv(TRANSPORT_VAR, "WIRE ")
+    assert isinstance(new_client()._transport, WireTransport)
+    monkeypatch.setenv(TRANSPORT_VAR, "aiohttp")
+    with pytest.raises(ValueError, match="unknown HTTP transport 'aiohttp'"):
         new_client()
 
 
-def test_adaptive_moves_to_aiohttp_after_the_first_requests(echo: tuple[str, _Server]) -> None:
+IMPORTS = """
+import asyncio, sys
+from metarr.http import ProviderHttp, new_client
+
+async def main():
+    async with new_client() as client:
+        http = ProviderHttp(client, provider="demo", base_url=sys.argv[1])
+        await http.get_json("/first")
+        await http.request("POST", "/login", json_body={"apikey": "k"}, memo=False)
+        await http.get_json("/search", params={"q": "x"}, headers={"Authorization": "Bearer t"})
+
+asyncio.run(main())
+print(sorted(m for m in ("httpcore", "anyio", "aiohttp", "h11") if m in sys.modules))
+"""
+
+
+def test_requests_load_neither_httpcore_nor_aiohttp(echo: tuple[str, _Server]) -> None:
     url, _ = echo
-
-    async def main() -> list[str]:
-        async with httpx.AsyncClient(transport=AdaptiveTransport(switch_after=3)) as client:
-            transport = client._transport
-            assert isinstance(transport, AdaptiveTransport)
-            used = []
-            for n in range(5):
-                response = await client.get(f"{url}/n{n}")
-                assert response.json()["path"] == f"/n{n}"
-                used.append("aiohttp" if transport._bulk._session is not None else "httpx")
-            return used
-
-    assert _run(main()) == ["httpx", "httpx", "httpx", "aiohttp", "aiohttp"]
-    assert SWITCH_AFTER > 6  # a single lookup (six requests) never loads aiohttp
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS, url], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_pytest_httpx_sees_the_requests_of_a_default_client(httpx_mock: Any) -> None:
@@ -145,7 +153,7 @@ def test_requests_arrive_exactly(echo: tuple[str, _Server]) -> None:
     url, _ = echo
 
     async def main() -> tuple[httpx.Response, httpx.Response]:
-        async with new_client(transport="aiohttp") as client:
+        async with new_client(transport="wire") as client:
             got = await client.get(
                 url + "/search/movie",
                 params={"query": "Tom & Jerry: 50/50 ✓", "year": 2001, "x": "a+b%2C"},
@@ -175,14 +183,16 @@ def test_requests_arrive_exactly(echo: tuple[str, _Server]) -> None:
     assert echoed["method"] == "POST"
     assert json.loads(echoed["body"].encode("latin-1")) == {"apikey": "k", "pin": "ü"}
     assert dict(echoed["headers"])["content-type"] == "application/json"
-    assert "cookie" not in dict(echoed["headers"])  # httpx keeps cookies; aiohttp adds none
+    assert "cookie" not in dict(
+        echoed["headers"]
+    )  # httpx keeps the cookies; the transport adds none
 
 
 def test_connections_are_capped_and_reused(echo: tuple[str, _Server]) -> None:
     url, server = echo
 
     async def main() -> list[int]:
-        async with new_client(max_connections=3, transport="aiohttp") as client:
+        async with new_client(max_connections=3, transport="wire") as client:
             first = await asyncio.gather(*(client.get(url + "/slow") for _ in range(12)))
             second = await asyncio.gather(*(client.get(url + "/fast") for _ in range(6)))
             return [r.status_code for r in (*first, *second)]
@@ -205,7 +215,7 @@ def test_failures_are_httpx_errors(
     url, _ = echo
 
     async def main() -> None:
-        async with new_client(transport="aiohttp") as client:
+        async with new_client(transport="wire") as client:
             response = await client.get(url + path, timeout=httpx.Timeout(5, read=0.1))
             await response.aread()
 
@@ -221,26 +231,28 @@ def test_a_refused_connection_is_a_connect_error() -> None:
         port = probe.getsockname()[1]  # closed again: nothing listens there
 
     async def main() -> None:
-        async with new_client(transport="aiohttp") as client:
+        async with new_client(transport="wire") as client:
             await client.get(f"http://127.0.0.1:{port}/")
 
     with pytest.raises(httpx.ConnectError):
         _run(main())
 
 
-def test_closing_the_client_closes_the_session(echo: tuple[str, _Server]) -> None:
+def test_closing_the_client_closes_every_connection(echo: tuple[str, _Server]) -> None:
     url, _ = echo
 
-    async def main() -> bool:
-        client = new_client(transport="aiohttp")
+    async def main() -> list[bool]:
+        client = new_client(transport="wire")
         transport = client._transport
-        assert isinstance(transport, AiohttpTransport)
-        await client.get(url + "/a")
-        session = transport._session
+        assert isinstance(transport, WireTransport)
+        await asyncio.gather(*(client.get(url + "/slow") for _ in range(3)))
+        opened = list(transport.pool._open)
+        assert len(opened) == 3
         await client.aclose()
-        return session is not None and session.closed
+        assert not transport.pool._open
+        return [conn.lost for conn in opened]
 
-    assert _run(main())
+    assert _run(main()) == [True] * 3
 
 
 @pytest.fixture
@@ -276,10 +288,10 @@ def test_https_verifies_certificates_the_way_httpx_does(
     url, cert = tls_echo
 
     async def get() -> int:
-        async with new_client(transport="aiohttp") as client:
+        async with new_client(transport="wire") as client:
             transport = client._transport
-            assert isinstance(transport, AiohttpTransport)
-            assert transport._tls is None  # no TLS context until an https request
+            assert isinstance(transport, WireTransport)
+            assert transport.pool.tls_context is None  # no TLS context until an https request
             return (await client.get(url + "/secure")).status_code
 
     with pytest.raises(httpx.ConnectError):

@@ -1,6 +1,6 @@
 """pytest-httpx's ``add_response`` / ``add_callback`` / ``get_requests`` served over real HTTP on
 127.0.0.1, so the same test runs against the mock and against the wire (`metarr.http`'s paths
-through httpx's client and directly through aiohttp)."""
+through httpx's client and directly through metarr.wire)."""
 
 from __future__ import annotations
 

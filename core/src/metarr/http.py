@@ -63,9 +63,10 @@ from metarr.redaction import (
 )
 
 if TYPE_CHECKING:
-    from metarr.transport import AdaptiveTransport, AiohttpTransport
+    from metarr.transport import WireTransport
 
 log = logging.getLogger("metarr.http")
+_httpx_log = logging.getLogger("httpx")  # a direct GET logs what httpx's client would
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -88,18 +89,17 @@ RetryAdmission = Callable[[], Awaitable[None]]
 
 
 TRANSPORT_VAR = "METARR_HTTP_TRANSPORT"
-TRANSPORTS = ("auto", "aiohttp", "httpx")
+TRANSPORTS = ("auto", "wire", "httpx")
 
 
 def new_client(*, max_connections: int = 64, transport: str | None = None) -> httpx.AsyncClient:
     """The run's shared client: pooled connections, a metarr User-Agent, JSON accepted.
 
-    ``transport`` moves the bytes under httpx: ``"auto"`` (the default, `AdaptiveTransport`:
-    httpx's own for the first requests, then aiohttp's, which costs about half the CPU per
-    request but 100 ms more to load), ``"aiohttp"`` or ``"httpx"`` (httpcore) throughout.
-    Without an argument ``METARR_HTTP_TRANSPORT`` decides; and when httpx's own transport has
-    been replaced by a test double (pytest-httpx, for one), httpx's is used throughout so the
-    double sees every request.
+    ``transport`` moves the bytes under httpx: ``"auto"`` (the default) and ``"wire"`` send
+    through `metarr.transport.WireTransport` (metarr's own HTTP/1.1 client, from the first
+    request), ``"httpx"`` through httpx's own (httpcore). Without an argument
+    ``METARR_HTTP_TRANSPORT`` decides; and when httpx's own transport has been replaced by a
+    test double (pytest-httpx, for one), ``"auto"`` is httpx's so the double sees every request.
     """
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=32)
     choice = transport or os.environ.get(TRANSPORT_VAR, "").strip().lower() or "auto"
@@ -107,12 +107,9 @@ def new_client(*, max_connections: int = 64, transport: str | None = None) -> ht
         raise ValueError(f"unknown HTTP transport {choice!r}: use {', '.join(TRANSPORTS)}")
     custom: httpx.AsyncBaseTransport | None = None
     if choice != "httpx" and (transport is not None or not _httpx_transport_replaced()):
-        from metarr.transport import AdaptiveTransport, AiohttpTransport
+        from metarr.transport import WireTransport
 
-        if choice == "aiohttp":
-            custom = AiohttpTransport(limits=limits)
-        else:
-            custom = AdaptiveTransport(limits=limits)
+        custom = WireTransport(limits=limits)
     return httpx.AsyncClient(
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         limits=limits,
@@ -325,7 +322,7 @@ class ProviderHttp:
         self.before_retry: RetryAdmission | None = None
         self._secrets = secrets
         self._direct = True  # False: always through httpx's client (benchmarks, tests)
-        self._route: AdaptiveTransport | AiohttpTransport | None = None
+        self._route: WireTransport | None = None
         self._routed = False
         self._client_headers: tuple[list[tuple[bytes, bytes]], list[tuple[str, str]]] = ([], [])
         register(*secrets)
@@ -514,6 +511,15 @@ class ProviderHttp:
                 if direct is not None:
                     url, sent_headers, transport = direct
                     answer = await transport.get(url, sent_headers, self.timeout)
+                    if _httpx_log.isEnabledFor(logging.INFO):
+                        _httpx_log.info(
+                            'HTTP Request: %s %s "%s %d %s"',
+                            method,
+                            url,
+                            "HTTP/1.1",
+                            answer.status,
+                            answer.reason.decode("ascii", errors="ignore"),
+                        )
                     try:
                         declared = answer.headers.get("content-length", "")
                         if answer.plain and declared.isdigit() and int(declared) <= self.max_bytes:
@@ -570,14 +576,17 @@ class ProviderHttp:
         query: str | None,
         json_body: Any,
         headers: Mapping[str, str] | None,
-    ) -> tuple[str, list[tuple[str, str]], AiohttpTransport] | None:
-        """The URL, headers and aiohttp transport to send this request with directly, exactly
+    ) -> tuple[str, list[tuple[str, str]], WireTransport] | None:
+        """The URL, headers and transport to send this request with directly, exactly
         as httpx's client would send it; None when httpx's client must send it (it is not a
         plain GET, the client would add something of its own, or its transport is httpx's)."""
         if method != "GET" or json_body is not None or not _PLAIN_PATH.fullmatch(path):
             return None
         route = self._route if self._routed else self._find_route()
-        if route is None or self.client.cookies.jar:
+        # Cookies held: httpx's client sends them. (The jar's own dict, not len(jar), which
+        # walks every cookie; a domain whose cookies all went leaves an empty entry behind,
+        # which only sends the request through httpx's client.)
+        if route is None or self.client.cookies.jar._cookies:  # type: ignore[attr-defined]
             return None
         client_headers = self.client.headers.raw
         if client_headers != self._client_headers[0]:
@@ -594,17 +603,14 @@ class ProviderHttp:
             sent.extend(headers.items())
         if query is None:
             return None
-        transport = route.direct()
-        if transport is None:
-            return None
         url = self.base_url + path
-        return (f"{url}?{query}" if query else url), sent, transport
+        return (f"{url}?{query}" if query else url), sent, route
 
-    def _find_route(self) -> AdaptiveTransport | AiohttpTransport | None:
+    def _find_route(self) -> WireTransport | None:
         """The transport a direct send may use for ``base_url`` (None: none may), once."""
-        from metarr.transport import AdaptiveTransport, AiohttpTransport
+        from metarr.transport import WireTransport
 
-        route: AdaptiveTransport | AiohttpTransport | None = None
+        route: WireTransport | None = None
         client = self.client
         try:
             base = httpx.URL(self.base_url)
@@ -613,7 +619,7 @@ class ProviderHttp:
             transport = None
         if (
             self._direct
-            and isinstance(transport, AdaptiveTransport | AiohttpTransport)
+            and isinstance(transport, WireTransport)
             and str(base) == self.base_url
             and base.scheme in ("http", "https")
             and not (base.query or base.fragment or base.userinfo)
