@@ -42,7 +42,6 @@ from typing import Any
 import attrs
 
 from metarr import http
-from metarr.candidates import across_forms, collapse, decide, regroup, score, with_details
 from metarr.errors import (
     NotFoundError,
     PluginError,
@@ -67,7 +66,6 @@ from metarr.models import (
     SearchStatus,
 )
 from metarr.plugins import Registry
-from metarr.titleforms import title_forms
 
 log = logging.getLogger("metarr.engine")
 
@@ -809,6 +807,10 @@ class Engine:
         per distinct normalised name, concurrently) and decide across all of them: a film
         found under several names is one candidate, two films matching different names are
         two (ambiguous)."""
+        # (the search modules load with the first search: a lookup by id never needs them)
+        from metarr.candidates import across_forms, decide
+        from metarr.titleforms import title_forms
+
         forms = title_forms(title) or (title,)
         searches = await asyncio.gather(*(self._candidates(session, f, year) for f in forms))
         candidates, groups = across_forms(searches)
@@ -865,6 +867,8 @@ class Engine:
         self, session: _Session, query: str, year: int | None
     ) -> tuple[list[Candidate], dict[Ids, list[tuple[str, Ids]]]]:
         """Search every provider, collapse the hits per movie and score them, best first."""
+        from metarr.candidates import collapse, regroup, score
+
         searchers = [n for n in self.registry.enabled if self.registry.implements(n, "search")]
         answers = await asyncio.gather(
             *(self._call(session, name, "search", query=query, year=year) for name in searchers)
@@ -920,6 +924,8 @@ class Engine:
         the providers that rank a detail field, exactly as a lookup of these ids would start
         (so a confirmed choice reuses every response). A provider that fails is named in the
         search's reasons; the candidate keeps what the search said."""
+        from metarr.candidates import with_details
+
         only = frozenset(self._detail_providers())
         session = _Session(interactive=True, only=only, given=candidate.ids)
         session.out |= search.out  # a provider that failed the search is not asked again

@@ -41,7 +41,6 @@ from urllib.parse import quote_plus
 import attrs
 import httpx
 import orjson
-import stamina
 
 from metarr import __version__
 from metarr.config import env_name
@@ -450,6 +449,8 @@ class ProviderHttp:
         """stamina's retries after ``first`` (the first attempt's failure): its attempt 1
         re-raises it, so stamina waits, counts, gives up and logs exactly as if it had sent
         the first attempt itself (testing mode and ``stamina.set_active`` included)."""
+        import stamina  # (imported by the first retry: most runs never retry)
+
         async for attempt in stamina.retry_context(
             on=functools.partial(self._retryable, policy),
             attempts=policy.attempts,
