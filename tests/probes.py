@@ -8,13 +8,21 @@ import subprocess
 import sys
 from collections.abc import Mapping
 
+# The imports are reported when the command ends: at exit, or when the full command ends its
+# process itself (`metarr.__main__.end`, which skips the interpreter's exit).
 _PROBE = (
     "import atexit, json, sys\n"
-    "atexit.register(lambda: print('\\nMODULES ' + json.dumps("
-    "[name for name, module in sys.modules.items() if module is not None]), file=sys.stderr))\n"
+    "import metarr.__main__ as command\n"
+    "def report():\n"
+    "    if not getattr(report, 'done', False):\n"
+    "        report.done = True\n"
+    "        names = [name for name, module in sys.modules.items() if module is not None]\n"
+    "        print('\\nMODULES ' + json.dumps(names), file=sys.stderr)\n"
+    "atexit.register(report)\n"
+    "ending = command.end\n"
+    "command.end = lambda code: (report(), ending(code))\n"
     "sys.argv = ['metarr', *{args!r}]\n"
-    "from metarr.__main__ import run\n"
-    "run()\n"
+    "command.run()\n"
 )
 
 

@@ -104,12 +104,57 @@ def test_the_command_runs_with_its_own_collector_threshold_and_the_library_leave
         "import metarr, metarr.cli\n"
         "library = gc.get_threshold()[0]\n"
         "sys.argv = ['metarr', 'plugins', '--help']\n"
-        "from metarr.__main__ import run\n"
-        "try:\n    run()\nexcept SystemExit:\n    pass\n"
-        "print(library, gc.get_threshold()[0], file=sys.stderr)"
+        "import metarr.__main__ as command\n"
+        "ending = command.end\n"
+        "def end(code):\n"
+        "    print(library, gc.get_threshold()[0], file=sys.stderr)\n"
+        "    ending(code)\n"
+        "command.end = end\n"
+        "command.run()"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     library, command = done.stderr.split()[-2:]
     assert (int(library), int(command)) == (700, GC_THRESHOLD)
+
+
+def _ended(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter that notes on stderr when its teardown begins."""
+    probe = (
+        f"import atexit, sys\natexit.register(lambda: print('teardown', file=sys.stderr))\n{code}"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_the_full_command_ends_its_process_once_its_output_is_written() -> None:
+    """The interpreter's teardown (≈ 50 ms of CPU after a cold lookup) is skipped: the
+    output, the exit code and stderr stay what the command wrote."""
+    command = "sys.argv = ['metarr', {}]\nfrom metarr.__main__ import run\nrun()"
+    done = _ended(command.format("'plugins', '--help'"))
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("Usage: metarr plugins")
+    done = _ended(command.format("'lookup'"))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "error: give an id: --tmdb ID, --imdb ID or --tvdb ID\n"
+
+
+def test_ending_the_process_keeps_pythons_exit_codes() -> None:
+    done = _ended("from metarr.__main__ import end\nprint('out')\nend('a message')")
+    assert (done.returncode, done.stdout, done.stderr) == (1, "out\n", "a message\n")
+    done = _ended("from metarr.__main__ import end\nend(None)")
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_a_closed_output_ends_the_full_command_with_141() -> None:
+    code = (
+        "import os, sys\n"
+        "r, w = os.pipe()\nos.close(r)\nos.dup2(w, 1)\n"
+        "sys.argv = ['metarr', 'plugins', '--help']\n"
+        "from metarr.__main__ import run\nrun()"
+    )
+    done = _ended(code)
+    assert done.returncode == 141
+    assert "Traceback" not in done.stderr and "teardown" not in done.stderr
