@@ -60,8 +60,18 @@ def test_version_output() -> None:
 
 # What a cold `metarr lookup` (nothing cached, every provider asked) must not import: the
 # prompt of `search --pick`/`queue review`, httpx's own command line client (click, pygments),
-# and the TOML parser when the config file is empty.
-NOT_ON_THE_LOOKUP_PATH = ("metarr.cli.pick", "httpx._main", "pygments", "tomllib")
+# the TOML parser when the config file is empty, the retry machinery when nothing is retried
+# (stamina, tenacity) and the title search (candidates, titleforms).
+NOT_ON_THE_LOOKUP_PATH = (
+    "metarr.cli.pick",
+    "httpx._main",
+    "pygments",
+    "tomllib",
+    "stamina",
+    "tenacity",
+    "metarr.candidates",
+    "metarr.titleforms",
+)
 
 
 def test_a_cold_lookup_imports_nothing_only_other_commands_need(
