@@ -29,8 +29,8 @@ at once, nothing stored) as its own process, both against the same world in the 
 Bytecode: every child writes its bytecode under the work directory (``PYTHONPYCACHEPREFIX``),
 which starts empty, where an installed tool has its bytecode from the start (pip compiles at
 install). So before any measured run both tools run once, unmeasured, on the same few movies
-(`warm_bytecode`: a metarr batch long enough to reach its aiohttp transport, then the plain
-script), and no measured process compiles its imports from source.
+(`warm_bytecode`: a metarr batch and a lookup, then the plain script), and no measured
+process compiles its imports from source.
 
 Prints target, today (main, measured by this script: `TODAY`) and result for each row, and
 writes the raw numbers to ``--out``. Exits 1 only when a run fails (a batch that crashes, a
@@ -186,8 +186,8 @@ def paired(
 
 
 WARM_MOVIES = 16
-"""Movies of the unmeasured warm-up runs: ~95 requests through one client, past the
-`metarr.transport.SWITCH_AFTER` (64) requests after which a batch sends through aiohttp."""
+"""Movies of the unmeasured warm-up runs (~95 requests): enough for a batch to import all it
+imports when measured (retries aside)."""
 
 
 def warm_bytecode(world: World, work: Path, movies: Sequence[Movie], concurrency: int) -> None:
