@@ -167,18 +167,6 @@ def test_parse_numeric_shortcut(value: object, expected: int | None) -> None:
     assert parsed == expected
 
 
-def _number_general(value: object, low: float = 0.0, high: float = 1e12) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        value = value.replace(",", "").strip()
-    try:
-        result = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if result != result or not low <= result <= high else result
-
-
 BOUNDS = st.sampled_from([(0.0, 1e12), (0.0, 10.0), (0.0, 100.0), (-5.0, 5.0), (0.0, 2.0**53)])
 
 
@@ -194,9 +182,9 @@ BOUNDS = st.sampled_from([(0.0, 1e12), (0.0, 10.0), (0.0, 100.0), (-5.0, 5.0), (
 def test_number_and_count_match_the_general_rule(
     value: object, bounds: tuple[float, float]
 ) -> None:
-    got, expected = sanitize.number(value, *bounds), _number_general(value, *bounds)
+    got, expected = sanitize.number(value, *bounds), sanitize._number(value, *bounds)
     assert repr(got) == repr(expected)  # 3.0, not 3
-    general = _number_general(value, 0, 1e12)
+    general = sanitize._number(value, 0, 1e12)
     assert repr(sanitize.count(value)) == repr(None if general is None else int(general))
 
 

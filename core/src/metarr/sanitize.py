@@ -246,6 +246,11 @@ def number(value: object, low: float = 0.0, high: float = 1e12) -> float | None:
         return value
     if type(value) is int and low <= value <= high:  # float() keeps it within the bounds
         return float(value)
+    return _number(value, low, high)
+
+
+def _number(value: object, low: float, high: float) -> float | None:
+    """`number`'s general rule (its shortcuts above give what this gives)."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
