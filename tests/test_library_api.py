@@ -532,7 +532,7 @@ def test_the_loop_never_waits_for_another_process_holding_the_write_lock(
     connect = sqlite3.connect
 
     def traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        conn = connect(*args, **kwargs)
+        conn: sqlite3.Connection = connect(*args, **kwargs)
 
         def trace(sql: str) -> None:
             if recording.is_set():
