@@ -7,6 +7,7 @@ import email.utils
 import json
 import logging
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -570,8 +571,11 @@ def test_separate_memos_do_not_share(httpx_mock: HTTPXMock) -> None:
 
 
 def test_a_cancelled_request_does_not_strand_its_waiters(httpx_mock: HTTPXMock) -> None:
+    answer = threading.Event()  # the first request is answered only after it was cancelled
+
     async def slow(request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(0.05)
+        while not answer.is_set():  # noqa: ASYNC110 - over real HTTP, on the server's thread
+            await asyncio.sleep(0.002)
         return httpx.Response(200, json={"id": 603})
 
     httpx_mock.add_callback(slow, is_reusable=True)
@@ -583,6 +587,7 @@ def test_a_cancelled_request_does_not_strand_its_waiters(httpx_mock: HTTPXMock) 
             waiter = asyncio.create_task(get_movie(http))
             await asyncio.sleep(0.01)
             first.cancel()
+            answer.set()
             with pytest.raises(UnavailableError, match="cancelled"):
                 await asyncio.wait_for(waiter, 1)
             return await asyncio.wait_for(get_movie(http), 1)  # a later call sends again

@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
-import itertools
 import json
 import logging
 import sqlite3
@@ -512,8 +511,12 @@ def test_one_sync_orchestrator_shared_by_8_threads(sim_world: World, tmp_path: P
 
 
 def test_the_loop_never_waits_for_another_process_holding_the_write_lock(
-    world: FakeWorld, tmp_path: Path
+    world: FakeWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Checked at the mechanism, not by the loop's longest pause (a busy machine pauses any
+    thread): while another process holds the write lock no SQLite statement runs on the loop's
+    thread, and the loop keeps beating at least a quarter as often as a plain thread does (a
+    loop blocked on the lock would not beat at all)."""
     db = tmp_path / "m.sqlite"
     hold = 3.0
     holder = (
@@ -524,21 +527,38 @@ def test_the_loop_never_waits_for_another_process_holding_the_write_lock(
         f"time.sleep({hold})\n"
         "conn.execute('ROLLBACK')\n"
     )
+    statements: list[tuple[int, str]] = []  # (thread, SQL) of every statement in the window
+    recording = threading.Event()
+    connect = sqlite3.connect
 
-    async def action(orc: Orchestrator) -> tuple[float, float, Any]:
-        beats: list[float] = []
-        ticks: list[float] = []  # a plain thread's heartbeat: what the machine's load costs
+    def traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn: sqlite3.Connection = connect(*args, **kwargs)
+
+        def trace(sql: str) -> None:
+            if recording.is_set():
+                statements.append((threading.get_ident(), sql))
+
+        conn.set_trace_callback(trace)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", traced_connect)
+
+    async def action(orc: Orchestrator) -> tuple[int, int, float, Any]:
+        beats = 0
+        ticks = 0  # a plain thread's heartbeat: the pace this machine gives a thread now
         stop = asyncio.Event()
         stop_ticks = threading.Event()
 
         def tick() -> None:
+            nonlocal ticks
             while not stop_ticks.is_set():
-                ticks.append(time.monotonic())
+                ticks += 1
                 time.sleep(0.005)
 
         async def heartbeat() -> None:
+            nonlocal beats
             while not stop.is_set():
-                beats.append(time.monotonic())
+                beats += 1
                 await asyncio.sleep(0.005)
 
         process = subprocess.Popen(  # noqa: ASYNC220 - started before the heartbeat
@@ -548,6 +568,7 @@ def test_the_loop_never_waits_for_another_process_holding_the_write_lock(
         ticker = threading.Thread(target=tick)
         ticker.start()
         beat = asyncio.ensure_future(heartbeat())
+        recording.set()
         started = time.monotonic()
         outcomes = await asyncio.gather(
             orc.lookup(Ids(tmdb=603)),
@@ -555,32 +576,23 @@ def test_the_loop_never_waits_for_another_process_holding_the_write_lock(
             orc.get(Ids(tmdb=603)),
         )
         waited = time.monotonic() - started
+        recording.clear()
         stop.set()
         await beat
         stop_ticks.set()
         ticker.join()
         process.wait(timeout=10)
-        quiet = list(itertools.pairwise(ticks))
-        return max(own_stall(gap, quiet) for gap in itertools.pairwise(beats)), waited, outcomes
+        return beats, ticks, waited, outcomes
 
-    worst, waited, outcomes = run(db, action)
+    loop_thread = threading.get_ident()  # asyncio.run runs the loop on this thread
+    beats, ticks, waited, outcomes = run(db, action)
     assert [o.status for o in outcomes[:2]] == ["identified", "identified"]
     assert waited >= 2.0  # the commits did wait for the lock...
-    assert worst <= 0.050, f"the event loop stalled {worst * 1000:.0f} ms"  # ...off the loop
-    print(
-        f"write lock held {hold:.0f} s by another process: longest loop stall {worst * 1000:.1f} ms"
-    )
-
-
-def own_stall(gap: tuple[float, float], quiet: list[tuple[float, float]]) -> float:
-    """How long the event loop stood still within ``gap`` while the process ran: the gap less
-    the longest silence of a plain thread's heartbeat within it (``quiet``: that thread's gaps).
-    A machine too busy to run this process pauses both heartbeats; a blocked loop only its own
-    (the plain thread gets the GIL every switch interval, whatever the loop's thread does)."""
-    start, end = gap
-    overlaps = (min(end, b) - max(start, a) for a, b in quiet if a < end and b > start)
-    paused = max(overlaps, default=0.0)
-    return (end - start) - max(0.0, paused)
+    assert any(sql.startswith("BEGIN") for _, sql in statements)  # (the trace saw them)
+    on_loop = [sql for thread, sql in statements if thread == loop_thread]
+    assert on_loop == [], on_loop  # ...on another thread, not the loop's
+    assert beats >= ticks / 4, (beats, ticks)  # and the loop kept running meanwhile
+    print(f"write lock held {hold:.0f} s by another process: {beats} loop beats, {ticks} ticks")
 
 
 # -- get() at 10,000 movies --------------------------------------------------------------------
