@@ -376,6 +376,11 @@ def test_a_realistic_library_from_movielens(
     assert cpu[len(cpu) // 2] < 0.002  # parsing ≤ 2 ms CPU per item (median)
 
 
+PER_ITEM_BYTES = 80
+"""Growth of a rescan's peak memory per item that still counts as flat (measured: 27–34 bytes;
+a scan holding each item's key alone: ~100)."""
+
+
 def _scan_peak(root: Path, cache: Cache) -> int:
     list(scan_library(root, cache.db))  # remember everything first: then measure a rescan
     gc.collect()
@@ -407,5 +412,10 @@ def test_scan_memory_is_flat_in_the_library_size(
     with Cache(tmp_path / "a.sqlite") as small, Cache(tmp_path / "b.sqlite") as large:
         small_peak = _scan_peak(small_root, small)
         large_peak = _scan_peak(large_root, large)
-    # 20 times the items: a peak that grew with them would be ~20 times higher.
-    assert large_peak < small_peak * 2, (small_peak, large_peak)
+    # Per added item, the rescan's peak may grow by a few bytes (bounded caches — names,
+    # timestamps, SQLite statements — fill further with more distinct items); anything held per
+    # item (an entry, a key, a path) is hundreds of bytes. A ratio of the peaks is no measure:
+    # the small library's peak is ~36 KB, and how much of it the earlier tests in the same
+    # process already paid for decides it.
+    per_item = (large_peak - small_peak) / (1_200 - 60)
+    assert per_item < PER_ITEM_BYTES, (small_peak, large_peak, per_item)
