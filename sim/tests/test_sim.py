@@ -207,6 +207,14 @@ def test_omdb_daily_quota(sim_world: World, client: httpx.Client) -> None:
         assert omdb(sim, client, i="tt0137523", apikey="x").json()["Error"] == "Invalid API key!"
 
 
+def test_omdb_burst_limit_is_not_the_daily_quota(sim_world: World, client: httpx.Client) -> None:
+    with start_sim(sim_world, knobs={"omdb": Knobs(rate=0.5, burst=1)}) as sim:
+        first, second = (omdb(sim, client, i="tt0137523") for _ in range(2))
+    assert (first.status_code, second.status_code) == (200, 429)
+    assert second.headers["Retry-After"] == "2"
+    assert second.json()["Error"] != "Request limit reached!"  # the quota's text (HTTP 401)
+
+
 # -------------------------------------------------------------------------- Fanart
 
 

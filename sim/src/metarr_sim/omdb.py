@@ -112,7 +112,10 @@ class OmdbSim(SimProvider):
         return request.query.get("apikey")
 
     def error(self, status: int, *, retry_after: int | None = None) -> Reply:
-        message = "Request limit reached!" if status == 429 else "Something went wrong."
+        # OMDb documents no per-second limit, only the daily quota ("Request limit reached!",
+        # HTTP 401: `quota_exceeded`); the simulated burst limit must not wear the quota's text,
+        # or a client rightly reads every 429 of the token bucket as "paused until midnight".
+        message = "Too many requests." if status == 429 else "Something went wrong."
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         return Reply(status=status, body={"Response": "False", "Error": message}, headers=headers)
 
