@@ -236,3 +236,18 @@ def test_cache_show_and_stats_name_a_disputed_id(tmp_path: Path) -> None:
     assert f"claimed for The Matrix (1999) tmdb:603 (movie {matrix})" in holder
     stats = run_cli(["--db", str(db), "cache", "stats"], env).stdout.decode()
     assert any(line.split() == ["disputed", "ids", "1"] for line in stats.splitlines()), stats
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "cache write failed and was rolled back: disk I/O error",  # the cache's own, no file
+        "database or disk is full",  # SQLite's
+    ],
+)
+def test_a_cache_failure_names_the_database_file(tmp_path: Path, message: str) -> None:
+    db = tmp_path / "c.db"
+    line = exits.describe(StorageError(message), db=db)
+    assert line.startswith(f"cache {db}: ") and line.endswith("(check --db / METARR_DB)"), line
+    assert line.count(str(db)) == 1
+    assert exits.describe(StorageError(f"cache {db} is damaged"), db=db).count(str(db)) == 1

@@ -118,8 +118,10 @@ def describe(exc: BaseException, *, db: Path | None = None) -> str:
     names the database file (``db``, when the message does not already)."""
     if is_storage_failure(exc):
         text = " ".join(str(exc).split()) or type(exc).__name__
-        if not text.startswith("cache"):  # the cache's own errors name it and its file
-            text = (f"cache {db}: " if db is not None and str(db) not in text else "cache: ") + text
+        if db is not None and str(db) not in text:  # ("cache write failed: …" → "cache FILE: …")
+            text = f"cache {db}: " + text.removeprefix("cache ")
+        elif not text.startswith("cache"):
+            text = "cache: " + text
         return redact(f"{text} (check --db / METARR_DB)")
     if isinstance(exc, MetarrError):
         text = str(exc)
