@@ -4,6 +4,7 @@ README and CONTRIBUTING examples import only public names."""
 from __future__ import annotations
 
 import ast
+import asyncio
 import importlib
 import os
 import re
@@ -11,7 +12,9 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
+import httpx
 import metarr
 import pytest
 from metarr_sim import SimServer
@@ -101,16 +104,24 @@ def test_every_embedding_example_runs_against_the_simulator(
 
 
 def serve(block: str, env: dict[str, str], cwd: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the web example's application with Starlette's test client (as uvicorn would)."""
-    from starlette.testclient import TestClient
-
+    """Run the web example's application as an ASGI server would: its lifespan around the
+    requests, each request through the application (its `def` endpoint in a worker thread)."""
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(cwd)
     scope: dict[str, object] = {"__name__": "webexample"}
     exec(block, scope)  # the README's module, as written
-    with TestClient(scope["app"]) as client:  # type: ignore[arg-type]
-        found = client.get("/movies/tt0133093").json()["title"]
-        missing = client.get("/movies/tt0000001")
+    app: Any = scope["app"]
+
+    async def requests() -> tuple[str, httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://web") as client,
+        ):
+            found = (await client.get("/movies/tt0133093")).json()["title"]
+            return found, await client.get("/movies/tt0000001")
+
+    found, missing = asyncio.run(requests())
     assert missing.status_code == 404 and missing.json()["status"] == "not_found"
     return str(found)
