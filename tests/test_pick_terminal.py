@@ -239,9 +239,10 @@ def test_queue_review_walks_oldest_first_and_commits_each_choice(
     queue_up(env, AMBIGUOUS)
     before = sim.total()
     term = Terminal(env, "queue", "review")
-    first = term.answer("1")
+    first = term.expect(PROMPT)
     assert '[1/4] ambiguous  title:"Sabrina"' in first
-    assert sim.total() == before  # the stored cards cost nothing
+    assert sim.total() == before  # the stored cards cost nothing (counted before the choice)
+    term.child.sendline("1")
     second = term.answer("n")
     assert "→ identified" in second and "[2/4]" in second and "Othello" in second
     third = term.answer("")
