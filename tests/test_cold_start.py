@@ -10,8 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from metarr import plugins
+from metarr.cli import census
+from metarr.cli.state import CliState
+from metarr.plugins import PluginInfo
 from metarr_sim import SimServer
 
 # The modules loaded when the first connection opens (an audit hook sees ``socket.connect``)
@@ -41,17 +46,27 @@ _PROBE = (
 NEVER_ON_A_LOOKUP_BY_ID = ("anyascii",)
 
 
-def _cold_lookup(sim_server: SimServer, tmp_path: Path) -> tuple[set[str], set[str]]:
-    """The modules a cold ``lookup --imdb`` had imported at its first connection and at its end."""
+# Entry-point discovery (importlib.metadata reads every installed distribution): the full
+# command finds the plugins the census of the last one listed, while it holds.
+NOT_BEFORE_THE_FIRST_REQUEST = ("importlib.metadata",)
+
+
+def _env(sim_server: SimServer, tmp_path: Path) -> dict[str, str]:
     config = tmp_path / "metarr.toml"
     config.write_text("", encoding="utf-8")
-    env = {
+    return {
         **os.environ,
         **sim_server.settings_env(),
         "METARR_CONFIG": str(config),
         "METARR_STATE_DIR": str(tmp_path / "state"),
     }
-    args = ["--db", str(tmp_path / "cache.sqlite"), "lookup", "--imdb", "tt0114709", "--json"]
+
+
+def _cold_lookup(
+    env: dict[str, str], tmp_path: Path, imdb: str = "tt0114709"
+) -> tuple[set[str], set[str]]:
+    """The modules a cold ``lookup --imdb`` had imported at its first connection and at its end."""
+    args = ["--db", str(tmp_path / f"{imdb}.sqlite"), "lookup", "--imdb", imdb, "--json"]
     done = subprocess.run(
         [sys.executable, "-c", _PROBE.replace("ARGS", repr(args))],
         capture_output=True,
@@ -70,9 +85,67 @@ def _cold_lookup(sim_server: SimServer, tmp_path: Path) -> tuple[set[str], set[s
 def test_a_cold_lookup_by_id_never_imports_title_matching(
     sim_server: SimServer, tmp_path: Path
 ) -> None:
-    first, end = _cold_lookup(sim_server, tmp_path)
+    first, end = _cold_lookup(_env(sim_server, tmp_path), tmp_path)
     assert {"httpx", "metarr.engine", "metarr.matching"} <= first  # the probe saw the start
     assert end.isdisjoint(NEVER_ON_A_LOOKUP_BY_ID), end & set(NEVER_ON_A_LOOKUP_BY_ID)
+
+
+def test_a_cold_lookup_finds_its_plugins_from_the_census_before_its_first_request(
+    sim_server: SimServer, tmp_path: Path
+) -> None:
+    env = _env(sim_server, tmp_path)
+    first, _ = _cold_lookup(env, tmp_path, "tt0113497")  # no census yet: discovery, then one
+    assert "importlib.metadata" in first
+    first, _ = _cold_lookup(env, tmp_path)
+    assert {"metarr_tmdb", "metarr_omdb", "metarr_tvdb", "metarr_fanart"} <= first
+    assert first.isdisjoint(NOT_BEFORE_THE_FIRST_REQUEST), first & set(NOT_BEFORE_THE_FIRST_REQUEST)
+
+
+def _infos(state: CliState) -> list[tuple[str, str | None, str | None, object, str | None]]:
+    return [(i.name, i.distribution, i.version, i.factory, i.error) for i in state.infos()]
+
+
+def test_the_census_lists_the_plugins_discovery_finds(
+    sim_server: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in _env(sim_server, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    found = _infos(CliState())
+    assert [name for name, *_ in found] == ["fanart", "omdb", "tmdb", "tvdb"]
+    assert census.listed_plugins(None) is None  # no census yet
+    state = CliState(db=tmp_path / "cache.sqlite")
+
+    async def nothing(orchestrator: object) -> None:
+        return None
+
+    state.run(nothing)  # the full command's setup takes the census
+    assert census.listed_plugins(None) is not None
+    monkeypatch.setattr(plugins, "discover", _no_discovery)
+    assert _infos(CliState()) == found
+
+
+def _no_discovery(env: object = None) -> list[PluginInfo]:
+    raise AssertionError("discovered again although the census holds")
+
+
+def test_a_listed_plugin_that_no_longer_loads_sends_the_command_to_discovery(
+    sim_server: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in _env(sim_server, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    found = _infos(CliState())
+
+    async def nothing(orchestrator: object) -> None:
+        return None
+
+    CliState(db=tmp_path / "cache.sqlite").run(nothing)
+    listed = census.read(None)
+    assert listed is not None
+    facts = {**listed["facts"]}
+    facts["plugins"] = [[*entry[:3], "metarr_tmdb.gone:Provider"] for entry in facts["plugins"]]
+    census.write(None, facts, listed["files"])
+    assert census.listed_plugins(None) is not None
+    assert _infos(CliState()) == found
 
 
 @given(st.text(alphabet=st.characters(max_codepoint=127)))
