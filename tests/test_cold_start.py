@@ -154,3 +154,29 @@ def test_ascii_text_is_its_own_transliteration(text: str) -> None:
     from anyascii import anyascii
 
     assert anyascii(text) == text
+
+
+def test_a_plugin_installed_after_the_census_is_discovered(
+    sim_server: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in _env(sim_server, tmp_path).items():
+        monkeypatch.setenv(name, value)
+
+    async def nothing(orchestrator: object) -> None:
+        return None
+
+    CliState(db=tmp_path / "cache.sqlite").run(nothing)
+    assert census.listed_plugins(None) is not None
+    site = tmp_path / "site"
+    (site / "late_plugin-1.0.dist-info").mkdir(parents=True)
+    (site / "late_plugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: late-plugin\nVersion: 1.0\n", encoding="utf-8"
+    )
+    (site / "late_plugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[metarr.providers]\nlate = late_plugin:make\n", encoding="utf-8"
+    )
+    (site / "late_plugin.py").write_text("def make(context):\n    return None\n")
+    monkeypatch.syspath_prepend(str(site))
+    found = {info.name: info.version for info in CliState().infos()}
+    assert sorted(found) == ["fanart", "late", "omdb", "tmdb", "tvdb"]
+    assert found["late"] == "1.0"
