@@ -180,3 +180,26 @@ def test_a_plugin_installed_after_the_census_is_discovered(
     found = {info.name: info.version for info in CliState().infos()}
     assert sorted(found) == ["fanart", "late", "omdb", "tmdb", "tvdb"]
     assert found["late"] == "1.0"
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [
+        "tmdb",
+        [["tmdb", "metarr-tmdb", "1.0"]],
+        [["tmdb", "metarr-tmdb", "1.0", None]],
+        [[None, "metarr-tmdb", "1.0", "metarr_tmdb:TmdbProvider"]],
+        [["tmdb", 1, "1.0", "metarr_tmdb:TmdbProvider"]],
+    ],
+)
+def test_a_census_whose_plugin_list_does_not_read_lists_none(
+    listed: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "metarr.toml"
+    config.write_text("", encoding="utf-8")
+    monkeypatch.setenv("METARR_CONFIG", str(config))
+    monkeypatch.setenv("METARR_STATE_DIR", str(tmp_path / "state"))
+    census.write(None, {"plugins": [["tmdb", None, None, "metarr_tmdb:TmdbProvider"]]}, [])
+    assert census.listed_plugins(None) == [["tmdb", None, None, "metarr_tmdb:TmdbProvider"]]
+    census.write(None, {"plugins": listed}, [])
+    assert census.listed_plugins(None) is None
