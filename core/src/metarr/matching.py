@@ -23,7 +23,6 @@ import re
 from collections.abc import Iterable
 
 import attrs
-from anyascii import anyascii
 
 LEADING_ARTICLES = ("the", "a", "an")
 # Articles that library exports move to the end: "Matrix, The", "Atalante, L'", "Boum, La".
@@ -58,7 +57,11 @@ def normalize_title(title: str) -> str:
         article = moved.group("article")
         joiner = "" if article.endswith("'") else " "
         text = f"{article}{joiner}{moved.group('body')}"
-    text = anyascii(text).casefold()
+    if not text.isascii():  # anyascii keeps ASCII as it is; a lookup by id never gets here
+        from anyascii import anyascii
+
+        text = anyascii(text)
+    text = text.casefold()
     text = text.replace("&", " and ")
     text = re.sub(r"['`´’]", "", text)
     text = re.sub(r"[^a-z0-9]+", " ", text).strip()

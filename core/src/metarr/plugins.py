@@ -13,8 +13,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
-from importlib.metadata import entry_points
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import attrs
 import httpx
@@ -28,6 +27,9 @@ from metarr.ids import ID_KINDS, Ids
 from metarr.models import ProviderResult, SearchHit
 from metarr.provider import ProviderContext
 from metarr.spec import ProviderSpec, spec_of
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -72,6 +74,14 @@ class PluginInfo:
             return spec_of(self)
         except PluginError:
             return None
+
+
+def entry_points(*, group: str) -> Iterable[EntryPoint]:
+    """The installed entry points of ``group``. importlib.metadata loads with the first call:
+    the ``metarr`` command finds the plugins its census lists without it (`metarr.cli.census`)."""
+    from importlib.metadata import entry_points as installed
+
+    return installed(group=group)
 
 
 def discover(env: Mapping[str, str] | None = None) -> list[PluginInfo]:

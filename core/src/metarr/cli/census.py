@@ -138,6 +138,51 @@ def write(
         write_private(path, json.dumps(census, sort_keys=True).encode("utf-8"))
 
 
+def listed_plugins(
+    config: str | Path | None, env: Mapping[str, str] | None = None
+) -> list[list[str | None]] | None:
+    """The provider plugins the census lists (``[name, distribution, version, location]``,
+    see `plugin_location`), when it holds for this setup and lists them; None otherwise."""
+    found = read(config, env)
+    listed = None if found is None else found["facts"].get("plugins")
+    if not isinstance(listed, list) or not all(
+        isinstance(entry, list)
+        and len(entry) == 4
+        and all(isinstance(part, str | None) for part in entry)
+        and isinstance(entry[0], str)
+        and isinstance(entry[3], str)
+        for entry in listed
+    ):
+        return None
+    return listed
+
+
+def plugin_location(factory: object) -> str | None:
+    """``module:qualified.name`` of a plugin factory, when that is where it can be found again
+    (`find_plugin`); None for one that cannot (a closure, an instance, a changed name)."""
+    module = getattr(factory, "__module__", None)
+    name = getattr(factory, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(name, str) or "<" in name:
+        return None
+    location = f"{module}:{name}"
+    try:
+        return location if find_plugin(location) is factory else None
+    except Exception:  # whatever it is, it is not found there: the census does not list it
+        return None
+
+
+def find_plugin(location: str) -> Any:
+    """The object at ``module:qualified.name`` (what an entry point's load does), importing
+    the module."""
+    import importlib
+
+    module, _, name = location.partition(":")
+    found: Any = importlib.import_module(module)
+    for part in name.split("."):
+        found = getattr(found, part)
+    return found
+
+
 def plugin_files(factories: Iterable[object]) -> list[str]:
     """The source files of the packages the plugin factories come from (already imported)."""
     tops = {getattr(f, "__module__", "").split(".")[0] for f in factories} - {"", "metarr"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import click
@@ -35,12 +35,39 @@ class CliState:
     _loaded: Settings | None = None
 
     def infos(self) -> list[PluginInfo]:
-        """The installed provider plugins (discovered once)."""
+        """The installed provider plugins (found once): those the census of the last full
+        command lists while it holds (`census.listed_plugins`), else those entry-point
+        discovery finds (it reads every installed distribution's metadata)."""
         if self._infos is None:
-            from metarr.plugins import discover
+            if self.plugins is not None:
+                self._infos = list(self.plugins)
+            else:
+                from metarr import plugins
 
-            self._infos = list(discover() if self.plugins is None else self.plugins)
+                self._infos = self._listed() or plugins.discover()
         return self._infos
+
+    def _listed(self) -> list[PluginInfo] | None:
+        """The plugins the census lists, each loaded; None when it lists none or one of them
+        does not load as listed any more (discovery then says what is installed now)."""
+        from metarr.cli import census
+        from metarr.plugins import PluginInfo
+
+        listed = census.listed_plugins(self.config)
+        if listed is None:
+            return None
+        infos = []
+        for name, distribution, version, location in listed:
+            try:
+                factory = census.find_plugin(str(location))
+            except Exception:  # a plugin that fails now is discovery's to report
+                return None
+            infos.append(
+                PluginInfo(
+                    name=str(name), distribution=distribution, version=version, factory=factory
+                )
+            )
+        return infos
 
     def load_settings(self) -> Settings:
         """Settings from the config file and the environment, with ``--config``/``--db``; their
@@ -98,7 +125,7 @@ class CliState:
 
         registry = orchestrator.registry
         rules = orchestrator.settings.refresh
-        facts = {
+        facts: dict[str, Any] = {
             "db": None if self.db is not None else str(orchestrator.settings.db),
             "migrations": [step.__name__ for step in MIGRATIONS],
             "providers": [
@@ -116,7 +143,14 @@ class CliState:
                 "refresh_share": rules.refresh_share,
             },
         }
-        factories = [info.factory for info in self.infos() if info.factory is not None]
+        infos = self.infos()
+        listed = [
+            [info.name, info.distribution, info.version, census.plugin_location(info.factory)]
+            for info in infos
+        ]
+        if all(entry[3] is not None for entry in listed):
+            facts["plugins"] = listed
+        factories = [info.factory for info in infos if info.factory is not None]
         census.write(self.config, facts, census.plugin_files(factories))
 
     def run(
