@@ -48,13 +48,10 @@ import attrs
 import httpx
 
 from metarr import http
-from metarr.cache import (
-    Cache,
+from metarr.cache import (  # (the light names: records and errors)
     CachedMovie,
-    CacheReader,
     ConfirmedIdentity,
     IdConflictError,
-    MovieRef,
     ProviderPart,
     ProviderPause,
     QueuedIdentification,
@@ -72,7 +69,9 @@ from metarr.query import Query
 from metarr.redaction import install_log_redaction
 from metarr.runner import DEFAULT_CONCURRENCY, Batch
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the cache's write path loads on the cache thread (`Orchestrator.open`)
+    from metarr.cache.api import Cache, MovieRef
+    from metarr.cache.reader import CacheReader
     from metarr.scan.run import Scan
 
 RETRY_DEFAULT = timedelta(minutes=1)
@@ -286,6 +285,8 @@ class Orchestrator:
         self._cache = cache  # (after the reader: a plan never finds the file it made blank)
 
     def _new_cache(self) -> Cache:
+        from metarr.cache.api import Cache
+
         return Cache(
             self.settings.db, ttl_days=self.ttl_days, clock=self._clock, rules=self.settings.refresh
         )
@@ -293,6 +294,8 @@ class Orchestrator:
     def _new_reader(self, path: str | Path) -> CacheReader:
         """A reader of ``path`` whose freshness is the writer's: a handed-over cache's own
         (`from_parts`), else this orchestrator's."""
+        from metarr.cache.reader import CacheReader
+
         like = self._cache  # (None on the writer's own thread until it is opened)
         if like is None:
             return CacheReader(
@@ -520,12 +523,12 @@ class Orchestrator:
         return Batch(self._batch_run, self._due(), concurrency=concurrency)
 
     async def _due(self) -> AsyncIterator[Query]:
-        for retry in await self._cache_call(Cache.due_retries, self._clock()):
+        for retry in await self._cache_call(_cache_type().due_retries, self._clock()):
             try:
                 yield Query.from_input(retry.input)
             except (ValueError, TypeError) as exc:
                 log.warning("retry %s: its input cannot be read (%s); dropped", retry.key, exc)
-                await self._cache_call(Cache.clear_retry, retry.key)
+                await self._cache_call(_cache_type().clear_retry, retry.key)
 
     async def _batch_run(self, query: Query, retry_queued: bool) -> Identification:
         return await self.run(query, interactive=False, retry_queued=retry_queued)
@@ -596,7 +599,7 @@ class Orchestrator:
         """Refetch a movie from every provider now, whatever its age (identify it if it is not
         cached). When nothing could be refetched the outcome is ``error`` (or ``rate_limited``)
         with the cached record, which stays as it was: still stale."""
-        ref = await self._cache_call(Cache.ref, ids)
+        ref = await self._cache_call(_cache_type().ref, ids)
         if ref is None:
             query = Query(ids=ids)
             return (await self._run(query, interactive=interactive, refresh=True)).outcome
@@ -627,14 +630,14 @@ class Orchestrator:
         now = self._clock()
         confirmed: dict[str, tuple[set[int], str]] = {}
         if incomplete_only:
-            movie_ids = await self._cache_call(Cache.incomplete_ids)
+            movie_ids = await self._cache_call(_cache_type().incomplete_ids)
         else:
-            movie_ids = await self._cache_call(Cache.stale_ids, now)
+            movie_ids = await self._cache_call(_cache_type().stale_ids, now)
             if movie_ids:
                 confirmed = await self._ask_feeds(now)
         outcomes = []
         for movie_id in movie_ids:
-            ref = await self._cache_call(Cache.ref_by_id, movie_id)
+            ref = await self._cache_call(_cache_type().ref_by_id, movie_id)
             if ref is not None:  # else merged into another movie or deleted meanwhile
                 notes = [
                     f"{note} (no request)" for ids, note in confirmed.values() if movie_id in ids
@@ -655,12 +658,14 @@ class Orchestrator:
         confirmed: dict[str, tuple[set[int], str]] = {}
         if lookback <= 0:
             return confirmed
-        paused = await self._cache_call(Cache.paused_providers, now)
+        paused = await self._cache_call(_cache_type().paused_providers, now)
         for name in self._lookup_providers():
             kinds = self.registry.spec(name).authority_for
             if name in paused or not kinds or not self.registry.implements(name, "changed_since"):
                 continue
-            since = await self._cache_call(Cache.feed_since, name, now - timedelta(days=lookback))
+            since = await self._cache_call(
+                _cache_type().feed_since, name, now - timedelta(days=lookback)
+            )
             if since is None:
                 continue
             covered = await self._read_feed(name, since, now)
@@ -668,7 +673,9 @@ class Orchestrator:
                 continue
             start, changed = covered
             note = f"{name}: confirmed unchanged by {name}'s change feed on {now:%Y-%m-%d}"
-            ids = await self._cache_call(Cache.record_feed, name, kinds, start, changed, note, now)
+            ids = await self._cache_call(
+                _cache_type().record_feed, name, kinds, start, changed, note, now
+            )
             confirmed[name] = (ids, note)
         return confirmed
 
@@ -677,13 +684,13 @@ class Orchestrator:
         """Mend a cached movie whose stored data cannot be read: drop what cannot be read,
         refetch it from every provider and rebuild its record (from what is left, when nothing
         could be refetched). ``identified`` when it reads back whole; else ``error``."""
-        ref = await self._cache_call(Cache.ref_by_id, movie_id)
+        ref = await self._cache_call(_cache_type().ref_by_id, movie_id)
         if ref is None:
             return Outcome(status="error", reasons=(f"movie {movie_id} is not in the cache",))
-        dropped = await self._cache_call(Cache.drop_unreadable_parts, movie_id)
+        dropped = await self._cache_call(_cache_type().drop_unreadable_parts, movie_id)
         notes = [f"dropped what could not be read: {', '.join(dropped)}"] if dropped else []
         now = self._clock()
-        self._apply_pauses(await self._cache_call(Cache.paused_providers, now), now)
+        self._apply_pauses(await self._cache_call(_cache_type().paused_providers, now), now)
         identification = await self.engine.lookup(ref.ids, interactive=True)
         if identification.outcome.status == "identified":
             query = Query(ids=ref.ids, key=ref.key)
@@ -692,10 +699,10 @@ class Orchestrator:
             )
         else:
             notes.append("nothing could be refetched: " + "; ".join(identification.outcome.reasons))
-            await self._cache_call(Cache.remerge, self.engine.merge, [movie_id])
+            await self._cache_call(_cache_type().remerge, self.engine.merge, [movie_id])
         outcome = identification.outcome
         try:
-            cached = await self._cache_call(Cache.find, ref.ids)
+            cached = await self._cache_call(_cache_type().find, ref.ids)
         except UnreadableMovieError as exc:
             return attrs.evolve(outcome, status="error", movie=None, reasons=(*notes, str(exc)))
         if cached is None or outcome.status not in ("identified", "error", "rate_limited"):
@@ -742,18 +749,18 @@ class Orchestrator:
         reader = self._reader
         if reader is not None:
             return await asyncio.to_thread(reader.get, ids, parts=parts)
-        return await self._cache_call(Cache.find, ids, parts=parts)
+        return await self._cache_call(_cache_type().find, ids, parts=parts)
 
     @_api
     async def queue(self) -> list[QueuedIdentification]:
         """The inputs waiting for a person (ambiguous, not found, conflict), oldest first."""
-        return await self._cache_call(Cache.identification_queue)
+        return await self._cache_call(_cache_type().identification_queue)
 
     @_api
     async def identity(self, key: str) -> ConfirmedIdentity | None:
         """The identity recorded for an input key: its ids, and who chose them (a ``person``,
         a ``lookup`` or a ``search``)."""
-        return await self._cache_call(Cache.identity, key)
+        return await self._cache_call(_cache_type().identity, key)
 
     @_api
     async def dismiss(self, key: str) -> bool:
@@ -780,6 +787,7 @@ class Orchestrator:
     async def _cache_call(
         self, method: Callable[Concatenate[Cache, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
+        """``method(cache, ...)`` on the cache thread (the cache is opened by then)."""
         return await self._db(lambda: method(self._live_cache(), *args, **kwargs))
 
     def _live_cache(self) -> Cache:
@@ -963,7 +971,7 @@ class Orchestrator:
             for name in todo or ():  # one request each was counted ahead: count what was sent
                 if self._refresh_budget(name) is not None:
                     await self._cache_call(
-                        Cache.add_requests, name, f"{now:%Y-%m-%d}", sent.get(name, 0) - 1
+                        _cache_type().add_requests, name, f"{now:%Y-%m-%d}", sent.get(name, 0) - 1
                     )
             identification = self._with_stored(identification, cached, todo)
             query = Query(ids=cached.ids, key=ref.key)
@@ -1230,6 +1238,14 @@ class Orchestrator:
                 seconds = (pause.until - now).total_seconds()
                 if seconds > gate.paused_for():
                     gate.pause(seconds, pause.reason)
+
+
+def _cache_type() -> type[Cache]:
+    """`metarr.cache.Cache`, its module loaded on first use: a lookup loads it on the cache
+    thread, while its requests are out (`Orchestrator.open`)."""
+    from metarr.cache.api import Cache
+
+    return Cache
 
 
 def _is_file(path: str | Path) -> bool:
