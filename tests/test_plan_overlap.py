@@ -6,6 +6,7 @@ cache as for a new one. What cannot be planned without the writer waits for it."
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import subprocess
@@ -283,3 +284,23 @@ def test_two_orchestrators_making_one_new_cache_together_lose_nothing(
     assert outcomes[0].movie == outcomes[1].movie
     with CacheReader(db) as reader:
         assert sorted(m.ids.tmdb or 0 for m in reader.movies()) == [MATRIX.tmdb, 949]
+
+
+@pytest.mark.parametrize("module", ["metarr.orchestrator", "metarr.cli.identify"])
+def test_the_lookup_path_leaves_the_cache_write_path_to_the_cache_thread(module: str) -> None:
+    probe = f"import json, sys, {module}\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    imported = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    write_path = {
+        "metarr.cache.api",
+        "metarr.cache.store",
+        "metarr.cache.queues",
+        "metarr.cache.disputes",
+        "metarr.cache.reader",
+        "metarr.convert",
+        "cattrs",
+        "sqlite_utils",
+    }
+    assert not imported & write_path
