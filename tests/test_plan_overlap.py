@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from fake_providers import MATRIX, FakeWorld, fake_registry, fake_settings
-from metarr import Ids, StorageError
+from metarr import Ids, StorageError, orchestrator
 from metarr.cache import Cache, CacheReader
 from metarr.cache.schema import LATEST_VERSION, migrate
 from metarr.http import new_client
@@ -304,3 +304,21 @@ def test_the_lookup_path_leaves_the_cache_write_path_to_the_cache_thread(module:
         "sqlite_utils",
     }
     assert not imported & write_path
+
+
+@pytest.mark.parametrize("call", ["lookup", "with_cache", "get", "nothing"])
+def test_nothing_that_needs_the_writer_waits_out_its_grace(
+    world: FakeWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    """The writer leaves the interpreter to the first requests for a moment (`WRITER_GRACE`),
+    never to a job that needs it, nor to closing."""
+    monkeypatch.setattr(orchestrator, "WRITER_GRACE", 30.0)
+    actions: dict[str, Callable[[Orchestrator], Coroutine[Any, Any, Any]]] = {
+        "lookup": lambda o: o.lookup(Ids(imdb=MATRIX.imdb)),
+        "with_cache": lambda o: o.with_cache(Cache.stats),
+        "get": lambda o: o.get(Ids(imdb=MATRIX.imdb)),
+        "nothing": lambda o: o.open(),
+    }
+    started = time.monotonic()
+    run(tmp_path / "new.sqlite", actions[call])
+    assert time.monotonic() - started < 10

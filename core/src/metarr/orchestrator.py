@@ -79,6 +79,9 @@ SEARCH_DETAILS = 5  # candidates of a person's search whose details are fetched
 log = logging.getLogger("metarr.orchestrator")
 FEED_CHUNK = timedelta(days=14)
 """How much of a change feed `Orchestrator.refresh_stale` asks for at once, newest first."""
+WRITER_GRACE = 0.03
+"""Seconds opening the cache for writing waits, unless a job needs it, while the first
+identifications send their requests (`Orchestrator._open_writer`)."""
 P = ParamSpec("P")
 T = TypeVar("T")
 Orc = TypeVar("Orc", bound="Orchestrator")
@@ -204,6 +207,7 @@ class Orchestrator:
         self._planning: ThreadPoolExecutor | None = None
         self._writer: Future[None] | None = None
         self._writer_error: BaseException | None = None
+        self._wanted = threading.Event()  # a job needs the writer: it opens at once
         self._new_file = False
         self._opening: asyncio.Lock | None = None
         self._opened = False
@@ -265,13 +269,19 @@ class Orchestrator:
                 log.debug("the cache's reader waits for its writer", exc_info=True)
         if self._reader is None and not self._new_file:
             if self._writer is not None:
+                self._wanted.set()
                 await asyncio.wrap_future(self._writer)
             if exists and self._reader is None:
                 self._reader = await loop.run_in_executor(planning, self._new_reader, path)
 
     def _open_writer(self, *, reader: bool) -> None:
         """On the cache thread, its first job: open (make, upgrade) the cache for writing, and
-        its reader when ``reader`` (the file was not there to read before)."""
+        its reader when ``reader`` (the file was not there to read before).
+
+        It leaves the interpreter to the first requests for up to `WRITER_GRACE` unless a job
+        needs the writer sooner: opening (importing the write path, making a file) holds the
+        interpreter lock long enough to delay their sending and the first answers."""
+        self._wanted.wait(WRITER_GRACE)
         cache = None
         try:
             cache = self._new_cache()
@@ -342,6 +352,7 @@ class Orchestrator:
         if thread is None:
             self._close_now()
             return
+        self._wanted.set()
         await asyncio.get_running_loop().run_in_executor(thread, self._close_now)
         thread.shutdown(wait=False)
         if self._writer is not None and self._writer_error is not None:
@@ -372,6 +383,7 @@ class Orchestrator:
         """Run ``work`` (plain code using the cache: `_live_cache`) on the cache thread."""
         if self._thread is None:
             raise ClosedError("the orchestrator is closed")
+        self._wanted.set()
         call = functools.partial(work, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._thread, call)
 
@@ -397,6 +409,7 @@ class Orchestrator:
         with self._unpersisted_lock:
             self._unpersisted.append((call, future))
             first = len(self._unpersisted) == 1
+        self._wanted.set()
         if first:
             try:
                 thread.submit(self._persist_waiting)
