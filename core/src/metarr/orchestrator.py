@@ -260,7 +260,7 @@ class Orchestrator:
         path = self._cache.path if self._cache is not None else self.settings.db
         exists = _is_file(path)
         if self._cache is None:
-            self._new_file = _new_file(path)
+            self._new_file, self._writer_error = _new_file(path), None
             self._writer = thread.submit(self._open_writer, reader=not exists)
         if exists:
             try:
