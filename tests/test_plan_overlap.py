@@ -14,13 +14,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_providers import MATRIX, FakeWorld, fake_registry, fake_settings
-from metarr import Ids, StorageError, orchestrator
+from fake_providers import ALADDIN_A, HEAT, MATRIX, FakeWorld, fake_registry, fake_settings
+from metarr import Ids, StorageError, SyncOrchestrator, orchestrator
 from metarr.cache import Cache, CacheReader
 from metarr.cache.schema import LATEST_VERSION, migrate
 from metarr.http import new_client
@@ -322,3 +323,25 @@ def test_nothing_that_needs_the_writer_waits_out_its_grace(
     started = time.monotonic()
     run(tmp_path / "new.sqlite", actions[call])
     assert time.monotonic() - started < 10
+
+
+def test_threads_share_a_sync_orchestrator_while_its_new_cache_is_made(
+    world: FakeWorld, tmp_path: Path
+) -> None:
+    db = tmp_path / "new.sqlite"
+    cfg = fake_settings(db=db)
+    films = [MATRIX, HEAT, ALADDIN_A, MATRIX]
+    with (
+        SyncOrchestrator.from_factory(
+            lambda: Orchestrator.from_parts(registry=fake_registry(new_client(), cfg), settings=cfg)
+        ) as orc,
+        ThreadPoolExecutor(max_workers=len(films)) as pool,
+    ):
+        outcomes = list(pool.map(lambda f: orc.lookup(Ids(imdb=f.imdb)), films))
+        cached = list(pool.map(lambda f: orc.get(Ids(tmdb=f.tmdb)), films))
+    assert [o.status for o in outcomes] == ["identified"] * len(films)
+    assert [c.movie.ids.tmdb if c else None for c in cached] == [f.tmdb for f in films]
+    with CacheReader(db) as reader:
+        assert sorted(m.ids.tmdb or 0 for m in reader.movies()) == sorted(
+            {f.tmdb or 0 for f in films}
+        )
