@@ -8,15 +8,22 @@ and inputs that need a person, or a provider that asked us to wait, go to the qu
 Use it as ``async with Orchestrator(settings) as orc: ...``; without an event loop, or from
 threads, `metarr.SyncOrchestrator` has the same methods, blocking.
 
-**Threads and the event loop.** Network work runs on the caller's event loop; every SQLite
-call (reads, commits, and waiting up to 30 s for another process's write lock) runs on the
-orchestrator's own cache thread, one connection owned by that one thread, so the loop never
-waits for the database. Public coroutines hop there with `Orchestrator._db` (plain, sync
-functions of the `Cache`: `_plan` before the requests, `_persist` after them); new public
-methods follow the same pattern. The identifications waiting to be persisted when the thread
-gets to them are committed together (`_persist_soon`: one transaction, a savepoint each), and
-each is reported only once that transaction is committed. `get` reads through a separate
-read-only `CacheReader`, so a read never queues behind a write waiting for the lock.
+**Threads and the event loop.** Network work runs on the caller's event loop; no SQLite
+call runs there. Writes (and waiting up to 30 s for another process's write lock) run on the
+orchestrator's own cache thread, one connection owned by that one thread: public coroutines
+hop there with `Orchestrator._db` (plain, sync functions of the `Cache`); new public methods
+follow the same pattern. The identifications waiting to be persisted when the thread gets to
+them are committed together (`_persist_soon`: one transaction, a savepoint each), and each is
+reported only once that transaction is committed. Committed truth is read through a separate
+read-only `CacheReader` (`get` in a worker thread, `_plan` on the plan thread), so a read never
+queues behind a commit or a write waiting for the lock.
+
+**Opening.** `open` queues opening the cache for writing as the cache thread's first job and
+does not wait for it: every later job of that thread runs after it. An existing cache of the
+current schema is planned with through the reader at once; a file not made yet holds nothing
+to plan with (`_Plan.blank`) until the writer has made it; anything else (a schema to upgrade,
+a file the reader cannot open) waits for the writer, whose error, if any, is the one raised.
+So the first requests go out while the write side opens.
 
 **Automated or interactive.** Every identification takes ``interactive``: automated
 (``False``, the default for every method but `confirm`) never waits out a 429 beyond a short
@@ -29,9 +36,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -40,13 +48,10 @@ import attrs
 import httpx
 
 from metarr import http
-from metarr.cache import (
-    Cache,
+from metarr.cache import (  # (the light names: records and errors)
     CachedMovie,
-    CacheReader,
     ConfirmedIdentity,
     IdConflictError,
-    MovieRef,
     ProviderPart,
     ProviderPause,
     QueuedIdentification,
@@ -54,7 +59,7 @@ from metarr.cache import (
 )
 from metarr.config import Settings
 from metarr.engine import Engine, Identification, ProviderFailures, ProviderReport
-from metarr.errors import ClosedError, PluginError, ProviderError
+from metarr.errors import ClosedError, PluginError, ProviderError, StorageError
 from metarr.http import TrafficStats, new_client
 from metarr.ids import Ids
 from metarr.matching import fits_name, titles_of
@@ -64,7 +69,9 @@ from metarr.query import Query
 from metarr.redaction import install_log_redaction
 from metarr.runner import DEFAULT_CONCURRENCY, Batch
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the cache's write path loads on the cache thread (`Orchestrator.open`)
+    from metarr.cache.api import Cache, MovieRef
+    from metarr.cache.reader import CacheReader
     from metarr.scan.run import Scan
 
 RETRY_DEFAULT = timedelta(minutes=1)
@@ -72,6 +79,9 @@ SEARCH_DETAILS = 5  # candidates of a person's search whose details are fetched
 log = logging.getLogger("metarr.orchestrator")
 FEED_CHUNK = timedelta(days=14)
 """How much of a change feed `Orchestrator.refresh_stale` asks for at once, newest first."""
+WRITER_GRACE = 0.03
+"""Seconds opening the cache for writing waits, unless a job needs it, while the first
+identifications send their requests (`Orchestrator._open_writer`)."""
 P = ParamSpec("P")
 T = TypeVar("T")
 Orc = TypeVar("Orc", bound="Orchestrator")
@@ -104,6 +114,11 @@ class _Plan:
     cached: CachedMovie | None = None
     todo: list[str] | None = None
     pauses: dict[str, ProviderPause] = attrs.field(factory=dict)
+
+    @classmethod
+    def blank(cls, query: Query) -> _Plan:
+        """The plan of an empty cache: ask about the input as given."""
+        return cls(ids=query.ids)
 
 
 class Orchestrator:
@@ -189,6 +204,11 @@ class Orchestrator:
         self._cache = cache
         self._reader: CacheReader | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._planning: ThreadPoolExecutor | None = None
+        self._writer: Future[None] | None = None
+        self._writer_error: BaseException | None = None
+        self._wanted = threading.Event()  # a job needs the writer: it opens at once
+        self._new_file = False
         self._opening: asyncio.Lock | None = None
         self._opened = False
         self._closed = False
@@ -207,8 +227,12 @@ class Orchestrator:
         await self.aclose()
 
     async def open(self) -> None:
-        """Open the cache (on the cache thread: creating or upgrading it may wait for another
-        process's write lock). The first call does this by itself."""
+        """Open the cache. The first call does this by itself.
+
+        Opening it for writing (creating or upgrading it may wait for another process's write
+        lock) is queued on the cache thread and not waited for when its reader can plan
+        without it: see the module's notes. A cache that cannot be opened raises here when
+        nothing can be planned without it, else in the first call that needs it."""
         if self._closed:
             raise ClosedError("the orchestrator is closed")
         if self._opened:
@@ -219,30 +243,86 @@ class Orchestrator:
             if self._opened or self._closed:
                 return
             thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metarr-cache")
-            loop = asyncio.get_running_loop()
+            planning = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metarr-plan")
+            self._thread, self._planning = thread, planning
             try:
-                if self._cache is None:
-                    self._cache = await loop.run_in_executor(thread, self._new_cache)
-                self._reader = await loop.run_in_executor(thread, self._new_reader, self._cache)
+                await self._start(thread, planning)
             except BaseException:
-                thread.shutdown(wait=False)
+                self._thread = self._planning = None
+                await self._close_cache(thread)
+                planning.shutdown(wait=False)
                 raise
-            self._thread = thread
             self._opened = True
 
+    async def _start(self, thread: ThreadPoolExecutor, planning: ThreadPoolExecutor) -> None:
+        """`open`'s work: the writer queued, the reader opened (or known to be unneeded)."""
+        loop = asyncio.get_running_loop()
+        path = self._cache.path if self._cache is not None else self.settings.db
+        exists = _is_file(path)
+        if self._cache is None:
+            self._new_file, self._writer_error = _new_file(path), None
+            self._writer = thread.submit(self._open_writer, reader=not exists)
+        if exists:
+            try:
+                self._reader = await loop.run_in_executor(planning, self._new_reader, path)
+            except StorageError:  # a schema to upgrade, a file it cannot open: the writer's turn
+                log.debug("the cache's reader waits for its writer", exc_info=True)
+        if self._reader is None and not self._new_file:
+            if self._writer is not None:
+                self._wanted.set()
+                await asyncio.wrap_future(self._writer)
+            if exists and self._reader is None:
+                self._reader = await loop.run_in_executor(planning, self._new_reader, path)
+
+    def _open_writer(self, *, reader: bool) -> None:
+        """On the cache thread, its first job: open (make, upgrade) the cache for writing, and
+        its reader when ``reader`` (the file was not there to read before).
+
+        It leaves the interpreter to the first requests for up to `WRITER_GRACE` unless a job
+        needs the writer sooner: opening (importing the write path, making a file) holds the
+        interpreter lock long enough to delay their sending and the first answers."""
+        self._wanted.wait(WRITER_GRACE)
+        cache = None
+        try:
+            cache = self._new_cache()
+            if reader and _is_file(cache.path):
+                self._reader = self._new_reader(cache.path)
+        except BaseException as exc:
+            if cache is not None:
+                cache.close()
+            self._writer_error = exc
+            raise
+        self._cache = cache  # (after the reader: a plan never finds the file it made blank)
+
     def _new_cache(self) -> Cache:
+        from metarr.cache.api import Cache
+
         return Cache(
             self.settings.db, ttl_days=self.ttl_days, clock=self._clock, rules=self.settings.refresh
         )
 
-    @staticmethod
-    def _new_reader(cache: Cache) -> CacheReader | None:
-        path = Path(str(cache.path))
-        return CacheReader(path) if str(cache.path) != ":memory:" and path.is_file() else None
+    def _new_reader(self, path: str | Path) -> CacheReader:
+        """A reader of ``path`` whose freshness is the writer's: a handed-over cache's own
+        (`from_parts`), else this orchestrator's."""
+        from metarr.cache.reader import CacheReader
+
+        like = self._cache  # (None on the writer's own thread until it is opened)
+        if like is None:
+            return CacheReader(
+                Path(path), ttl_days=self.ttl_days, clock=self._clock, rules=self.settings.refresh
+            )
+        return CacheReader(
+            Path(path),
+            ttl_days=like.ttl_days,
+            default_ttl_days=like.default_ttl_days,
+            clock=like.now,
+            rules=like.rules,
+        )
 
     @property
     def reader(self) -> CacheReader | None:
-        """The read-only reader `get` uses, once open (None for a cache not in a file)."""
+        """The read-only reader `get` and the plans use, once open (None for a cache not in a
+        file, and until a new cache file is made)."""
         return self._reader
 
     @property
@@ -262,13 +342,27 @@ class Orchestrator:
             if self._client is not None and self._owns_client:
                 await self._client.aclose()
         finally:
-            if self._reader is not None:
-                self._reader.close()
-            if self._thread is not None and self._cache is not None:
-                await asyncio.get_running_loop().run_in_executor(self._thread, self._cache.close)
-                self._thread.shutdown(wait=False)
-            elif self._cache is not None:
-                self._cache.close()
+            await self._close_cache(self._thread)
+            if self._planning is not None:
+                self._planning.shutdown(wait=False)
+
+    async def _close_cache(self, thread: ThreadPoolExecutor | None) -> None:
+        """Close the cache and its reader: on the cache thread, after its jobs (the writer
+        still opening included), when there is one."""
+        if thread is None:
+            self._close_now()
+            return
+        self._wanted.set()
+        await asyncio.get_running_loop().run_in_executor(thread, self._close_now)
+        thread.shutdown(wait=False)
+        if self._writer is not None and self._writer_error is not None:
+            log.debug("the cache could not be opened: %s", self._writer_error)
+
+    def _close_now(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        if self._cache is not None:
+            self._cache.close()
 
     async def _enter(self) -> None:
         if self._closed:
@@ -286,9 +380,10 @@ class Orchestrator:
             self._idle.set()
 
     async def _db(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``work`` (plain code using the cache) on the cache thread."""
-        if self._thread is None or self._cache is None:
+        """Run ``work`` (plain code using the cache: `_live_cache`) on the cache thread."""
+        if self._thread is None:
             raise ClosedError("the orchestrator is closed")
+        self._wanted.set()
         call = functools.partial(work, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._thread, call)
 
@@ -306,7 +401,7 @@ class Orchestrator:
         each). A lone persist is not held back for company: the thread takes whatever waits
         as soon as it is free. Returns once the ``COMMIT`` that stored it is done."""
         thread = self._thread
-        if thread is None or self._cache is None:
+        if thread is None:
             raise ClosedError("the orchestrator is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Identification] = loop.create_future()
@@ -314,6 +409,7 @@ class Orchestrator:
         with self._unpersisted_lock:
             self._unpersisted.append((call, future))
             first = len(self._unpersisted) == 1
+        self._wanted.set()
         if first:
             try:
                 thread.submit(self._persist_waiting)
@@ -440,12 +536,12 @@ class Orchestrator:
         return Batch(self._batch_run, self._due(), concurrency=concurrency)
 
     async def _due(self) -> AsyncIterator[Query]:
-        for retry in await self._cache_call(Cache.due_retries, self._clock()):
+        for retry in await self._cache_call(_cache_type().due_retries, self._clock()):
             try:
                 yield Query.from_input(retry.input)
             except (ValueError, TypeError) as exc:
                 log.warning("retry %s: its input cannot be read (%s); dropped", retry.key, exc)
-                await self._cache_call(Cache.clear_retry, retry.key)
+                await self._cache_call(_cache_type().clear_retry, retry.key)
 
     async def _batch_run(self, query: Query, retry_queued: bool) -> Identification:
         return await self.run(query, interactive=False, retry_queued=retry_queued)
@@ -516,7 +612,7 @@ class Orchestrator:
         """Refetch a movie from every provider now, whatever its age (identify it if it is not
         cached). When nothing could be refetched the outcome is ``error`` (or ``rate_limited``)
         with the cached record, which stays as it was: still stale."""
-        ref = await self._cache_call(Cache.ref, ids)
+        ref = await self._cache_call(_cache_type().ref, ids)
         if ref is None:
             query = Query(ids=ids)
             return (await self._run(query, interactive=interactive, refresh=True)).outcome
@@ -547,14 +643,14 @@ class Orchestrator:
         now = self._clock()
         confirmed: dict[str, tuple[set[int], str]] = {}
         if incomplete_only:
-            movie_ids = await self._cache_call(Cache.incomplete_ids)
+            movie_ids = await self._cache_call(_cache_type().incomplete_ids)
         else:
-            movie_ids = await self._cache_call(Cache.stale_ids, now)
+            movie_ids = await self._cache_call(_cache_type().stale_ids, now)
             if movie_ids:
                 confirmed = await self._ask_feeds(now)
         outcomes = []
         for movie_id in movie_ids:
-            ref = await self._cache_call(Cache.ref_by_id, movie_id)
+            ref = await self._cache_call(_cache_type().ref_by_id, movie_id)
             if ref is not None:  # else merged into another movie or deleted meanwhile
                 notes = [
                     f"{note} (no request)" for ids, note in confirmed.values() if movie_id in ids
@@ -575,12 +671,14 @@ class Orchestrator:
         confirmed: dict[str, tuple[set[int], str]] = {}
         if lookback <= 0:
             return confirmed
-        paused = await self._cache_call(Cache.paused_providers, now)
+        paused = await self._cache_call(_cache_type().paused_providers, now)
         for name in self._lookup_providers():
             kinds = self.registry.spec(name).authority_for
             if name in paused or not kinds or not self.registry.implements(name, "changed_since"):
                 continue
-            since = await self._cache_call(Cache.feed_since, name, now - timedelta(days=lookback))
+            since = await self._cache_call(
+                _cache_type().feed_since, name, now - timedelta(days=lookback)
+            )
             if since is None:
                 continue
             covered = await self._read_feed(name, since, now)
@@ -588,7 +686,9 @@ class Orchestrator:
                 continue
             start, changed = covered
             note = f"{name}: confirmed unchanged by {name}'s change feed on {now:%Y-%m-%d}"
-            ids = await self._cache_call(Cache.record_feed, name, kinds, start, changed, note, now)
+            ids = await self._cache_call(
+                _cache_type().record_feed, name, kinds, start, changed, note, now
+            )
             confirmed[name] = (ids, note)
         return confirmed
 
@@ -597,13 +697,13 @@ class Orchestrator:
         """Mend a cached movie whose stored data cannot be read: drop what cannot be read,
         refetch it from every provider and rebuild its record (from what is left, when nothing
         could be refetched). ``identified`` when it reads back whole; else ``error``."""
-        ref = await self._cache_call(Cache.ref_by_id, movie_id)
+        ref = await self._cache_call(_cache_type().ref_by_id, movie_id)
         if ref is None:
             return Outcome(status="error", reasons=(f"movie {movie_id} is not in the cache",))
-        dropped = await self._cache_call(Cache.drop_unreadable_parts, movie_id)
+        dropped = await self._cache_call(_cache_type().drop_unreadable_parts, movie_id)
         notes = [f"dropped what could not be read: {', '.join(dropped)}"] if dropped else []
         now = self._clock()
-        self._apply_pauses(await self._cache_call(Cache.paused_providers, now), now)
+        self._apply_pauses(await self._cache_call(_cache_type().paused_providers, now), now)
         identification = await self.engine.lookup(ref.ids, interactive=True)
         if identification.outcome.status == "identified":
             query = Query(ids=ref.ids, key=ref.key)
@@ -612,10 +712,10 @@ class Orchestrator:
             )
         else:
             notes.append("nothing could be refetched: " + "; ".join(identification.outcome.reasons))
-            await self._cache_call(Cache.remerge, self.engine.merge, [movie_id])
+            await self._cache_call(_cache_type().remerge, self.engine.merge, [movie_id])
         outcome = identification.outcome
         try:
-            cached = await self._cache_call(Cache.find, ref.ids)
+            cached = await self._cache_call(_cache_type().find, ref.ids)
         except UnreadableMovieError as exc:
             return attrs.evolve(outcome, status="error", movie=None, reasons=(*notes, str(exc)))
         if cached is None or outcome.status not in ("identified", "error", "rate_limited"):
@@ -662,18 +762,18 @@ class Orchestrator:
         reader = self._reader
         if reader is not None:
             return await asyncio.to_thread(reader.get, ids, parts=parts)
-        return await self._cache_call(Cache.find, ids, parts=parts)
+        return await self._cache_call(_cache_type().find, ids, parts=parts)
 
     @_api
     async def queue(self) -> list[QueuedIdentification]:
         """The inputs waiting for a person (ambiguous, not found, conflict), oldest first."""
-        return await self._cache_call(Cache.identification_queue)
+        return await self._cache_call(_cache_type().identification_queue)
 
     @_api
     async def identity(self, key: str) -> ConfirmedIdentity | None:
         """The identity recorded for an input key: its ids, and who chose them (a ``person``,
         a ``lookup`` or a ``search``)."""
-        return await self._cache_call(Cache.identity, key)
+        return await self._cache_call(_cache_type().identity, key)
 
     @_api
     async def dismiss(self, key: str) -> bool:
@@ -695,15 +795,22 @@ class Orchestrator:
         """Run ``work(cache, *args, **kwargs)`` on the cache thread and return its result:
         for maintenance beyond this API (the ``metarr`` command uses it). The `Cache` API is
         internal and may change."""
-        return await self._db(work, self._live_cache(), *args, **kwargs)
+        return await self._cache_call(work, *args, **kwargs)
 
     async def _cache_call(
         self, method: Callable[Concatenate[Cache, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        return await self._db(method, self._live_cache(), *args, **kwargs)
+        """``method(cache, ...)`` on the cache thread (the cache is opened by then)."""
+        return await self._db(lambda: method(self._live_cache(), *args, **kwargs))
 
     def _live_cache(self) -> Cache:
-        if self._cache is None or (self._closed and self._calls == 0):
+        """The cache, on the cache thread (opened by then: its opening is the first job);
+        raises what opening it raised."""
+        if self._closed and self._calls == 0:
+            raise ClosedError("the orchestrator is closed")
+        if self._cache is None:
+            if self._writer_error is not None:
+                raise self._writer_error
             raise ClosedError("the orchestrator is closed")
         return self._cache
 
@@ -734,14 +841,8 @@ class Orchestrator:
         cache holds.
         """
         now = self._clock()
-        plan = await self._db(
-            self._plan,
-            query,
-            now,
-            interactive=interactive,
-            refresh=refresh,
-            retry_queued=retry_queued,
-            by=by,
+        plan = await self._planned(
+            query, now, interactive=interactive, refresh=refresh, retry_queued=retry_queued, by=by
         )
         self._apply_pauses(plan.pauses, now)
         if plan.answer is not None:
@@ -761,7 +862,7 @@ class Orchestrator:
         by = by or ("lookup" if query.ids else "search")
         return await self._persist_soon(query, identification, by, now, asked=plan.todo)
 
-    def _plan(
+    async def _planned(
         self,
         query: Query,
         now: datetime,
@@ -771,8 +872,38 @@ class Orchestrator:
         retry_queued: bool,
         by: str | None,
     ) -> _Plan:
-        """On the cache thread: what the cache answers already, or whom to ask."""
-        cache = self._live_cache()
+        """`_plan` where it waits for nothing but the reads: through the reader on the plan
+        thread (committed truth), blank while a new cache is being made, else (a person's
+        choice may write; no reader) on the cache thread."""
+        plan = functools.partial(
+            self._plan,
+            query=query,
+            now=now,
+            interactive=interactive,
+            refresh=refresh,
+            retry_queued=retry_queued,
+            by=by,
+        )
+        reader, planning = self._reader, self._planning
+        if by != "person" and reader is not None and planning is not None:
+            return await asyncio.get_running_loop().run_in_executor(planning, reader.read, plan)
+        if self._new_file and self._cache is None and self._writer_error is None:
+            return _Plan.blank(query)
+        return await self._db(lambda: plan(self._live_cache()))
+
+    def _plan(
+        self,
+        cache: Cache,
+        *,
+        query: Query,
+        now: datetime,
+        interactive: bool,
+        refresh: bool,
+        retry_queued: bool,
+        by: str | None,
+    ) -> _Plan:
+        """What ``cache`` answers already, or whom to ask (it writes only for a person's
+        choice of a cached movie)."""
         pauses = cache.paused_providers(now)
         key = query.input_key
         ids = query.ids
@@ -782,14 +913,14 @@ class Orchestrator:
             if identity is not None and (identity.by == "person" or not ids):
                 ids = identity.ids  # a person's choice is never re-searched or overridden
                 decided = True
-        cached = self._answer(query, ids, check=not decided) if ids else None
+        cached = self._answer(cache, query, ids, check=not decided) if ids else None
         if cached is None and not (interactive or retry_queued or refresh):
-            queued = self._queued(query)
+            queued = self._queued(cache, query)
             if queued is not None:
                 return _Plan(answer=queued, pauses=pauses)
         todo: list[str] | None = None
         if cached is not None:
-            todo = None if refresh else self._refetch(cached, key, now)
+            todo = None if refresh else self._refetch(cache, cached, key, now)
             if todo == []:
                 if by == "person":
                     cache.confirm_identity(key, cached.ids, by="person")
@@ -797,7 +928,7 @@ class Orchestrator:
                     cache.clear_retry(key)
                 return _Plan(answer=_cached_outcome(cached, self.registry), pauses=pauses)
         else:
-            waiting = None if interactive else self._waiting(key, now)
+            waiting = None if interactive else self._waiting(cache, key, now)
             if waiting is not None:
                 return _Plan(answer=waiting, pauses=pauses)
         return _Plan(ids=ids, decided=decided, cached=cached, todo=todo, pauses=pauses)
@@ -853,7 +984,7 @@ class Orchestrator:
             for name in todo or ():  # one request each was counted ahead: count what was sent
                 if self._refresh_budget(name) is not None:
                     await self._cache_call(
-                        Cache.add_requests, name, f"{now:%Y-%m-%d}", sent.get(name, 0) - 1
+                        _cache_type().add_requests, name, f"{now:%Y-%m-%d}", sent.get(name, 0) - 1
                     )
             identification = self._with_stored(identification, cached, todo)
             query = Query(ids=cached.ids, key=ref.key)
@@ -874,7 +1005,7 @@ class Orchestrator:
         cached = cache.find(ref.ids)
         if cached is None or everything:
             return cached, None, pauses, []
-        todo = self._refetch(cached, Query(ids=cached.ids, key=ref.key).input_key, now)
+        todo = self._refetch(cache, cached, Query(ids=cached.ids, key=ref.key).input_key, now)
         notes = []
         for name in list(todo):
             budget = self._refresh_budget(name)
@@ -905,12 +1036,12 @@ class Orchestrator:
     def _lookup_providers(self) -> list[str]:
         return [n for n in self.registry.enabled if self.registry.implements(n, "lookup_by_id")]
 
-    def _answer(self, query: Query, ids: Ids, *, check: bool) -> CachedMovie | None:
+    def _answer(self, cache: Cache, query: Query, ids: Ids, *, check: bool) -> CachedMovie | None:
         """The cached movie for ``ids`` when it answers ``query``: no given id contradicts it,
         no other cached movie holds a given id, a given title (and year) fits it."""
         if not check:
-            return self._live_cache().find(ids)
-        found = self._live_cache().find_all(ids)
+            return cache.find(ids)
+        found = cache.find_all(ids)
         if len(found) != 1:
             return None  # not cached, or the given ids are cached as different movies
         [cached] = found
@@ -923,9 +1054,9 @@ class Orchestrator:
                 return None
         return cached
 
-    def _queued(self, query: Query) -> Outcome | None:
+    def _queued(self, cache: Cache, query: Query) -> Outcome | None:
         """The outcome of this input waiting for a person, without a request."""
-        waiting = self._live_cache().queued(query.input_key)
+        waiting = cache.queued(query.input_key)
         if waiting is None or not _same_input(waiting.input, query):
             return None
         note = (
@@ -938,9 +1069,9 @@ class Orchestrator:
             reasons=(*waiting.reasons, note),
         )
 
-    def _waiting(self, key: str, now: datetime) -> Outcome | None:
+    def _waiting(self, cache: Cache, key: str, now: datetime) -> Outcome | None:
         """A ``rate_limited`` outcome while the input's retry is not due yet (no request)."""
-        pending = self._live_cache().pending_retry(key)
+        pending = cache.pending_retry(key)
         if pending is None or pending.not_before <= now:
             return None
         return Outcome(
@@ -951,18 +1082,15 @@ class Orchestrator:
             ),
         )
 
-    def _refetch(self, cached: CachedMovie, key: str, now: datetime) -> list[str]:
+    def _refetch(self, cache: Cache, cached: CachedMovie, key: str, now: datetime) -> list[str]:
         """The providers to ask again for a cached movie ([] when it is fresh)."""
         expected = self._lookup_providers()
-        cache = self._live_cache()
         stale = set(cache.stale_providers(cached, now, expected=expected)) & set(expected)
         missing = set(cached.missing_providers(expected)) & stale
-        pending = self._live_cache().pending_retry(key) or self._live_cache().pending_retry(
-            _ids_key(cached.ids)
-        )
+        pending = cache.pending_retry(key) or cache.pending_retry(_ids_key(cached.ids))
         if pending is not None and pending.not_before > now:
             stale -= missing  # the fill-in is not due yet
-        paused = self._live_cache().paused_providers(now)
+        paused = cache.paused_providers(now)
         return sorted(stale - set(paused))
 
     def _with_stored(
@@ -1123,6 +1251,28 @@ class Orchestrator:
                 seconds = (pause.until - now).total_seconds()
                 if seconds > gate.paused_for():
                     gate.pause(seconds, pause.reason)
+
+
+def _cache_type() -> type[Cache]:
+    """`metarr.cache.Cache`, its module loaded on first use: a lookup loads it on the cache
+    thread, while its requests are out (`Orchestrator.open`)."""
+    from metarr.cache.api import Cache
+
+    return Cache
+
+
+def _is_file(path: str | Path) -> bool:
+    return str(path) != ":memory:" and Path(path).is_file()
+
+
+def _new_file(path: str | Path) -> bool:
+    """Whether ``path`` names a cache file yet to be made in a folder that can take it (a
+    folder to create, or one that cannot be written, is left to the writer: its error comes
+    before any request, as a file the reader cannot open does)."""
+    if str(path) == ":memory:" or os.path.lexists(path):
+        return False
+    folder = Path(path).parent
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
 
 
 def _settle(

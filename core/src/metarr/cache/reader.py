@@ -10,7 +10,8 @@ holds it only for its query; decoding happens outside it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -18,9 +19,15 @@ from typing import Any, TypeVar
 from metarr.cache import identities, queues, store
 from metarr.cache.api import Cache
 from metarr.cache.errors import UnreadableMovieError
-from metarr.cache.records import CachedMovie, ConfirmedIdentity, QueuedIdentification
+from metarr.cache.records import (
+    DEFAULT_TTL_DAYS,
+    CachedMovie,
+    ConfirmedIdentity,
+    QueuedIdentification,
+)
 from metarr.cache.store import OnUnreadable
 from metarr.errors import ClosedError
+from metarr.freshness import RefreshRules
 from metarr.ids import Ids
 
 T = TypeVar("T")
@@ -33,11 +40,28 @@ class CacheReader:
     Every failure is a `metarr.StorageError` naming the file; a movie whose stored data cannot
     be read raises `metarr.cache.UnreadableMovieError` (one of them), or with ``on_unreadable``
     is handed to it and skipped. Using a closed reader raises `metarr.ClosedError`.
+    ``ttl_days``, ``default_ttl_days``, ``clock`` and ``rules`` are `Cache`'s: what `read`'s
+    freshness checks use.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        ttl_days: Mapping[str, float] | None = None,
+        default_ttl_days: float = DEFAULT_TTL_DAYS,
+        clock: Callable[[], datetime] | None = None,
+        rules: RefreshRules | None = None,
+    ) -> None:
         self.path = Path(path).expanduser()
-        self._cache = Cache(self.path, read_only=True)
+        self._cache = Cache(
+            self.path,
+            read_only=True,
+            ttl_days=ttl_days,
+            default_ttl_days=default_ttl_days,
+            clock=clock,
+            rules=rules,
+        )
         self._lock = threading.Lock()
         self._closed = False
 
@@ -78,6 +102,12 @@ class CacheReader:
         """The ids confirmed for an input key (by a person, a lookup or a search)."""
         return self._read(_identity, key)
 
+    def read(self, work: Callable[[Cache], T]) -> T:
+        """``work(cache)`` with the read-only `Cache` under the reader's lock: any of its reads,
+        together (the `Orchestrator` plans an identification this way). A write raises
+        `metarr.StorageError`."""
+        return self._read(_call, work)
+
     def close(self) -> None:
         """Close the connection (closing twice is harmless)."""
         with self._lock:
@@ -108,6 +138,10 @@ class CacheReader:
                 raise ClosedError(f"the cache reader of {self.path} is closed")
             with self._cache._naming_errors():
                 return work(self._cache, arg)
+
+
+def _call(cache: Cache, work: Callable[[Cache], T]) -> T:
+    return work(cache)
 
 
 def _first_row(cache: Cache, ids: Ids) -> dict[str, Any] | None:

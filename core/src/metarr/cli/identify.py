@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import attrs
 import click
 
-from metarr.cache import Cache, QueuedIdentification
+from metarr.cache import QueuedIdentification
 from metarr.cli import exits, output
 from metarr.cli.common import finish, id_options, ids_from_options, json_option, show_outcome
 from metarr.cli.state import get_state
@@ -222,6 +222,8 @@ def queue(ctx: click.Context, as_json: bool) -> None:
         return
 
     async def work(orc: Orchestrator) -> tuple[list[QueuedIdentification], int, int]:
+        from metarr.cache.api import Cache  # (not with the lookup command: see `Orchestrator.open`)
+
         items = await orc.queue()
         stats = await orc.with_cache(Cache.stats)
         return items, stats.retry_queue, stats.retries_due
