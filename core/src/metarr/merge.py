@@ -106,9 +106,9 @@ def merge(
     if seen is not None:
         seen_orders, seen_results, movie = seen
         # the entry holds its objects, so no id in its key can be another object's yet
-        if seen_orders is orders and seen_results.keys() == results.keys():
-            if all(results[name] is result for name, result in seen_results.items()):
-                return movie
+        same = seen_orders is orders and seen_results.keys() == results.keys()
+        if same and all(results[name] is result for name, result in seen_results.items()):
+            return movie
     movie = _merge(results, orders)
     with _recent_lock:
         _recent[key] = (orders, dict(results), movie)
