@@ -182,3 +182,16 @@ def test_what_is_remembered_stays_bounded(computed: list[int]) -> None:
     engine_merge(kept[0])  # forgotten: merged again
     engine_merge(kept[-1])  # remembered: taken (and forgotten)
     assert len(computed) == RECENT + 11
+
+
+def test_a_result_gone_is_never_taken_for_a_new_one_at_its_address() -> None:
+    reused = 0
+    for n in range(200):
+        gone = ProviderResult(provider="tmdb", ids=Ids(tmdb=603), title=f"Gone {n}")
+        engine_merge({"tmdb": gone})
+        address = id(gone)
+        del gone
+        new = ProviderResult(provider="tmdb", ids=Ids(tmdb=603), title=f"New {n}")
+        reused += id(new) == address  # CPython often puts it where the last one was
+        assert engine_merge({"tmdb": new}).title == f"New {n}"
+    assert reused  # the case this test is about happened

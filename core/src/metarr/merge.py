@@ -21,6 +21,7 @@ duplicates. The merge is a pure function of its inputs, so re-running it over st
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -105,13 +106,14 @@ def merge(
         seen = _recent.pop(key, None)
     if seen is not None:
         seen_orders, seen_results, movie = seen
-        # the entry holds its objects, so no id in its key can be another object's yet
+        # an id in the key may be a new object's once the old one is gone: its reference
+        # then gives None, and a living object's gives that very object
         same = seen_orders is orders and seen_results.keys() == results.keys()
-        if same and all(results[name] is result for name, result in seen_results.items()):
+        if same and all(results[name] is ref() for name, ref in seen_results.items()):
             return movie
     movie = _merge(results, orders)
     with _recent_lock:
-        _recent[key] = (orders, dict(results), movie)
+        _recent[key] = (orders, {name: weakref.ref(r) for name, r in results.items()}, movie)
         while len(_recent) > RECENT:
             _recent.popitem(last=False)
     return movie
@@ -119,11 +121,13 @@ def merge(
 
 RECENT = 64
 """Merges `merge` remembers (each until its movie is asked for again, or 64 merges later):
-the identifications in flight and the commits waiting for the cache thread, a few times over."""
+the identifications in flight and the commits waiting for the cache thread, a few times over.
+It holds the movies, and only weak references to the results (their raw payloads are not kept
+alive: `metarr remerge` stays flat in memory)."""
 
 _recent: OrderedDict[
     tuple[int, frozenset[tuple[str, int]]],
-    tuple[Mapping[str, Sequence[str]], dict[str, ProviderResult], Movie],
+    tuple[Mapping[str, Sequence[str]], dict[str, weakref.ref[ProviderResult]], Movie],
 ] = OrderedDict()
 _recent_lock = threading.Lock()  # the engine merges on the event loop, the cache on its thread
 
