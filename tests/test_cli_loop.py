@@ -29,3 +29,12 @@ def test_without_uvloop_the_cli_runs_on_asyncios_loop(monkeypatch: pytest.Monkey
 
     with loop.runner() as runner:
         assert runner.run(kind()).startswith("asyncio")
+
+
+def test_debug_names_the_loop(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="metarr.cli.loop")
+    with loop.runner():
+        pass
+    without = sys.platform == "win32" or sys.implementation.name != "cpython"
+    expected = "asyncio's" if without else "uvloop's"
+    assert f"event loop: {expected}" in caplog.text

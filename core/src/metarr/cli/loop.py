@@ -8,12 +8,18 @@ Only the commands' loops: an embedder's loop is the embedder's (`metarr.Orchestr
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
+
+log = logging.getLogger("metarr.cli.loop")
 
 
 def runner() -> asyncio.Runner:
-    """A fresh `asyncio.Runner` on the CLI's loop (close it, or use it as a context)."""
-    return asyncio.Runner(loop_factory=_factory())
+    """A fresh `asyncio.Runner` on the CLI's loop (close it, or use it as a context); with
+    ``--debug``, a line names the loop."""
+    factory = _factory()
+    log.debug("event loop: %s", "asyncio's" if factory is None else "uvloop's")
+    return asyncio.Runner(loop_factory=factory)
 
 
 def _factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
