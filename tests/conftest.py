@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +103,16 @@ def world(httpx_mock: Any) -> Any:
 def forget_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """Secrets registered for redaction during the test are forgotten after it."""
     monkeypatch.setattr(redaction, "_registered", set(redaction._registered))
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def each_loop(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The test once on asyncio's own event loop and once on uvloop's (the CLI's loop where it
+    is installed, `metarr.cli.loop`): ``asyncio.run`` in the test makes that loop."""
+    if request.param == "uvloop":
+        uvloop = pytest.importorskip("uvloop", reason="uvloop is not installed on this platform")
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    try:
+        yield request.param
+    finally:
+        asyncio.set_event_loop_policy(None)

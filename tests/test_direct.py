@@ -25,6 +25,8 @@ from metarr.errors import ProviderError, UnavailableError
 from metarr.http import ProviderHttp, _query, new_client
 from metarr.transport import WireTransport
 
+pytestmark = pytest.mark.usefixtures("each_loop")  # asyncio's loop and uvloop's
+
 KEY = "s3cr3t-k3y-of-the-direct-test"
 PATHS = ("through", "direct")
 

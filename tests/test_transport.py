@@ -201,6 +201,21 @@ def test_connections_are_capped_and_reused(echo: tuple[str, _Server]) -> None:
     assert len(server.ports) <= 3
 
 
+def test_every_connection_a_burst_opened_is_kept_for_the_next(echo: tuple[str, _Server]) -> None:
+    """A batch's requests come in bursts (16 movies in flight, up to 4 requests each): the
+    connections the last burst opened serve the next, none closed and opened again."""
+    url, server = echo
+
+    async def main() -> None:
+        async with new_client(transport="wire") as client:
+            for _ in range(3):
+                answers = await asyncio.gather(*(client.get(url + "/slow") for _ in range(48)))
+                assert [r.status_code for r in answers] == [200] * 48
+
+    _run(main())
+    assert len(server.ports) == 48
+
+
 @pytest.mark.parametrize(
     ("path", "error"),
     [

@@ -100,7 +100,12 @@ def new_client(*, max_connections: int = 64, transport: str | None = None) -> ht
     ``METARR_HTTP_TRANSPORT`` decides; and when httpx's own transport has been replaced by a
     test double (pytest-httpx, for one), ``"auto"`` is httpx's so the double sees every request.
     """
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=32)
+    # Every connection may wait for the next request (until ``keepalive_expiry``): a batch's
+    # requests come in bursts, and closing what one burst opened above a lower count only
+    # made the next open them again (a connection and, on a real API, a TLS handshake each)
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
     choice = transport or os.environ.get(TRANSPORT_VAR, "").strip().lower() or "auto"
     if choice not in TRANSPORTS:
         raise ValueError(f"unknown HTTP transport {choice!r}: use {', '.join(TRANSPORTS)}")

@@ -20,6 +20,9 @@ duplicates. The merge is a pure function of its inputs, so re-running it over st
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -86,10 +89,50 @@ def merge(
     orders: Mapping[str, Sequence[str]] | None = None,
 ) -> Movie:
     """One movie from the providers' results, with per-field provenance. ``orders`` is
-    `field_orders` of the same arguments, when the caller has it already."""
+    `field_orders` of the same arguments, when the caller has it already.
+
+    Given ``orders``, a merge of the very result objects merged under the very same
+    ``orders`` a moment before (`RECENT` merges back) is that merge's movie, not computed
+    again: the results and the movie are immutable, the merge reads nothing else (not
+    ``raw``), and the caller keeps ``orders`` unchanged while it uses them (`Engine.merge`
+    makes new ones when its settings change). That is the commit of a new movie: the cache
+    merges the parts it ends with under its write lock, and when they are the parts the
+    engine merged, it is the engine's merge again."""
     if orders is None:
         orders = field_orders(ranks, overrides=overrides, language=language, languages=languages)
+        return _merge(results, orders)
+    key = (id(orders), frozenset((name, id(result)) for name, result in results.items()))
+    with _recent_lock:
+        seen = _recent.pop(key, None)
+    if seen is not None:
+        seen_orders, seen_results, movie = seen
+        # an id in the key may be a new object's once the old one is gone: its reference
+        # then gives None, and a living object's gives that very object
+        same = seen_orders is orders and seen_results.keys() == results.keys()
+        if same and all(results[name] is ref() for name, ref in seen_results.items()):
+            return movie
+    movie = _merge(results, orders)
+    with _recent_lock:
+        _recent[key] = (orders, {name: weakref.ref(r) for name, r in results.items()}, movie)
+        while len(_recent) > RECENT:
+            _recent.popitem(last=False)
+    return movie
 
+
+RECENT = 64
+"""Merges `merge` remembers (each until its movie is asked for again, or 64 merges later):
+the identifications in flight and the commits waiting for the cache thread, a few times over.
+It holds the movies, and only weak references to the results (their raw payloads are not kept
+alive: `metarr remerge` stays flat in memory)."""
+
+_recent: OrderedDict[
+    tuple[int, frozenset[tuple[str, int]]],
+    tuple[Mapping[str, Sequence[str]], dict[str, weakref.ref[ProviderResult]], Movie],
+] = OrderedDict()
+_recent_lock = threading.Lock()  # the engine merges on the event loop, the cache on its thread
+
+
+def _merge(results: Mapping[str, ProviderResult], orders: Mapping[str, Sequence[str]]) -> Movie:
     def order(field: str) -> list[str]:
         return [name for name in orders[field] if name in results]
 

@@ -19,6 +19,7 @@ too short to register stays out of a log line.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -127,9 +128,10 @@ def _char_forms(ch: str) -> str:
 
 @attrs.frozen
 class _Masker:
-    """Compiled patterns for one set of secrets: every wire form, and the plain values."""
+    """Patterns for one set of secrets: every wire form (`forms`, compiled when first needed:
+    tens of milliseconds for four API keys), and the plain values."""
 
-    forms: re.Pattern[str]
+    forms_text: str
     plain: re.Pattern[str]
     secrets: tuple[str, ...]
 
@@ -144,10 +146,15 @@ class _Masker:
         )
         forms = "|".join("".join(_char_forms(ch) for ch in secret) for secret in ordered)
         return cls(
-            forms=re.compile(f"(?=[{starts}])(?:{forms})"),
+            forms_text=f"(?=[{starts}])(?:{forms})",
             plain=re.compile("|".join(re.escape(secret) for secret in ordered)),
             secrets=tuple(ordered),
         )
+
+    @functools.cached_property
+    def forms(self) -> re.Pattern[str]:
+        """Every wire form of every secret."""
+        return re.compile(self.forms_text)
 
     def mask(self, text: str) -> str:
         """The text with every form of every secret as ``***``."""
@@ -157,11 +164,16 @@ class _Masker:
 
     def finds(self, text: str) -> bool:
         """Whether `mask` would mask anything in ``text`` or in any part of it (no pattern here
-        looks behind or past its match, so a match in a part is one in the whole)."""
-        if "%" in text or "\\" in text or "+" in text:
+        looks behind or past its match, so a match in a part is one in the whole). A form other
+        than the plain value needs a backslash, a "+" or a "%" and two hex digits: without
+        them (a rating's "52%" is not one), the plain values are all there is to look for."""
+        if "\\" in text or "+" in text or _PERCENT_BYTE.search(text):
             return self.forms.search(text) is not None
         return any(secret in text for secret in self.secrets)  # no other form can occur
 
+
+_PERCENT_BYTE = re.compile("%[0-9A-Fa-f]{2}")
+"""What every percent-encoded form begins with."""
 
 _cached: tuple[set[str] | None, int, frozenset[str], _Masker | None] = (None, -1, frozenset(), None)
 

@@ -12,7 +12,6 @@ whose commit is one transaction: it happened whole or not at all.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,7 +21,7 @@ from typing import TextIO, TypeVar
 import attrs
 import click
 
-from metarr.cli import exits, output
+from metarr.cli import exits, loop, output
 from metarr.cli.state import CliState
 from metarr.errors import InvalidIdError
 from metarr.models import Candidate, Outcome, SearchResult
@@ -171,7 +170,7 @@ class Interactive:
 
     def __init__(self, state: CliState) -> None:
         self._state = state
-        self._runner = asyncio.Runner()
+        self._runner = loop.runner()
         self._orchestrator: Orchestrator | None = None
 
     def __enter__(self) -> Interactive:

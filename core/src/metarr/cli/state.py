@@ -161,8 +161,9 @@ class CliState:
         only: Iterable[str] | None = None,
         without: Iterable[str] | None = None,
     ) -> T:
-        """Open an orchestrator, await ``work`` with it, and close it, on a fresh event loop."""
-        import asyncio
+        """Open an orchestrator, await ``work`` with it, and close it, on a fresh event loop
+        (`metarr.cli.loop`)."""
+        from metarr.cli import loop
 
         resolved = settings or self.load_settings()
 
@@ -170,7 +171,8 @@ class CliState:
             async with self.orchestrator(resolved, only=only, without=without) as orchestrator:
                 return await work(orchestrator)
 
-        return asyncio.run(go())
+        with loop.runner() as runner:
+            return runner.run(go())
 
 
 def get_state() -> CliState:
