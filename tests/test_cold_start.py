@@ -19,17 +19,25 @@ from metarr.cli.state import CliState
 from metarr.plugins import PluginInfo
 from metarr_sim import SimServer
 
-# The modules loaded when the first connection opens (an audit hook sees ``socket.connect``)
-# and when the command ends.
+# The modules loaded when the first connection opens (the command's event loop is asked for
+# it: uvloop connects in C, out of sight of an audit hook) and when the command ends.
 _PROBE = (
     "import json, sys\n"
     "seen = {}\n"
     "def modules():\n"
     "    return [name for name, module in sys.modules.items() if module is not None]\n"
-    "def audit(event, args):\n"
-    "    if event == 'socket.connect' and 'first' not in seen:\n"
-    "        seen['first'] = modules()\n"
-    "sys.addaudithook(audit)\n"
+    "import metarr.cli.loop as cli_loop\n"
+    "make_runner = cli_loop.runner\n"
+    "def runner():\n"
+    "    made = make_runner()\n"
+    "    loop = made.get_loop()\n"
+    "    connect = loop.create_connection\n"
+    "    async def first(*args, **kwargs):\n"
+    "        seen.setdefault('first', modules())\n"
+    "        return await connect(*args, **kwargs)\n"
+    "    loop.create_connection = first\n"
+    "    return made\n"
+    "cli_loop.runner = runner\n"
     "import metarr.__main__ as command\n"
     "ending = command.end\n"
     "def end(code):\n"
