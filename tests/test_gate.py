@@ -19,31 +19,31 @@ def test_a_429_pauses_caps_and_the_wall_is_forgotten_when_quiet() -> None:
     async def main() -> None:
         clock = Clock()
         gate = ProviderGate("p", max_concurrency=64, clock=clock)
-        assert gate.limit == START_LIMIT == 4
+        assert gate.limit == START_LIMIT == 8
         for _ in range(8):  # slow start: half a slot more per success
             assert await gate.acquire(max_wait=0)
             await gate.release()
-        assert gate.limit == 8
-        for _ in range(8):
+        assert gate.limit == 12
+        for _ in range(12):
             assert await gate.acquire(max_wait=0)
         await gate.release(rate_limited=True, retry_after=5)
-        assert gate.ceiling == 8
-        assert gate.limit == 4  # half the concurrency that hit the wall
+        assert gate.ceiling == 12
+        assert gate.limit == 6  # half the concurrency that hit the wall
         assert gate.paused_for() == 5
         assert not await gate.acquire(max_wait=1)  # paused longer than the caller waits
-        for _ in range(7):
+        for _ in range(11):
             await gate.release()
         clock.now += 6
         for _ in range(200):  # many successes soon after: the limit stays below the wall
             assert await gate.acquire(max_wait=0)
             await gate.release()
-        assert gate.limit == 7
+        assert gate.limit == 11
         clock.now += WALL_MEMORY + 1
         for _ in range(200):  # quiet long enough: growth resumes past the old wall
             assert await gate.acquire(max_wait=0)
             await gate.release()
         assert gate.ceiling is None
-        assert gate.limit > 8
+        assert gate.limit > 12
 
     asyncio.run(main())
 

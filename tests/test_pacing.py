@@ -158,4 +158,4 @@ def test_slow_start_grows_the_limit_by_half_each_round_trip() -> None:
             limits.append(g.limit)
         return limits
 
-    assert asyncio.run(main()) == [6, 9, 13.5, 20, 30, 45, 64, 64, 64]
+    assert asyncio.run(main()) == [12, 18, 27, 40.5, 60.5, 64, 64, 64, 64]

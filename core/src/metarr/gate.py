@@ -1,13 +1,13 @@
 """Reactive pacing per provider: no request counting, no artificial delay until a provider asks.
 
-A provider starts at `START_LIMIT` requests in flight and each success adds one (slow start:
-the limit doubles every round trip), so a batch of 64 does not open with 64 requests against a
-provider that takes two at a time. After a 429 the provider is paused until its Retry-After,
-so the rest of a batch does not hammer it, and its concurrency limit halves; from then on
-every success grows the limit back by 1/limit (additive increase, multiplicative decrease, as
-TCP does). The concurrency at which the provider said
-429 becomes a ceiling for `WALL_MEMORY` seconds: the limit grows back to just below it instead
-of walking into the same wall again, then probes upwards once the provider has been quiet.
+A provider starts at `START_LIMIT` requests in flight and each success adds half a slot (slow start:
+the limit grows by half every round trip), so a batch of 64 does not open with 64 requests against a
+provider that takes two at a time. After a 429 the provider is paused until its Retry-After, so the
+rest of a batch does not hammer it, and its concurrency limit halves; from then on every success
+grows the limit back by 1/limit (additive increase, multiplicative decrease, as TCP does). The
+concurrency at which the provider said 429 becomes a ceiling for `WALL_MEMORY` seconds: the limit
+grows back to just below it instead of walking into the same wall again, then probes upwards once
+the provider has been quiet.
 A provider that never answers 429 never waits. Long pauses (OMDb's daily quota) are not waited
 out: callers skip the provider.
 """
@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 DEFAULT_PAUSE = 1.0  # seconds, when a 429 carries no Retry-After
 WALL_MEMORY = 15.0  # seconds a 429's concurrency stays a ceiling for the limit
-START_LIMIT = 4  # requests in flight before the provider has answered any
+START_LIMIT = 8  # requests in flight before the provider has answered any (TCP's is 10)
 SLOW_START_STEP = 0.5  # added per success until the first 429: × 1.5 per round trip
 
 
