@@ -571,6 +571,16 @@ def test_batch_stdin(cli: Cli, sim: SimServer) -> None:
     assert json.loads(result.stdout)["movie"]["ids"]["tmdb"] == 603
 
 
+def test_batch_json_lines_are_compact_like_scan(cli: Cli, sim: SimServer) -> None:
+    from metarr.cli.output import json_line
+
+    result = cli("batch", "-", "--format", "jsonl", "--json", input='{"imdb_id": "tt0133093"}\n')
+    assert result.exit_code == 0, result.output
+    line = result.stdout.removesuffix("\n")
+    assert line.startswith('{"line":1,"key":"imdb:tt0133093","input":{"imdb_id":"tt0133093"},')
+    assert line == json_line(json.loads(line))  # one compact line, orjson's form
+
+
 def test_batch_rate_limited_4_and_error_5(
     cli: Cli,
     world: World,

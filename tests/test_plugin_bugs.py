@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import attrs
 import httpx
 import metarr
+import orjson
 import pytest
 from fake_providers import FakeWorld, fake_plugins, fake_settings
 from metarr import Ids, PluginError, ProviderResult, Rating, SearchHit
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.usefixtures("quick_retries")  # `world` comes from conf
 
 Lookup = Callable[[Any, Ids], Any]
 _UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
+_FRAGMENT = orjson.Fragment(b'{"already": "JSON"}')
 
 
 class _Kind(enum.Enum):
@@ -108,6 +110,10 @@ BUGS: dict[str, tuple[dict[str, Any], str]] = {
     "a UUID inside": (  # orjson writes a UUID as text; json does not write one at all
         {"answer": lambda self, ids: _record(self.name, ids, raw={"u": _UUID})},
         f"lookup_by_id: result.raw['u'] is an UUID ({_UUID!r}), not a JSON value",
+    ),
+    "an orjson Fragment inside": (  # orjson writes it as it is; json does not write one at all
+        {"answer": lambda self, ids: _record(self.name, ids, raw={"f": [_FRAGMENT]})},
+        f"lookup_by_id: result.raw['f'][0] is a Fragment ({_FRAGMENT!r}), not a JSON value",
     ),
     "a date inside": (
         {"answer": lambda self, ids: _record(self.name, ids, raw={"d": date(1999, 3, 31)})},

@@ -207,7 +207,8 @@ def test_bad_jsonl_lines_are_reported_and_the_rest_continues(
     assert [int(line.split()[2].rstrip(":")) for line in reported] == bad_numbers
     stored = check_db(Path(env["METARR_DB"]))
     assert {m.movie.ids.tmdb for m in stored} >= {603, 949}  # Heat, found by IMDb id
-    assert result.stdout.count('"status": "identified"') == 3
+    statuses = [line["status"] for line in outcome_lines(result.stdout_bytes)]
+    assert statuses == ["identified"] * 3
 
 
 def test_bad_csv_lines_are_reported_and_the_rest_continues(

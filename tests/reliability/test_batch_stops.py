@@ -51,7 +51,7 @@ def test_a_closed_stdout_stops_the_batch_promptly(
         try:
             assert process.stdout is not None and process.stderr is not None
             first = process.stdout.readline()
-            assert first.startswith(b'{"line": '), first
+            assert first.startswith(b'{"line":'), first
             process.stdout.close()  # what `| head -1` does
             started = time.monotonic()
             code = process.wait(timeout=30)
@@ -90,7 +90,7 @@ def test_batch_into_head_exits_quickly_in_a_shell(
             ["bash", "-c", script], env=env, capture_output=True, timeout=60, check=False
         )
         elapsed = time.monotonic() - started
-    assert done.stdout.count(b"\n") == 1 and done.stdout.startswith(b'{"line": ')
+    assert done.stdout.count(b"\n") == 1 and done.stdout.startswith(b'{"line":')
     assert f"status={OUTPUT_CLOSED}".encode() in done.stderr, done.stderr
     assert b"cannot read" not in done.stderr
     assert elapsed < 30

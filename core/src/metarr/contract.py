@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import marshal
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -102,13 +103,19 @@ def result(provider: str, hook: str, value: Any, *, strict: bool = False) -> Pro
 
 
 def _plain_json(value: Any) -> bool:
-    """Whether ``value`` is JSON as it is: orjson writes it and reads the same value back
-    (so `json` writes it too). False does not mean it is not JSON: `json` decides then (a
-    tuple, NaN, a number key, an int beyond 64 bits, nesting deeper than orjson's 254 levels)."""
+    """Whether `json` writes ``value``, known without it: orjson writes it (dicts with text
+    keys, lists, tuples, text, numbers, booleans, None, no cycle, at most 254 levels, or one
+    of the few classes orjson writes and `json` refuses: a UUID, an Enum, a Fragment) and
+    `marshal` writes it (every value exactly one of Python's own types: no other class nor a
+    subclass). Twice as fast as reading orjson's JSON back and comparing. False does not mean
+    it is not JSON: `json` decides then (an int beyond 64 bits, a number key, a subclass of
+    str or int, nesting deeper than orjson's 254 levels)."""
     try:
-        return bool(orjson.loads(orjson.dumps(value, option=_ORJSON_NATIVE_ONLY)) == value)
+        orjson.dumps(value, option=_ORJSON_NATIVE_ONLY)
+        marshal.dumps(value)
     except (TypeError, ValueError, RecursionError):  # orjson.JSONEncodeError is a TypeError
         return False
+    return True
 
 
 def _item_problem(item: Any, kind: type) -> str | None:

@@ -359,7 +359,7 @@ class Display(LiveDisplay):
         if self.as_json:
             self._clear()
             line = {"line": row.line, "key": row.query.input_key, "input": row.query.to_input()}
-            self.out(output.json_text({**line, **to_json(outcome)}))
+            self.out(output.json_line({**line, **to_json(outcome)}))
         elif not self.progress or outcome.status != "identified":
             self._clear()
             self.out(_row_line(row, outcome))

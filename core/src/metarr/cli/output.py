@@ -81,10 +81,10 @@ def json_text(data: Any, *, indent: int | None = None) -> str:
 
 
 def json_line(data: Any) -> str:
-    """`json_text` as one compact line without spaces after ``,`` and ``:`` (`scan`'s
-    lines, which hold whole movie records), written by orjson (four times as fast as `json`),
-    or by `json` for what orjson refuses (a lone surrogate, an integer beyond 64 bits, a key
-    that is not text)."""
+    """`json_text` as one compact line without spaces after ``,`` and ``:`` (the lines of
+    `scan` and `batch`, which hold whole movie records), written by orjson (four times as
+    fast as `json`), or by `json` for what orjson refuses (a lone surrogate, an integer
+    beyond 64 bits, a key that is not text)."""
     import orjson
 
     from metarr.convert import to_json
