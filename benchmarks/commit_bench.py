@@ -134,8 +134,14 @@ def replay(fixture: Path, db: Path, group: int = 1) -> dict[str, float]:
         begin = time.thread_time()
         calls = []
         for query, identification in chunk:
-            planned = orc._plan(
-                query, now, interactive=False, refresh=False, retry_queued=False, by=None
+            planned = orc._plan(  # the cache it reads comes first (round 5)
+                cache,
+                query=query,
+                now=now,
+                interactive=False,
+                refresh=False,
+                retry_queued=False,
+                by=None,
             )
             calls.append(
                 functools.partial(
