@@ -74,6 +74,7 @@ class _Echo(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a burst of 48 connects at once (socketserver's default is 5)
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Echo)
