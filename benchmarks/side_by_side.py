@@ -70,20 +70,20 @@ SCRIPT = HERE / "plain_script.py"
 ROWS = ("cpu", "throughput", "startup", "cold", "cache")
 IMDB_ROUNDS = 2  # tmdb find → details ‖ tvdb remote id → extended record
 
-# main at e8e7245 (the start of round 4), measured by this script with both tools' bytecode
-# warmed: the middle of two runs, alternating with the round's result; the cache row is round 3's
-# result, which round 4 started from (see benchmarks/README.md).
+# main at 26fbf18 (the start of round 5), measured by this script with both tools' bytecode
+# warmed: the median of its runs alternating with the round's result; the cache row is round 4's
+# result, which round 5 started from (see benchmarks/README.md).
 TODAY: dict[str, float] = {
-    "cpu_ms": 10.4,
-    "throughput": 66.0,
+    "cpu_ms": 5.9,
+    "throughput": 85.7,
     "requests": 5.97,
     "startup_version": 2.6,
-    "startup_lookup": 12.6,
-    "startup_show": 11.5,
-    "cold": 1.85,
-    "cache_kb": 11.4,
-    "get_ms": 0.17,
-    "full_get_ms": 1.2,
+    "startup_lookup": 11.6,
+    "startup_show": 11.4,
+    "cold": 1.28,
+    "cache_kb": 11.1,
+    "get_ms": 0.178,
+    "full_get_ms": 1.44,
 }
 
 
