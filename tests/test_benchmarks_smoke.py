@@ -83,6 +83,8 @@ def test_side_by_side_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert cpu["metarr_ms"] > 0
     assert cpu["script_ms"] > 0
     assert cpu["script_found"] == cpu["movies"]
+    assert cpu["pairs"] == 1  # --quick: one pair, whose ratio is the median
+    assert cpu["ratio"] == pytest.approx(cpu["metarr_ms"] / cpu["script_ms"])
     throughput = results["throughput"]
     assert throughput["metarr_per_s"] > 0
     assert throughput["script_per_s"] > 0
