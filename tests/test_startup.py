@@ -109,15 +109,38 @@ def test_the_command_runs_with_its_own_collector_threshold_and_the_library_leave
     batch's parsed bodies are freed by reference counting); importing metarr changes nothing."""
     from metarr.__main__ import GC_THRESHOLD
 
+    library, command, _, _ = _collector_of_the_command()
+    assert (library, command) == (700, GC_THRESHOLD)
+
+
+def test_the_collector_waits_until_the_command_is_imported() -> None:
+    """No collection runs while the command's modules are imported (they all live as long as
+    the process); then they are frozen out of every later collection and collecting resumes."""
+    _, _, collections, frozen = _collector_of_the_command()
+    assert collections == []
+    assert frozen > 10_000
+
+
+def _collector_of_the_command() -> tuple[int, int, list[int], int]:
+    """Run ``metarr batch --help`` in a fresh interpreter: the library's collector threshold,
+    the command's when it ends, the modules loaded at each collection that ran before the
+    command's module was, and how many objects were frozen by the end (-1: collector off)."""
     probe = (
-        "import gc, sys\n"
+        "import gc, json, sys\n"
         "import metarr, metarr.cli\n"
         "library = gc.get_threshold()[0]\n"
-        "sys.argv = ['metarr', 'plugins', '--help']\n"
+        "early = []\n"
+        "def seen(phase, info):\n"
+        "    if phase == 'start' and not hasattr(sys.modules.get('metarr.cli.batch'), 'batch'):\n"
+        "        early.append(len(sys.modules))\n"
+        "gc.callbacks.append(seen)\n"
+        "sys.argv = ['metarr', 'batch', '--help']\n"
         "import metarr.__main__ as command\n"
         "ending = command.end\n"
         "def end(code):\n"
-        "    print(library, gc.get_threshold()[0], file=sys.stderr)\n"
+        "    frozen = gc.get_freeze_count() if gc.isenabled() else -1\n"
+        "    line = [library, gc.get_threshold()[0], early, frozen]\n"
+        "    print(json.dumps(line), file=sys.stderr)\n"
         "    ending(code)\n"
         "command.end = end\n"
         "command.run()"
@@ -125,8 +148,8 @@ def test_the_command_runs_with_its_own_collector_threshold_and_the_library_leave
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
-    library, command = done.stderr.split()[-2:]
-    assert (int(library), int(command)) == (700, GC_THRESHOLD)
+    library, command, collections, frozen = json.loads(done.stderr.splitlines()[-1])
+    return library, command, collections, frozen
 
 
 def _ended(code: str) -> subprocess.CompletedProcess[str]:

@@ -10,6 +10,7 @@ import importlib
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,9 @@ class MetarrGroup(click.Group):
     packages (`metarr.cli.extensions`) when a name is not built in or ``--help`` lists them."""
 
     _extended = False
+    on_resolved: Callable[[], None] | None = None
+    """Called once, when the command to run has been found and imported (the ``metarr``
+    process resumes its garbage collector then: `metarr.__main__.resume_collector`)."""
 
     def _extend(self) -> None:
         if not self._extended:
@@ -85,6 +89,15 @@ class MetarrGroup(click.Group):
             self._extend()
             found = super().get_command(ctx, cmd_name)
         return found
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        resolved = super().resolve_command(ctx, args)
+        if self.on_resolved is not None:
+            resolved_hook, self.on_resolved = self.on_resolved, None
+            resolved_hook()
+        return resolved
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._extend()
