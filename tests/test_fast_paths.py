@@ -1,9 +1,10 @@
 """The fast paths of the per-movie hot spots give exactly what the general path gives.
 
 `sanitize.visible`, `sanitize.paragraphs` and `sanitize.text` return printable text as it is
-(stripped), `sanitize.url` reads a plain ``http(s)://host/…`` without `urlsplit`, and the id
-parsers return an id already in its normal form as it is; these tests hold each shortcut to
-the general rule it skips.
+(stripped), `sanitize.url` reads a plain ``http(s)://host/…`` without `urlsplit`, the id
+parsers return an id already in its normal form as it is (ASCII digits read directly), `Ids`
+answers `only`, `items` and truth field by field, and TMDB's id reader takes a JSON int as it
+is; these tests hold each shortcut to the general rule it skips.
 """
 
 from __future__ import annotations
