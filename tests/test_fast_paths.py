@@ -1,9 +1,10 @@
 """The fast paths of the per-movie hot spots give exactly what the general path gives.
 
 `sanitize.visible`, `sanitize.paragraphs` and `sanitize.text` return printable text as it is
-(stripped), `sanitize.url` reads a plain ``http(s)://host/…`` without `urlsplit`, and the id
-parsers return an id already in its normal form as it is; these tests hold each shortcut to
-the general rule it skips.
+(stripped), `sanitize.url` reads a plain ``http(s)://host/…`` without `urlsplit`, the id
+parsers return an id already in its normal form as it is (ASCII digits read directly), `Ids`
+answers `only`, `items` and truth field by field, and TMDB's id reader takes a JSON int as it
+is; these tests hold each shortcut to the general rule it skips.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import sys
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from metarr import InvalidIdError, sanitize
-from metarr.ids import parse_imdb, parse_numeric
+from metarr import Ids, InvalidIdError, sanitize
+from metarr.ids import ID_KINDS, parse_imdb, parse_numeric
 
 
 def test_nothing_hidden_is_printable() -> None:
@@ -167,6 +168,32 @@ def test_parse_numeric_shortcut(value: object, expected: int | None) -> None:
     assert parsed == expected
 
 
+def _general_numeric(value: str, kind: str) -> int | None:
+    """`parse_numeric` of text without its shortcuts: strip, drop a ``tmdb:`` prefix, digits
+    (any script, at most 12), positive and in range."""
+    text = re.sub(rf"^{kind}[:\s-]*", "", value.strip(), flags=re.IGNORECASE)
+    if not re.match(r"^\d+$", text) or len(text) > 12:
+        return None
+    number = int(text)
+    return number if 0 < number <= 2**31 - 1 else None
+
+
+@given(
+    st.one_of(
+        st.from_regex(r"\A(tmdb:|TVDB-)?\s?[0-9]{0,13}\s?\Z"),
+        st.sampled_from(["0", "0603", "2147483647", "2147483648", "١٢٣", "603\n", "", "tmdb:"]),
+    ),
+    st.sampled_from(["tmdb", "tvdb"]),
+)
+@settings(max_examples=300)
+def test_parse_numeric_text_shortcut(value: str, kind: str) -> None:
+    try:
+        parsed: int | None = parse_numeric(value, kind)
+    except InvalidIdError:
+        parsed = None
+    assert parsed == _general_numeric(value, kind)
+
+
 BOUNDS = st.sampled_from([(0.0, 1e12), (0.0, 10.0), (0.0, 100.0), (-5.0, 5.0), (0.0, 2.0**53)])
 
 
@@ -210,3 +237,33 @@ def _language_general(value: object) -> str | None:
 def test_language_matches_the_general_rule(value: object) -> None:
     assert sanitize.language(value) == _language_general(value)
     assert sanitize.language(value) == _language_general(value)  # remembered alike
+
+
+@given(st.one_of(st.integers(-(2**40), 2**40), st.booleans()))
+@example(2**31 - 1)
+@example(2**31)
+@example(0)
+@example(1)
+def test_tmdb_positive_id_shortcut(value: int) -> None:
+    """TMDB's id reader takes a JSON int as it is, with `Ids`' own bounds."""
+    from metarr_tmdb.parse import positive_id
+
+    expected = None if isinstance(value, bool) else Ids.lenient(tmdb=value).tmdb
+    assert positive_id(value) == expected
+
+
+IDS = st.builds(
+    Ids,
+    tmdb=st.one_of(st.none(), st.integers(1, 2**31 - 1)),
+    imdb=st.one_of(st.none(), st.integers(1, 10**8).map(lambda n: f"tt{n:07d}")),
+    tvdb=st.one_of(st.none(), st.integers(1, 2**31 - 1)),
+)
+
+
+@given(IDS, st.sets(st.sampled_from(["tmdb", "imdb", "tvdb", "other"])))
+def test_ids_only_and_truth_match_the_general_rule(ids: Ids, kinds: set[str]) -> None:
+    kept = ids.only(kinds)
+    assert kept == Ids(**{kind: value for kind, value in ids.items() if kind in kinds})
+    assert hash(kept) == hash(Ids(**dict(kept.items())))
+    assert bool(ids) is bool(ids.kinds())
+    assert ids.items() == [(k, getattr(ids, k)) for k in ID_KINDS if getattr(ids, k) is not None]

@@ -547,11 +547,12 @@ class Engine:
     ) -> None:
         """Ask providers as soon as a usable id is known, until no new id appears."""
         pending: dict[asyncio.Task[Any], tuple[str, Ids]] = {}
+        providers = self._lookup_providers(session)  # the registry's, fixed for the run
         try:
             while True:
                 known = _known(claims, session.given)
                 running = {name for name, _ in pending.values()}
-                for name in self._lookup_providers(session):
+                for name in providers:
                     if name in results or name in running or name in session.out:
                         continue
                     usable = known.only(self.registry.id_types(name))
@@ -787,10 +788,10 @@ class Engine:
 
     def _statuses(self, session: _Session) -> dict[str, ProviderStatus]:
         statuses: dict[str, ProviderStatus] = {}
-        for name in self.registry.names:
-            if name in self.registry.broken:
+        for name, entry in self.registry.entries.items():  # (`Registry.broken`, `.enabled`)
+            if entry.state == "broken":
                 statuses[name] = "broken"
-            elif name not in self.registry.enabled:
+            elif entry.state != "enabled":
                 statuses[name] = "disabled"
             elif name in session.reports:
                 statuses[name] = session.reports[name].status
@@ -994,8 +995,8 @@ class Engine:
             report = session.reports.get(name)
             failed = status == "error" and (report is None or report.result is None)
             limited = status == "rate_limited" and (report is None or report.result is None)
-            self._failures[name] = attrs.evolve(
-                tally,
+            self._failures[name] = ProviderFailures(  # each field (attrs.evolve reads the class)
+                provider=name,
                 asked=tally.asked + 1,
                 failed=tally.failed + failed,
                 rate_limited=tally.rate_limited + limited,
@@ -1031,7 +1032,7 @@ def _known(claims: Claims, given: Ids) -> Ids:
         options = claims.get(kind)
         if kind not in values and options:
             values[kind] = next(iter(options))
-    return Ids(**values)
+    return Ids._parsed(**values)  # each value from an `Ids` (the claims are extracted ids)
 
 
 def _disputes(claims: Claims, given: Ids) -> dict[str, dict[Any, set[str]]]:

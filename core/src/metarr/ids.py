@@ -58,6 +58,10 @@ def parse_numeric(value: object, kind: str) -> int:
     """Normalize a TMDB or TVDB id: a positive integer (``"603"``, ``603`` or ``"tmdb:603"``)."""
     if type(value) is int and 0 < value <= MAX_NUMERIC_ID:
         return value  # already normalized (not a bool: its type is not int)
+    if type(value) is str and len(value) <= 12 and value.isascii() and value.isdigit():
+        number = int(value)  # ASCII digits (what providers send): nothing to strip or check
+        if 0 < number <= MAX_NUMERIC_ID:
+            return number
     label = "TMDB" if kind == "tmdb" else "TVDB" if kind == "tvdb" else kind
     if isinstance(value, bool):
         raise InvalidIdError(f"{label} id must be a positive integer, not {value!r}")
@@ -141,9 +145,9 @@ class Ids:
         """Ids of values `parse_id` made (or None): the converters would give each back as it
         is, so they are not run again."""
         ids = object.__new__(cls)
-        object.__setattr__(ids, "tmdb", tmdb)
-        object.__setattr__(ids, "imdb", imdb)
-        object.__setattr__(ids, "tvdb", tvdb)
+        _set_tmdb(ids, tmdb)
+        _set_imdb(ids, imdb)
+        _set_tvdb(ids, tvdb)
         return ids
 
     def get(self, kind: str) -> int | str | None:
@@ -156,18 +160,34 @@ class Ids:
 
     def items(self) -> list[tuple[IdKind, int | str]]:
         """The present ids as (kind, value) pairs, in canonical order."""
-        return [(kind, getattr(self, kind)) for kind in ID_KINDS if getattr(self, kind) is not None]
+        found: list[tuple[IdKind, int | str]] = []
+        if self.tmdb is not None:
+            found.append(("tmdb", self.tmdb))
+        if self.imdb is not None:
+            found.append(("imdb", self.imdb))
+        if self.tvdb is not None:
+            found.append(("tvdb", self.tvdb))
+        return found
 
     def only(self, kinds: frozenset[str] | set[str]) -> Ids:
         """A copy keeping only the given kinds."""
-        return Ids._parsed(**{k: v for k, v in self.items() if k in kinds})
+        return Ids._parsed(
+            self.tmdb if "tmdb" in kinds else None,
+            self.imdb if "imdb" in kinds else None,
+            self.tvdb if "tvdb" in kinds else None,
+        )
 
     def union(self, other: Ids) -> Ids:
         """Ids from both; where both have a kind, ours wins."""
         return Ids._parsed(**{**dict(other.items()), **dict(self.items())})
 
     def __bool__(self) -> bool:
-        return bool(self.kinds())
+        return self.tmdb is not None or self.imdb is not None or self.tvdb is not None
 
     def __str__(self) -> str:
         return " ".join(f"{kind}:{value}" for kind, value in self.items()) or "(no ids)"
+
+
+# The slots' own setters: what `object.__setattr__` ends at, without looking the name up (an
+# `Ids` is immutable once built; only `Ids._parsed` fills one).
+_set_tmdb, _set_imdb, _set_tvdb = (Ids.__dict__[kind].__set__ for kind in ID_KINDS)

@@ -24,6 +24,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from metarr.ids import ID_KINDS, Ids
@@ -138,28 +139,36 @@ def _merge(results: Mapping[str, ProviderResult], orders: Mapping[str, Sequence[
 
     values: dict[str, Any] = {}
     provenance: dict[str, str] = {}
-    for field in SCALAR_FIELDS + LIST_FIELDS:
-        for name in order(field):
-            value = getattr(results[name], field)
-            if value is not None and value != ():
-                values[field] = value
-                provenance[field] = name
-                break
+    for field in _FIRST_FIELDS:
+        for name in orders[field]:
+            result = results.get(name)
+            if result is not None:
+                value = getattr(result, field)
+                if value is not None and value != ():
+                    values[field] = value
+                    provenance[field] = name
+                    break
     ids: dict[str, Any] = {}
-    for kind in ID_KINDS:
-        for name in order(f"ids.{kind}"):
-            value = results[name].ids.get(kind)
-            if value is not None:
-                ids[kind] = value
-                provenance[f"ids.{kind}"] = name
-                break
-    values["ratings"] = _collect(results, order("ratings"), "ratings", lambda r: r.source)
-    values["images"] = _collect(results, order("images"), "images", lambda i: i.url)
+    for kind, field in _ID_FIELDS:
+        for name in orders[field]:
+            result = results.get(name)
+            if result is not None:
+                value = getattr(result.ids, kind)
+                if value is not None:
+                    ids[kind] = value
+                    provenance[field] = name
+                    break
+    values["ratings"] = _collect(results, order("ratings"), "ratings", attrgetter("source"))
+    values["images"] = _collect(results, order("images"), "images", attrgetter("url"))
     values["cast"] = _collect(results, order("cast"), "cast", lambda c: c.name.casefold())
     values["crew"] = _collect(
         results, order("crew"), "crew", lambda c: (c.name.casefold(), c.job.casefold())
     )
     return Movie(ids=Ids._parsed(**ids), provenance=provenance, **values)  # each from an Ids
+
+
+_FIRST_FIELDS = SCALAR_FIELDS + LIST_FIELDS  # the first provider (in order) with a value wins
+_ID_FIELDS = tuple((kind, f"ids.{kind}") for kind in ID_KINDS)
 
 
 def _collect(

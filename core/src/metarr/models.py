@@ -152,7 +152,9 @@ def _crew(values: Iterable[CrewMember]) -> tuple[CrewMember, ...]:
 
 
 def _images(values: object) -> tuple[Image, ...]:
-    if not isinstance(values, Iterable) or isinstance(values, str | bytes):
+    if not isinstance(values, (list, tuple)) and (  # (those are iterable and not text)
+        not isinstance(values, Iterable) or isinstance(values, str | bytes)
+    ):
         return ()
     return tuple(v for v in values if isinstance(v, Image))
 

@@ -9,6 +9,7 @@ named entry points (empty: none), which is how to start when a broken plugin get
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -63,9 +64,10 @@ class PluginInfo:
         spec = self._spec()
         return () if spec is None else spec.hooks
 
-    @property
+    @functools.cached_property
     def id_types(self) -> tuple[str, ...]:
-        """The id kinds its ``lookup_by_id`` accepts, in canonical order."""
+        """The id kinds its ``lookup_by_id`` accepts, in canonical order (read once: the
+        engine asks for them a few times a movie, and a frozen info's factory never changes)."""
         spec = self._spec()
         return () if spec is None else tuple(k for k in ID_KINDS if k in spec.id_types)
 

@@ -80,7 +80,11 @@ def paragraphs(value: str) -> str:
 def text(value: object, limit: int = SHORT_TEXT, *, multiline: bool = False) -> str | None:
     """Clean text on one line (with ``multiline``: its paragraphs kept); ``None`` for empty,
     ``"N/A"`` or too long."""
-    if type(value) is not str:  # most values are text: one test for them
+    if type(value) is str and len(value) <= limit and value.isprintable():
+        # most values: `visible` and `paragraphs` give it back as it is, stripped (no longer)
+        cleaned = value.strip()
+        return cleaned if cleaned and cleaned != "N/A" else None
+    if type(value) is not str:
         if value is None or isinstance(value, bool):
             return None
         if not isinstance(value, str):
@@ -276,10 +280,11 @@ def count(value: object) -> int | None:
 
 def texts(values: object, limit: int = SHORT_TEXT) -> tuple[str, ...]:
     """A tuple of distinct clean strings, order kept."""
-    if values is None or isinstance(values, str | bytes):
-        values = [] if values is None else [values]
-    if not isinstance(values, Iterable):
-        return ()
+    if not isinstance(values, (list, tuple)):  # (those are iterable and not text)
+        if values is None or isinstance(values, str | bytes):
+            values = [] if values is None else [values]
+        if not isinstance(values, Iterable):
+            return ()
     seen: dict[str, None] = {}
     for item in values:
         cleaned = text(item, limit)

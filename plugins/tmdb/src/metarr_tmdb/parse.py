@@ -36,6 +36,7 @@ IMAGE_BLOCKS: tuple[tuple[str, str], ...] = (
 FALLBACK_PATHS: dict[str, str] = {"poster": "poster_path", "backdrop": "backdrop_path"}
 THEATRICAL = 3  # release_dates[].type: 1 premiere, 2 limited, 3 theatrical, 4 digital, …
 CERTIFICATION_COUNTRY = "US"
+MAX_ID = 2**31 - 1  # the largest id metarr accepts (its `Ids` refuses more)
 _SPACE = re.compile(r"\s")  # what str.isspace() calls whitespace (the same Unicode table)
 
 
@@ -58,6 +59,8 @@ class ImageUrls:
 
 def positive_id(value: object) -> int | None:
     """A TMDB movie or person id from a payload (a positive int in range), or None."""
+    if type(value) is int:  # what JSON holds (not a bool): `parse_numeric`'s test, no `Ids` built
+        return value if 0 < value <= MAX_ID else None
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return Ids.lenient(tmdb=value).tmdb
