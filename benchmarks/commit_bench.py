@@ -139,21 +139,25 @@ def _replay(
             )
             for name, part in item["parts"].items()
         }
+        work.append((Query(ids=Ids(imdb=item["imdb"])), reports))
+
+    def identified(reports: dict[str, Any]) -> Any:
+        """The engine's identification, merged (untimed) just before its persist, as in a
+        batch: the commit's merge of the same results is then the engine's (round 5)."""
         results = {n: r.result for n, r in reports.items() if r.result is not None}
         outcome = Outcome(
             status="identified",
             movie=orc.engine.merge(results),
             providers={n: r.status for n, r in reports.items()},
         )
-        work.append(
-            (Query(ids=Ids(imdb=item["imdb"])), Identification(outcome=outcome, reports=reports))
-        )
+        return Identification(outcome=outcome, reports=reports)
+
     if trace is not None:
         cache.conn.set_trace_callback(trace)
     plan = persist = 0.0
     together = getattr(cache, "together", None)  # group commit (absent from older trees)
     for start in range(0, len(work), group):
-        chunk = work[start : start + group]
+        chunk = [(query, identified(reports)) for query, reports in work[start : start + group]]
         now = orc._clock()
         begin = time.thread_time()
         calls = []
