@@ -72,6 +72,7 @@ from metarr.runner import DEFAULT_CONCURRENCY, Batch
 if TYPE_CHECKING:  # the cache's write path loads on the cache thread (`Orchestrator.open`)
     from metarr.cache.api import Cache, MovieRef
     from metarr.cache.reader import CacheReader
+    from metarr.cache.records import PendingRetry
     from metarr.scan.run import Scan
 
 RETRY_DEFAULT = timedelta(minutes=1)
@@ -886,21 +887,22 @@ class Orchestrator:
         choice of a cached movie)."""
         pauses = cache.paused_providers(now)
         key = query.input_key
+        state = cache.input_state(key)  # its identity, queue entry and retry: one read
         ids = query.ids
         decided = False  # a recorded identity says which movie: the input is not checked again
         if by != "person":
-            identity = cache.identity(key)
+            identity = state.identity()
             if identity is not None and (identity.by == "person" or not ids):
                 ids = identity.ids  # a person's choice is never re-searched or overridden
                 decided = True
         cached = self._answer(cache, query, ids, check=not decided) if ids else None
         if cached is None and not (interactive or retry_queued or refresh):
-            queued = self._queued(cache, query)
+            queued = self._queued(state.queued(), query)
             if queued is not None:
                 return _Plan(answer=queued, pauses=pauses)
         todo: list[str] | None = None
         if cached is not None:
-            todo = None if refresh else self._refetch(cache, cached, key, now)
+            todo = None if refresh else self._refetch(cache, cached, state.pending_retry(), now)
             if todo == []:
                 if by == "person":
                     cache.confirm_identity(key, cached.ids, by="person")
@@ -908,7 +910,7 @@ class Orchestrator:
                     cache.clear_retry(key)
                 return _Plan(answer=_cached_outcome(cached, self.registry), pauses=pauses)
         else:
-            waiting = None if interactive else self._waiting(cache, key, now)
+            waiting = None if interactive else self._waiting(state.pending_retry(), now)
             if waiting is not None:
                 return _Plan(answer=waiting, pauses=pauses)
         return _Plan(ids=ids, decided=decided, cached=cached, todo=todo, pauses=pauses)
@@ -985,7 +987,8 @@ class Orchestrator:
         cached = cache.find(ref.ids)
         if cached is None or everything:
             return cached, None, pauses, []
-        todo = self._refetch(cache, cached, Query(ids=cached.ids, key=ref.key).input_key, now)
+        key = Query(ids=cached.ids, key=ref.key).input_key
+        todo = self._refetch(cache, cached, cache.pending_retry(key), now)
         notes = []
         for name in list(todo):
             budget = self._refresh_budget(name)
@@ -1034,9 +1037,9 @@ class Orchestrator:
                 return None
         return cached
 
-    def _queued(self, cache: Cache, query: Query) -> Outcome | None:
-        """The outcome of this input waiting for a person, without a request."""
-        waiting = cache.queued(query.input_key)
+    def _queued(self, waiting: QueuedIdentification | None, query: Query) -> Outcome | None:
+        """The outcome of this input waiting for a person (``waiting``: its key's queue entry),
+        without a request."""
         if waiting is None or not _same_input(waiting.input, query):
             return None
         note = (
@@ -1049,9 +1052,9 @@ class Orchestrator:
             reasons=(*waiting.reasons, note),
         )
 
-    def _waiting(self, cache: Cache, key: str, now: datetime) -> Outcome | None:
-        """A ``rate_limited`` outcome while the input's retry is not due yet (no request)."""
-        pending = cache.pending_retry(key)
+    def _waiting(self, pending: PendingRetry | None, now: datetime) -> Outcome | None:
+        """A ``rate_limited`` outcome while the input's retry (``pending``) is not due yet (no
+        request)."""
         if pending is None or pending.not_before <= now:
             return None
         return Outcome(
@@ -1062,12 +1065,15 @@ class Orchestrator:
             ),
         )
 
-    def _refetch(self, cache: Cache, cached: CachedMovie, key: str, now: datetime) -> list[str]:
-        """The providers to ask again for a cached movie ([] when it is fresh)."""
+    def _refetch(
+        self, cache: Cache, cached: CachedMovie, pending: PendingRetry | None, now: datetime
+    ) -> list[str]:
+        """The providers to ask again for a cached movie ([] when it is fresh); ``pending`` is
+        the retry of the input's key."""
         expected = self._lookup_providers()
         stale = set(cache.stale_providers(cached, now, expected=expected)) & set(expected)
         missing = set(cached.missing_providers(expected)) & stale
-        pending = cache.pending_retry(key) or cache.pending_retry(_ids_key(cached.ids))
+        pending = pending or cache.pending_retry(_ids_key(cached.ids))
         if pending is not None and pending.not_before > now:
             stale -= missing  # the fill-in is not due yet
         paused = cache.paused_providers(now)

@@ -29,7 +29,8 @@ def _checked(key: str, ids: Ids, by: str) -> None:
         )
 
 
-def _identity(row: Mapping[str, Any]) -> ConfirmedIdentity:
+def from_row(row: Mapping[str, Any]) -> ConfirmedIdentity:
+    """The identity of an ``identities`` row."""
     return ConfirmedIdentity(
         key=row["key"],
         ids=Ids(tmdb=row["tmdb_id"], imdb=row["imdb_id"], tvdb=row["tvdb_id"]),
@@ -41,7 +42,7 @@ def _identity(row: Mapping[str, Any]) -> ConfirmedIdentity:
 def identity(db: Connection, key: str) -> ConfirmedIdentity | None:
     """The identity confirmed for ``key``."""
     rows = list(fetch(db, "SELECT * FROM identities WHERE key = ?", [key]))
-    return _identity(rows[0]) if rows else None
+    return from_row(rows[0]) if rows else None
 
 
 _RECORD = """
@@ -75,7 +76,7 @@ def export(db: Connection, out: TextIO) -> int:
     """Write every identity as JSON Lines, sorted by key; return how many."""
     count = 0
     for row in fetch(db, "SELECT * FROM identities ORDER BY key"):
-        item = _identity(row)
+        item = from_row(row)
         line = {
             "key": item.key,
             "ids": {kind: value for kind, value in item.ids.items()},
