@@ -15,8 +15,8 @@ hop there with `Orchestrator._db` (plain, sync functions of the `Cache`); new pu
 follow the same pattern. The identifications waiting to be persisted when the thread gets to
 them are committed together (`_persist_soon`: one transaction, a savepoint each), and each is
 reported only once that transaction is committed. Committed truth is read through a separate
-read-only `CacheReader` (`get` in a worker thread, `_plan` on the plan thread), so a read never
-queues behind a commit or a write waiting for the lock.
+read-only `CacheReader` (`get` in a worker thread, `_plan` on the plan thread, the plans waiting
+for it read in one job), so a read never queues behind a commit or a write waiting for the lock.
 
 **Opening.** `open` queues opening the cache for writing as the cache thread's first job and
 does not wait for it: every later job of that thread runs after it. An existing cache of the
@@ -72,6 +72,7 @@ from metarr.runner import DEFAULT_CONCURRENCY, Batch
 if TYPE_CHECKING:  # the cache's write path loads on the cache thread (`Orchestrator.open`)
     from metarr.cache.api import Cache, MovieRef
     from metarr.cache.reader import CacheReader
+    from metarr.cache.records import PendingRetry
     from metarr.scan.run import Scan
 
 RETRY_DEFAULT = timedelta(minutes=1)
@@ -214,8 +215,8 @@ class Orchestrator:
         self._closed = False
         self._calls = 0
         self._idle: asyncio.Event | None = None
-        self._unpersisted: list[tuple[Callable[[], Identification], asyncio.Future[Any]]] = []
-        self._unpersisted_lock = threading.Lock()
+        self._unpersisted = _Waiting()
+        self._unplanned = _Waiting()
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -403,39 +404,16 @@ class Orchestrator:
         thread = self._thread
         if thread is None:
             raise ClosedError("the orchestrator is closed")
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Identification] = loop.create_future()
         call = functools.partial(self._persist, query, identification, by, now, asked=asked)
-        with self._unpersisted_lock:
-            self._unpersisted.append((call, future))
-            first = len(self._unpersisted) == 1
         self._wanted.set()
-        if first:
-            try:
-                thread.submit(self._persist_waiting)
-            except RuntimeError:  # the thread is shut down
-                with self._unpersisted_lock:
-                    waiting, self._unpersisted = self._unpersisted, []
-                closed = ClosedError("the orchestrator is closed")
-                _settle([waiter for _, waiter in waiting], [(None, closed)] * len(waiting))
-        return await future
+        result: Identification = await self._unpersisted.run(thread, call, self._persist_group)
+        return result
 
-    def _persist_waiting(self) -> None:
-        """On the cache thread: persist every waiting identification in one group commit, then
-        hand the results to the waiters' event loop, all in one call."""
-        with self._unpersisted_lock:
-            waiting, self._unpersisted = self._unpersisted, []
-        outcomes: list[tuple[Any, BaseException | None]]
-        try:
-            outcomes = list(self._live_cache().together([call for call, _ in waiting]))
-        except BaseException as exc:
-            outcomes = [(None, exc)] * len(waiting)
-        futures = [future for _, future in waiting]
-        for loop in {future.get_loop() for future in futures}:  # one, unless shared across loops
-            mine = [i for i, future in enumerate(futures) if future.get_loop() is loop]
-            loop.call_soon_threadsafe(
-                _settle, [futures[i] for i in mine], [outcomes[i] for i in mine]
-            )
+    def _persist_group(
+        self, calls: list[Callable[[], Any]]
+    ) -> list[tuple[Any, BaseException | None]]:
+        """On the cache thread: the waiting persists in one group commit."""
+        return list(self._live_cache().together(calls))
 
     # -- identification ----------------------------------------------------------------------
 
@@ -873,8 +851,9 @@ class Orchestrator:
         by: str | None,
     ) -> _Plan:
         """`_plan` where it waits for nothing but the reads: through the reader on the plan
-        thread (committed truth), blank while a new cache is being made, else (a person's
-        choice may write; no reader) on the cache thread."""
+        thread (committed truth; the plans waiting for the thread at the same moment are read
+        in one job and handed back together), blank while a new cache is being made, else (a
+        person's choice may write; no reader) on the cache thread."""
         plan = functools.partial(
             self._plan,
             query=query,
@@ -886,7 +865,9 @@ class Orchestrator:
         )
         reader, planning = self._reader, self._planning
         if by != "person" and reader is not None and planning is not None:
-            return await asyncio.get_running_loop().run_in_executor(planning, reader.read, plan)
+            read = functools.partial(reader.read, plan)
+            planned: _Plan = await self._unplanned.run(planning, read, _each)
+            return planned
         if self._new_file and self._cache is None and self._writer_error is None:
             return _Plan.blank(query)
         return await self._db(lambda: plan(self._live_cache()))
@@ -906,21 +887,22 @@ class Orchestrator:
         choice of a cached movie)."""
         pauses = cache.paused_providers(now)
         key = query.input_key
+        state = cache.input_state(key)  # its identity, queue entry and retry: one read
         ids = query.ids
         decided = False  # a recorded identity says which movie: the input is not checked again
         if by != "person":
-            identity = cache.identity(key)
+            identity = state.identity()
             if identity is not None and (identity.by == "person" or not ids):
                 ids = identity.ids  # a person's choice is never re-searched or overridden
                 decided = True
         cached = self._answer(cache, query, ids, check=not decided) if ids else None
         if cached is None and not (interactive or retry_queued or refresh):
-            queued = self._queued(cache, query)
+            queued = self._queued(state.queued(), query)
             if queued is not None:
                 return _Plan(answer=queued, pauses=pauses)
         todo: list[str] | None = None
         if cached is not None:
-            todo = None if refresh else self._refetch(cache, cached, key, now)
+            todo = None if refresh else self._refetch(cache, cached, state.pending_retry(), now)
             if todo == []:
                 if by == "person":
                     cache.confirm_identity(key, cached.ids, by="person")
@@ -928,7 +910,7 @@ class Orchestrator:
                     cache.clear_retry(key)
                 return _Plan(answer=_cached_outcome(cached, self.registry), pauses=pauses)
         else:
-            waiting = None if interactive else self._waiting(cache, key, now)
+            waiting = None if interactive else self._waiting(state.pending_retry(), now)
             if waiting is not None:
                 return _Plan(answer=waiting, pauses=pauses)
         return _Plan(ids=ids, decided=decided, cached=cached, todo=todo, pauses=pauses)
@@ -1005,7 +987,8 @@ class Orchestrator:
         cached = cache.find(ref.ids)
         if cached is None or everything:
             return cached, None, pauses, []
-        todo = self._refetch(cache, cached, Query(ids=cached.ids, key=ref.key).input_key, now)
+        key = Query(ids=cached.ids, key=ref.key).input_key
+        todo = self._refetch(cache, cached, cache.pending_retry(key), now)
         notes = []
         for name in list(todo):
             budget = self._refresh_budget(name)
@@ -1054,9 +1037,9 @@ class Orchestrator:
                 return None
         return cached
 
-    def _queued(self, cache: Cache, query: Query) -> Outcome | None:
-        """The outcome of this input waiting for a person, without a request."""
-        waiting = cache.queued(query.input_key)
+    def _queued(self, waiting: QueuedIdentification | None, query: Query) -> Outcome | None:
+        """The outcome of this input waiting for a person (``waiting``: its key's queue entry),
+        without a request."""
         if waiting is None or not _same_input(waiting.input, query):
             return None
         note = (
@@ -1069,9 +1052,9 @@ class Orchestrator:
             reasons=(*waiting.reasons, note),
         )
 
-    def _waiting(self, cache: Cache, key: str, now: datetime) -> Outcome | None:
-        """A ``rate_limited`` outcome while the input's retry is not due yet (no request)."""
-        pending = cache.pending_retry(key)
+    def _waiting(self, pending: PendingRetry | None, now: datetime) -> Outcome | None:
+        """A ``rate_limited`` outcome while the input's retry (``pending``) is not due yet (no
+        request)."""
         if pending is None or pending.not_before <= now:
             return None
         return Outcome(
@@ -1082,12 +1065,15 @@ class Orchestrator:
             ),
         )
 
-    def _refetch(self, cache: Cache, cached: CachedMovie, key: str, now: datetime) -> list[str]:
-        """The providers to ask again for a cached movie ([] when it is fresh)."""
+    def _refetch(
+        self, cache: Cache, cached: CachedMovie, pending: PendingRetry | None, now: datetime
+    ) -> list[str]:
+        """The providers to ask again for a cached movie ([] when it is fresh); ``pending`` is
+        the retry of the input's key."""
         expected = self._lookup_providers()
         stale = set(cache.stale_providers(cached, now, expected=expected)) & set(expected)
         missing = set(cached.missing_providers(expected)) & stale
-        pending = cache.pending_retry(key) or cache.pending_retry(_ids_key(cached.ids))
+        pending = pending or cache.pending_retry(_ids_key(cached.ids))
         if pending is not None and pending.not_before > now:
             stale -= missing  # the fill-in is not due yet
         paused = cache.paused_providers(now)
@@ -1273,6 +1259,74 @@ def _new_file(path: str | Path) -> bool:
         return False
     folder = Path(path).parent
     return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+
+
+class _Waiting:
+    """Calls waiting for a worker thread, each with the future its caller awaits: the thread
+    takes every call waiting in one job and hands the results back to each event loop in one
+    call. A batch's tasks are woken together (a group commit settles them all at once), so
+    their next calls arrive together: one hand-off each way instead of one per call."""
+
+    def __init__(self) -> None:
+        self._calls: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    async def run(
+        self,
+        thread: ThreadPoolExecutor,
+        call: Callable[[], Any],
+        job: Callable[[list[Callable[[], Any]]], list[tuple[Any, BaseException | None]]],
+    ) -> Any:
+        """``call``'s result (or error), once ``job`` ran it on ``thread`` with the others
+        waiting then (``job`` gives each call's ``(result, None)`` or ``(None, error)``)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        with self._lock:
+            self._calls.append((call, future))
+            first = len(self._calls) == 1
+        if first:
+            try:
+                thread.submit(self._take, job)
+            except RuntimeError:  # the thread is shut down
+                waiting = self._drain()
+                closed = ClosedError("the orchestrator is closed")
+                _settle([waiter for _, waiter in waiting], [(None, closed)] * len(waiting))
+        return await future
+
+    def _drain(self) -> list[tuple[Callable[[], Any], asyncio.Future[Any]]]:
+        with self._lock:
+            waiting, self._calls = self._calls, []
+        return waiting
+
+    def _take(
+        self, job: Callable[[list[Callable[[], Any]]], list[tuple[Any, BaseException | None]]]
+    ) -> None:
+        """On the thread: ``job`` over every waiting call, the results handed back."""
+        waiting = self._drain()
+        outcomes: list[tuple[Any, BaseException | None]]
+        try:
+            outcomes = job([call for call, _ in waiting])
+        except BaseException as exc:
+            outcomes = [(None, exc)] * len(waiting)
+        futures = [future for _, future in waiting]
+        for loop in {future.get_loop() for future in futures}:  # one, unless shared across loops
+            mine = [i for i, future in enumerate(futures) if future.get_loop() is loop]
+            loop.call_soon_threadsafe(
+                _settle, [futures[i] for i in mine], [outcomes[i] for i in mine]
+            )
+
+
+def _each(calls: list[Callable[[], Any]]) -> list[tuple[Any, BaseException | None]]:
+    """Each call in turn, alone: its result or its error."""
+    done: list[tuple[Any, BaseException | None]] = []
+    for call in calls:
+        try:
+            done.append((call(), None))
+        except BaseException as exc:
+            done.append((None, exc))
+    return done
 
 
 def _settle(

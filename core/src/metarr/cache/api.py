@@ -596,6 +596,12 @@ class Cache:
         return queues.queued(self.conn, key)
 
     @_guarded
+    def input_state(self, key: str) -> queues.InputState:
+        """The identity of ``key``, its entry waiting for a person and its pending retry, read
+        in one query (`identity`, `queued` and `pending_retry` together)."""
+        return queues.input_state(self.conn, key)
+
+    @_guarded
     def dequeue_identification(self, key: str) -> None:
         """Remove ``key`` from the identification queue."""
         with write_transaction(self.conn) as db:

@@ -29,7 +29,8 @@ def _checked(key: str, ids: Ids, by: str) -> None:
         )
 
 
-def _identity(row: Mapping[str, Any]) -> ConfirmedIdentity:
+def from_row(row: Mapping[str, Any]) -> ConfirmedIdentity:
+    """The identity of an ``identities`` row."""
     return ConfirmedIdentity(
         key=row["key"],
         ids=Ids(tmdb=row["tmdb_id"], imdb=row["imdb_id"], tvdb=row["tvdb_id"]),
@@ -41,29 +42,29 @@ def _identity(row: Mapping[str, Any]) -> ConfirmedIdentity:
 def identity(db: Connection, key: str) -> ConfirmedIdentity | None:
     """The identity confirmed for ``key``."""
     rows = list(fetch(db, "SELECT * FROM identities WHERE key = ?", [key]))
-    return _identity(rows[0]) if rows else None
+    return from_row(rows[0]) if rows else None
 
 
-def _wins(new: ConfirmedIdentity, old: ConfirmedIdentity | None) -> bool:
-    if old is None:
-        return True
-    if (new.by == "person") != (old.by == "person"):
-        return new.by == "person"
-    return new.at >= old.at
+_RECORD = """
+    INSERT INTO identities (key, tmdb_id, imdb_id, tvdb_id, by, at) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (key) DO UPDATE SET
+        tmdb_id = excluded.tmdb_id, imdb_id = excluded.imdb_id, tvdb_id = excluded.tvdb_id,
+        by = excluded.by, at = excluded.at
+    WHERE CASE WHEN (excluded.by = 'person') <> (identities.by = 'person')
+               THEN excluded.by = 'person'
+               ELSE excluded.at >= identities.at END
+      AND NOT (identities.tmdb_id IS excluded.tmdb_id AND identities.imdb_id IS excluded.imdb_id
+               AND identities.tvdb_id IS excluded.tvdb_id AND identities.by = excluded.by)"""
+"""A person's choice beats an automatic one, and between equals the newer (or as new) wins;
+an identity holding these ids from this source already is left as it is. One statement, not
+a read and a write: `metarr.cache.times` stamps sort in time order as text."""
 
 
 def record(db: Connection, new: ConfirmedIdentity) -> bool:
     """Store ``new`` unless a stronger identity is there already; True when written."""
     _checked(new.key, new.ids, new.by)
-    old = identity(db, new.key)
-    if not _wins(new, old) or (old is not None and (old.ids, old.by) == (new.ids, new.by)):
-        return False
-    db.execute(
-        "INSERT OR REPLACE INTO identities (key, tmdb_id, imdb_id, tvdb_id, by, at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [new.key, new.ids.tmdb, new.ids.imdb, new.ids.tvdb, new.by, to_text(new.at)],
-    )
-    return True
+    values = [new.key, new.ids.tmdb, new.ids.imdb, new.ids.tvdb, new.by, to_text(new.at)]
+    return db.execute(_RECORD, values).rowcount > 0
 
 
 def confirm(db: Connection, key: str, ids: Ids, by: str, now: datetime) -> bool:
@@ -75,7 +76,7 @@ def export(db: Connection, out: TextIO) -> int:
     """Write every identity as JSON Lines, sorted by key; return how many."""
     count = 0
     for row in fetch(db, "SELECT * FROM identities ORDER BY key"):
-        item = _identity(row)
+        item = from_row(row)
         line = {
             "key": item.key,
             "ids": {kind: value for kind, value in item.ids.items()},

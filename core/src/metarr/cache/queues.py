@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from metarr.cache import identities
 from metarr.cache.database import Connection, fetch
-from metarr.cache.records import PendingRetry, QueuedIdentification
+from metarr.cache.records import ConfirmedIdentity, PendingRetry, QueuedIdentification
 from metarr.cache.store import dumps
 from metarr.cache.times import from_text, to_text
 from metarr.convert import from_json, to_json
@@ -138,3 +139,51 @@ def remove(db: Connection, table: str, key: str) -> None:
     if table not in ("identification_queue", "retry_queue"):
         raise ValueError(f"not a queue: {table!r}")
     db.execute(f"DELETE FROM {table} WHERE key = ?", [key])
+
+
+_IDENTITY = ("key", "tmdb_id", "imdb_id", "tvdb_id", "by", "at")
+_QUEUED = ("key", "input", "status", "candidates", "reasons", "queued_at", "reviewed_at")
+_RETRY = ("key", "input", "provider", "not_before", "reason")
+_INPUT_STATE = f"""
+    SELECT {", ".join(f"i.{c}" for c in _IDENTITY)}, {", ".join(f"q.{c}" for c in _QUEUED)},
+           {", ".join(f"r.{c}" for c in _RETRY)}
+    FROM (SELECT ? AS key) AS given
+    LEFT JOIN identities AS i ON i.key = given.key
+    LEFT JOIN identification_queue AS q ON q.key = given.key
+    LEFT JOIN retry_queue AS r ON r.key = given.key"""
+
+
+class InputState:
+    """What the cache holds about an input key, read in one query (a plan needs all three):
+    its identity, its entry waiting for a person, its pending retry. Each is parsed when asked
+    for, as the query of its own would have been."""
+
+    __slots__ = ("_identity", "_queued", "_retry")
+
+    def __init__(self, row: tuple[Any, ...]) -> None:
+        ends = (len(_IDENTITY), len(_IDENTITY) + len(_QUEUED), len(row))
+        self._identity = _part(_IDENTITY, row[: ends[0]])
+        self._queued = _part(_QUEUED, row[ends[0] : ends[1]])
+        self._retry = _part(_RETRY, row[ends[1] :])
+
+    def identity(self) -> ConfirmedIdentity | None:
+        """`identities.identity` of the key."""
+        return None if self._identity is None else identities.from_row(self._identity)
+
+    def queued(self) -> QueuedIdentification | None:
+        """`queued` of the key."""
+        return None if self._queued is None else _queued(self._queued)
+
+    def pending_retry(self) -> PendingRetry | None:
+        """`pending_retry` of the key."""
+        return None if self._retry is None else _retry(self._retry)
+
+
+def _part(columns: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any] | None:
+    """One table's row of the joined row (None when the key has none: its key is NULL)."""
+    return None if values[0] is None else dict(zip(columns, values, strict=True))
+
+
+def input_state(db: Connection, key: str) -> InputState:
+    """The key's identity, queue entry and pending retry, in one query."""
+    return InputState(db.execute(_INPUT_STATE, [key]).fetchone())

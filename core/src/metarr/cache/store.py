@@ -175,14 +175,17 @@ def write_parts(
 
 
 _PART_COLUMNS = ("movie_id", "provider", "status", "fetched_at", "error", "result")
-_INSERT_PART = (
-    f"INSERT INTO provider_parts ({', '.join(_PART_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_PART_COLUMNS))})"
-)
+_INSERT_PARTS = f"INSERT INTO provider_parts ({', '.join(_PART_COLUMNS)}) VALUES "
+_PART_VALUES = f"({', '.join('?' * len(_PART_COLUMNS))})"
 
 
 def _insert_parts(db: Connection, rows: list[dict[str, Any]]) -> None:
-    db.executemany(_INSERT_PART, [[row[column] for column in _PART_COLUMNS] for row in rows])
+    """One INSERT of every row (a movie has a part per provider, far below SQLite's limit of
+    bound values), not one per row: each row a step of its own, and each step a hand-back of
+    the interpreter lock."""
+    if rows:
+        values = [row[column] for row in rows for column in _PART_COLUMNS]
+        db.execute(_INSERT_PARTS + ", ".join([_PART_VALUES] * len(rows)), values)
 
 
 def part_rows(db: Connection, movie_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
