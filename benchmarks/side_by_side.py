@@ -72,11 +72,13 @@ SCRIPT = HERE / "plain_script.py"
 ROWS = ("cpu", "throughput", "startup", "cold", "cache")
 IMDB_ROUNDS = 2  # tmdb find → details ‖ tvdb remote id → extended record
 
-# main at 26fbf18 (the start of round 5), measured by this script with both tools' bytecode
-# warmed: the median of its runs alternating with the round's result; the cache row is round 4's
-# result, which round 5 started from (see benchmarks/README.md).
+# Round 6 starts from main at f7d63b0: its cpu row is this script's (15 pairs alternating with
+# the round's result: medians); the other rows are main at 26fbf18's (round 5's start), measured
+# the same way; the cache row is round 4's result (see benchmarks/README.md).
 TODAY: dict[str, float] = {
-    "cpu_ms": 5.9,
+    "cpu_ms": 4.73,
+    "script_ms": 8.02,
+    "cpu_ratio": 0.559,
     "throughput": 85.7,
     "requests": 5.97,
     "startup_version": 2.6,
